@@ -1,0 +1,7 @@
+"""keras_spiking.converters: from trained Keras models to spiking ones, and out.
+
+This folder is installed as ``keras_spiking.converters`` (see setup.cfg). It
+will hold the converter (a graph walk over a registry of per-layer rules),
+data-based firing-rate normalisation, evaluation over timesteps, NIR export and
+hardware profiles.
+"""

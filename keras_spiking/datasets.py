@@ -1,0 +1,190 @@
+"""Data sets: Fashion-MNIST through tensorflow-datasets, with an offline route.
+
+``load_fashion_mnist`` looks for the data in this order, cheapest and surest
+first, and hands back the same structures from every source (uint8 images of
+shape (28, 28, 1), int64 labels; 60 000 train / 10 000 test):
+
+1. ``"tfds"``: an already prepared tensorflow-datasets ``data_dir`` (no network).
+2. ``"debian"``: the IDX files of the Debian package ``dataset-fashion-mnist``
+   (``/usr/share/datasets/fashion-mnist``), accepted only if their decompressed
+   content has the published SHA-256; a mismatch is an error.
+3. ``"download"``: ``tfds.load`` with download. Without a network this retries
+   for minutes before failing, so it comes last, and ``source`` can exclude it.
+"""
+
+import gzip
+import hashlib
+import os
+
+import numpy as np
+
+#: Where the Debian package ``dataset-fashion-mnist`` installs the IDX files.
+DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
+
+#: SHA-256 of the decompressed IDX files (identical to those tfds downloads).
+FASHION_MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+
+_IDX_PREFIX = {"train": "train", "test": "t10k"}
+SOURCES = ("auto", "tfds", "debian", "download")
+
+
+class DataNotFoundError(RuntimeError):
+    """No source could provide the data set; the message says how to get it."""
+
+
+class DataIntegrityError(RuntimeError):
+    """Local data files exist but their content is not the published one."""
+
+
+def read_idx(path, expected_sha256=None):
+    """Read a (possibly gzipped) IDX file into a numpy array.
+
+    If ``expected_sha256`` is given, the decompressed bytes must match it.
+    """
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if expected_sha256 is not None:
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != expected_sha256:
+            raise DataIntegrityError(
+                f"{path}: decompressed content has SHA-256 {digest}, expected "
+                f"{expected_sha256}. The file is corrupt or not Fashion-MNIST; "
+                "reinstall it (apt-get install --reinstall dataset-fashion-mnist) "
+                "or choose another source."
+            )
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
+        raise DataIntegrityError(f"{path}: not an IDX file of unsigned bytes.")
+    ndim = data[3]
+    shape = tuple(
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+    )
+    array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if array.size != int(np.prod(shape)):
+        raise DataIntegrityError(
+            f"{path}: header says shape {shape} but holds {array.size} values."
+        )
+    return array.reshape(shape)
+
+
+def _debian_split(split, directory):
+    prefix = _IDX_PREFIX[split]
+    arrays = []
+    for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
+        name = f"{prefix}-{kind}"
+        path = os.path.join(directory, name + ".gz")
+        if not os.path.exists(path):
+            path = os.path.join(directory, name)
+        arrays.append(read_idx(path, FASHION_MNIST_SHA256[name]))
+    images, labels = arrays
+    return images[..., None], labels.astype(np.int64)
+
+
+def _debian_available(directory):
+    return all(
+        os.path.exists(os.path.join(directory, name + ".gz"))
+        or os.path.exists(os.path.join(directory, name))
+        for name in FASHION_MNIST_SHA256
+    )
+
+
+def _tfds_split(split, data_dir, download, as_numpy):
+    import tensorflow_datasets as tfds
+
+    ds = tfds.load(
+        "fashion_mnist",
+        split=split,
+        as_supervised=True,
+        data_dir=data_dir,
+        download=download,
+    )
+    if not as_numpy:
+        return ds
+    images, labels = next(iter(tfds.as_numpy(ds.batch(1 << 30))))
+    return images, labels.astype(np.int64)
+
+
+def _tfds_prepared(data_dir):
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.builder("fashion_mnist", data_dir=data_dir).is_prepared()
+    except Exception:  # an unreadable data_dir counts as not prepared
+        return False
+
+
+def _to_dataset(images, labels):
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices((images, labels))
+
+
+def load_fashion_mnist(
+    split=("train", "test"),
+    *,
+    as_numpy=False,
+    source="auto",
+    data_dir=None,
+    debian_dir=DEBIAN_DIR,
+):
+    """Load Fashion-MNIST as ``tf.data`` datasets of ``(image, label)`` pairs.
+
+    Args:
+        split: ``"train"``, ``"test"``, or a tuple of them; a tuple returns a
+            tuple in the same order.
+        as_numpy: return ``(images, labels)`` numpy arrays instead of datasets.
+        source: ``"auto"`` (the order in the module docstring), or one of
+            ``"tfds"``, ``"debian"``, ``"download"`` to force a source.
+        data_dir: the tensorflow-datasets data directory (tfds' default if None).
+        debian_dir: where to find the Debian package's IDX files.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"load_fashion_mnist: source must be one of {SOURCES}, got {source!r}.")
+    splits = (split,) if isinstance(split, str) else tuple(split)
+    for s in splits:
+        if s not in _IDX_PREFIX:
+            raise ValueError(
+                f"load_fashion_mnist: split must be 'train' or 'test', got {s!r}."
+            )
+
+    if source == "auto":
+        if _tfds_prepared(data_dir):
+            source = "tfds"
+        elif _debian_available(debian_dir):
+            source = "debian"
+        else:
+            source = "download"
+
+    if source == "debian":
+        if not _debian_available(debian_dir):
+            raise DataNotFoundError(_how_to_get_data(f"no IDX files in {debian_dir}"))
+        result = []
+        for s in splits:
+            images, labels = _debian_split(s, debian_dir)
+            result.append((images, labels) if as_numpy else _to_dataset(images, labels))
+    else:
+        if source == "tfds" and not _tfds_prepared(data_dir):
+            raise DataNotFoundError(
+                _how_to_get_data(f"fashion_mnist is not prepared in data_dir={data_dir!r}")
+            )
+        try:
+            result = [_tfds_split(s, data_dir, source == "download", as_numpy) for s in splits]
+        except Exception as e:
+            if source != "download":
+                raise
+            raise DataNotFoundError(_how_to_get_data(f"tfds download failed: {e}")) from e
+    return result[0] if isinstance(split, str) else tuple(result)
+
+
+def _how_to_get_data(reason):
+    return (
+        f"Fashion-MNIST is not available ({reason}). Get it in one of two ways: "
+        "with a network, tensorflow-datasets downloads it on first use "
+        "(load_fashion_mnist(source='download')); offline, install the Debian "
+        "package: apt-get install -y dataset-fashion-mnist."
+    )

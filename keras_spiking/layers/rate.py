@@ -1,0 +1,136 @@
+"""Rate-based LIF activation layers, trained with a plain ``model.fit``.
+
+A LIF neuron driven by a constant current ``j`` fires at ``lif_rate(j)``; using
+that rate as the activation function trains a network whose neurons can later
+be swapped for spiking ones (``keras_spiking.converters``). The rate has an
+infinite slope at threshold, so training uses the smoothed ``soft_lif_rate``
+(Hunsberger & Eliasmith 2015) and the exact rate is kept for evaluation.
+
+Scaling: with the defaults (``tau_rc=0.02 s``, ``tau_ref=0.002 s``,
+``threshold=1``) a neuron driven at ``j = 2`` fires at about 63 Hz and saturates at
+``1 / tau_ref = 500 Hz``. ``amplitude`` (default ``1/63``) scales the output so
+that activations are of order one, like ReLU's, which is what keeps an
+all-LIF network as easy to train as a ReLU one.
+"""
+
+import keras
+
+from keras_spiking.neurons import lif_rate, soft_lif_rate
+from keras_spiking.validation import check_number
+
+#: Output scale that makes a neuron at ``j = 2 * threshold`` output about 1.
+DEFAULT_AMPLITUDE = 1.0 / 63.0
+
+
+def check_lif_parameters(owner, tau_rc, tau_ref, threshold, amplitude):
+    """Validate the LIF parameters shared by every LIF face."""
+    check_number(owner, "tau_rc", tau_rc, low=0, low_open=True)
+    check_number(owner, "tau_ref", tau_ref, low=0)
+    check_number(owner, "threshold", threshold, low=0, low_open=True)
+    check_number(owner, "amplitude", amplitude, low=0, low_open=True)
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking")
+class LIFRate(keras.layers.Layer):
+    """Activation layer: the exact steady-state LIF firing rate.
+
+    ``y = amplitude / (tau_ref + tau_rc * log1p(threshold / (x - threshold)))``
+    for ``x > threshold``, else 0, elementwise, where ``x`` is the input current
+    (dimensionless, in units of the threshold's scale).
+
+    Args:
+        tau_rc: membrane time constant, seconds (> 0).
+        tau_ref: refractory period, seconds (>= 0).
+        threshold: input current at which the neuron starts to fire (> 0).
+        amplitude: output scale per Hz (> 0); the output is ``amplitude`` times
+            the rate in Hz.
+
+    Example::
+
+        model = keras.Sequential([
+            keras.Input((784,)),
+            keras.layers.Dense(128),
+            keras_spiking.layers.SoftLIF(),   # train with the smooth rate
+            keras.layers.Dense(10),
+        ])
+    """
+
+    def __init__(
+        self,
+        tau_rc=0.02,
+        tau_ref=0.002,
+        threshold=1.0,
+        amplitude=DEFAULT_AMPLITUDE,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_lif_parameters(self.name, tau_rc, tau_ref, threshold, amplitude)
+        self.tau_rc = float(tau_rc)
+        self.tau_ref = float(tau_ref)
+        self.threshold = float(threshold)
+        self.amplitude = float(amplitude)
+        self.supports_masking = True
+
+    def rate(self, inputs):
+        """The steady-state rate function used by ``call`` (and the converter)."""
+        return lif_rate(
+            inputs, self.tau_rc, self.tau_ref, self.threshold, self.amplitude
+        )
+
+    def call(self, inputs):
+        return self.rate(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            tau_rc=self.tau_rc,
+            tau_ref=self.tau_ref,
+            threshold=self.threshold,
+            amplitude=self.amplitude,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking")
+class SoftLIF(LIFRate):
+    """Activation layer: the smoothed LIF rate, for training.
+
+    Like ``LIFRate`` with ``max(x - threshold, 0)`` replaced by
+    ``sigma * softplus((x - threshold) / sigma)``: the slope at threshold is
+    finite, so gradients do not explode. ``sigma -> 0`` recovers ``LIFRate``.
+
+    Args:
+        sigma: smoothing width, in units of input current (>= 0).
+        (the other arguments as ``LIFRate``)
+    """
+
+    def __init__(
+        self,
+        tau_rc=0.02,
+        tau_ref=0.002,
+        threshold=1.0,
+        amplitude=DEFAULT_AMPLITUDE,
+        sigma=0.05,
+        **kwargs,
+    ):
+        super().__init__(tau_rc, tau_ref, threshold, amplitude, **kwargs)
+        check_number(self.name, "sigma", sigma, low=0)
+        self.sigma = float(sigma)
+
+    def rate(self, inputs):
+        return soft_lif_rate(
+            inputs,
+            self.tau_rc,
+            self.tau_ref,
+            self.threshold,
+            self.amplitude,
+            self.sigma,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config["sigma"] = self.sigma
+        return config

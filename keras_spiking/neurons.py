@@ -1,0 +1,179 @@
+"""The leaky integrate-and-fire (LIF) dynamics core, in pure ``keras.ops``.
+
+Every LIF in the package is the one ODE
+
+    tau dv/dt = (v_leak - v) + r * I,    spike when v > threshold, then reset,
+
+seen through different parameters and discretisations. This module holds the
+only implementations of
+
+* its steady-state rate (``lif_rate``) and the smoothed rate used for training
+  (``soft_lif_rate``, Hunsberger & Eliasmith 2015), and
+* its discrete update (``lif_step``): decay, integrate, threshold, reset.
+
+The faces of LIF map onto ``lif_step`` as follows (``decay`` multiplies the
+voltage, ``gain`` the input, per step of length ``dt`` seconds):
+
+====================  ===========================  ===============  =================
+face                  decay                        gain             reset
+====================  ===========================  ===============  =================
+Nengo LIF (spiking)   exp(-dt_eff / tau_rc)        1 - decay        to 0, immediate
+snnTorch ``Leaky``    beta                         1                delayed one step
+IF / spiking ReLU     1                            dt               subtract, immediate
+NIR ``LIF`` (Euler)   1 - dt / tau                 r * dt / tau     to v_reset, immediate
+====================  ===========================  ===============  =================
+
+``dt_eff = clip(dt - refractory_time, 0, dt)`` is the part of the step a
+neuron spends outside its refractory period (``tau_ref`` seconds after each
+spike); ``refractory_step`` keeps that bookkeeping, with the spike time
+interpolated inside the step so that mean rates match ``lif_rate`` exactly.
+"""
+
+import keras
+from keras import ops
+
+RESETS = ("subtract", "zero", "none")
+
+
+def _float32(x):
+    """Compute rate functions in float32 even under a float16/bfloat16 policy.
+
+    The LIF rate has a steep derivative right above threshold; in float16 its
+    intermediate products overflow. The caller casts the result back.
+    """
+    x = ops.convert_to_tensor(x)
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if dtype in ("float16", "bfloat16") or not dtype.startswith("float"):
+        return ops.cast(x, "float32"), dtype
+    return x, dtype
+
+
+def _rate_from_log_term(log_term, tau_rc, tau_ref, amplitude):
+    return amplitude / (tau_ref + tau_rc * log_term)
+
+
+def lif_rate(j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0):
+    """Steady-state firing rate (Hz, times ``amplitude``) of a LIF neuron.
+
+    ``amplitude / (tau_ref + tau_rc * log1p(threshold / (j - threshold)))`` for
+    input current ``j > threshold``, else 0. ``tau_rc`` and ``tau_ref`` are in
+    seconds. Value and gradient are finite for every finite ``j``.
+    """
+    j, dtype = _float32(j)
+    x = j - threshold
+    active = x > 0
+    # log1p(threshold / x) = log(x + threshold) - log(x); clamping x to the
+    # smallest normal float keeps 1/x finite in the gradient.
+    x_safe = ops.where(active, x, 1.0)
+    x_safe = ops.maximum(x_safe, 1.1754944e-38)
+    log_term = ops.log(x_safe + threshold) - ops.log(x_safe)
+    rate = ops.where(
+        active, _rate_from_log_term(log_term, tau_rc, tau_ref, amplitude), 0.0
+    )
+    return ops.cast(rate, dtype)
+
+
+def soft_lif_rate(
+    j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0, sigma=0.02
+):
+    """Smoothed LIF rate for training (Hunsberger & Eliasmith, arXiv 1510.08829).
+
+    ``lif_rate`` with ``max(j - threshold, 0)`` replaced by
+    ``sigma * softplus((j - threshold) / sigma)``: positive everywhere, with a
+    bounded derivative; ``sigma -> 0`` recovers ``lif_rate`` and ``sigma = 0``
+    is exactly ``lif_rate``.
+    """
+    if sigma == 0:
+        return lif_rate(j, tau_rc, tau_ref, threshold, amplitude)
+    j, dtype = _float32(j)
+    z = (j - threshold) / sigma
+    # Far below threshold softplus(z) ~ exp(z) underflows; there the log term
+    # log1p(threshold / (sigma * softplus(z))) equals log(threshold / sigma) - z
+    # to within exp(z), so switch to that form and keep value and gradient.
+    far_below = z < -20.0
+    z_safe = ops.where(far_below, 0.0, z)
+    x = sigma * ops.softplus(z_safe)
+    near_term = ops.log(x + threshold) - ops.log(x)
+    far_term = ops.log(threshold / sigma) - z
+    log_term = ops.where(far_below, far_term, near_term)
+    rate = _rate_from_log_term(log_term, tau_rc, tau_ref, amplitude)
+    return ops.cast(rate, dtype)
+
+
+def heaviside(x):
+    """Spike function without a surrogate: 1 where ``x > 0``, else 0."""
+    return ops.cast(x > 0, x.dtype)
+
+
+def apply_reset(v, spikes, threshold, reset, reset_value=0.0):
+    """Reset the voltage of the neurons that spiked.
+
+    ``"subtract"`` removes ``threshold`` per spike (keeps the overshoot),
+    ``"zero"`` sets ``v`` to ``reset_value``, ``"none"`` leaves ``v`` alone.
+    """
+    if reset == "subtract":
+        return v - spikes * threshold
+    if reset == "zero":
+        return v * (1 - spikes) + spikes * reset_value
+    if reset == "none":
+        return v
+    raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
+
+
+def lif_step(
+    v,
+    x,
+    *,
+    decay,
+    gain=1.0,
+    threshold=1.0,
+    reset="subtract",
+    spike_fn=heaviside,
+    previous_spikes=None,
+    reset_value=0.0,
+):
+    """One discrete LIF update. Returns ``(spikes, v_before_reset, v_next)``.
+
+    ``v <- decay * v + gain * x``; ``spikes = spike_fn(v - threshold)``.
+
+    The reset is *immediate* (Nengo, NIR) when ``previous_spikes`` is None: the
+    neurons that spike this step are reset and ``v_next`` is the reset voltage.
+    It is *delayed* (snnTorch's convention) when ``previous_spikes`` is given:
+    the spikes of the previous step are removed after integrating, before
+    thresholding, and ``v_next`` equals ``v_before_reset``.
+    """
+    v = decay * v + gain * x
+    if previous_spikes is not None:
+        v = apply_reset(v, previous_spikes, threshold, reset, reset_value)
+    spikes = spike_fn(v - threshold)
+    if previous_spikes is not None:
+        return spikes, v, v
+    return spikes, v, apply_reset(v, spikes, threshold, reset, reset_value)
+
+
+def refractory_step(
+    v, x, refractory_time, *, dt, tau_rc, tau_ref, threshold=1.0, min_voltage=0.0
+):
+    """One step of Nengo's spiking LIF, built on ``lif_step``.
+
+    ``v`` integrates ``(x - v) / tau_rc`` exactly (zero-order hold) over the part
+    of the step outside the refractory period; a neuron crossing ``threshold``
+    spikes, resets to 0, and stays refractory for ``tau_ref`` seconds counted
+    from the interpolated crossing time. At most one spike per step. Voltages
+    below ``min_voltage`` are clipped to it (Nengo's default: 0).
+    Returns ``(spikes, v_next, refractory_time_next)``; ``spikes`` is 0/1.
+    """
+    refractory_time = refractory_time - dt
+    dt_eff = ops.clip(dt - refractory_time, 0.0, dt)
+    decay = ops.exp(-dt_eff / tau_rc)
+    spikes, v_peak, v_next = lif_step(
+        v, x, decay=decay, gain=1.0 - decay, threshold=threshold, reset="zero"
+    )
+    # time from the crossing to the end of the step, from the exact solution
+    overshoot = ops.where(spikes > 0, (v_peak - threshold) / (x - threshold), 0.0)
+    t_after = -tau_rc * ops.log1p(-ops.clip(overshoot, 0.0, 1.0 - 1e-7))
+    refractory_time = ops.where(
+        spikes > 0, tau_ref - t_after + dt, refractory_time
+    )
+    v_next = ops.maximum(v_next, min_voltage)
+    return spikes, v_next, refractory_time

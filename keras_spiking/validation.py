@@ -1,0 +1,59 @@
+"""Argument checks shared by all layers: one clear message format.
+
+Every message names the owner (a layer name or function), the argument, the
+value it got, and what would be accepted.
+"""
+
+import numbers
+
+import numpy as np
+
+
+def _describe(value):
+    return f"{value!r}" if np.ndim(value) == 0 else f"an array with min {np.min(value)!r}"
+
+
+def check_number(owner, name, value, *, low=None, high=None, low_open=False,
+                 high_open=False, allow_array=False):
+    """Check that ``value`` (a number, or an array of them) lies in a range.
+
+    ``low``/``high`` are inclusive unless ``low_open``/``high_open``. Returns the
+    value unchanged (arrays as float numpy arrays) so checks can be inlined.
+    """
+    if allow_array and not isinstance(value, numbers.Number):
+        try:
+            arr = np.asarray(value, dtype="float64")
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.size == 0:
+            raise TypeError(
+                f"{owner}: {name} must be a number or an array of numbers, got {value!r}."
+            )
+        values = arr
+    else:
+        if isinstance(value, bool) or not isinstance(value, numbers.Number):
+            raise TypeError(f"{owner}: {name} must be a number, got {value!r}.")
+        values = np.asarray(float(value))
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{owner}: {name} must be finite, got {_describe(value)}.")
+    bad = np.zeros(values.shape, bool)
+    if low is not None:
+        bad |= values <= low if low_open else values < low
+    if high is not None:
+        bad |= values >= high if high_open else values > high
+    if np.any(bad):
+        lo = "" if low is None else ("> " if low_open else ">= ") + f"{low}"
+        hi = "" if high is None else ("< " if high_open else "<= ") + f"{high}"
+        need = " and ".join(part for part in (lo, hi) if part)
+        shown = value if np.ndim(value) == 0 else values[bad].ravel()[:3].tolist()
+        raise ValueError(f"{owner}: {name} must be {need}, got {shown!r}.")
+    return value if np.ndim(value) == 0 else values
+
+
+def check_choice(owner, name, value, choices):
+    """Check that ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(
+            f"{owner}: {name} must be one of {tuple(choices)}, got {value!r}."
+        )
+    return value
