@@ -1,0 +1,132 @@
+"""``TimeStateLayer``: the base of every layer that carries state over time.
+
+Neurons and synaptic filters take ``(batch, time, ...)`` inputs and scan a
+small state (voltages, currents, refractory times) along axis 1 with
+``keras_spiking.timeloop.scan_time``. This base owns what they share:
+
+* ``return_sequences`` (all timesteps, or the last one), ``return_state``;
+* ``stateful``: the final state of one call is the initial state of the next
+  (needs a fixed batch size; ``reset_state()`` clears it), for long or
+  streamed runs in chunks;
+* ``initial_state`` passed to ``call``.
+
+A subclass defines ``state_names`` (a tuple of names), ``initial_state(inputs)``
+(a tuple of tensors shaped ``(batch, ...)``; override for seeded or non-zero
+states) and ``step(x_t, states) -> (y_t, states)``. ``x_t`` is ``(batch, ...)``.
+"""
+
+import keras
+from keras import ops
+
+from keras_spiking.timeloop import scan_time
+
+
+class TimeStateLayer(keras.layers.Layer):
+    """Base class: scans ``step`` over axis 1 of ``(batch, time, ...)`` inputs.
+
+    Args:
+        return_sequences: return every timestep (True) or only the last one.
+        return_state: also return the final state tuple.
+        stateful: carry the final state over to the next call.
+    """
+
+    state_names = ()
+
+    def __init__(
+        self, return_sequences=True, return_state=False, stateful=False, **kwargs
+    ):
+        super().__init__(**kwargs)
+        for name, value in (
+            ("return_sequences", return_sequences),
+            ("return_state", return_state),
+            ("stateful", stateful),
+        ):
+            if not isinstance(value, bool):
+                raise TypeError(f"{self.name}: {name} must be True or False, got {value!r}.")
+        self.return_sequences = return_sequences
+        self.return_state = return_state
+        self.stateful = stateful
+        self.state_variables = None
+
+    # -- to be defined by subclasses -------------------------------------------------
+    def step(self, x_t, states):
+        raise NotImplementedError
+
+    def initial_state(self, inputs):
+        """Zeros shaped like one timestep of ``inputs``, one per state name."""
+        zeros = ops.zeros_like(inputs[:, 0])
+        return tuple(zeros for _ in self.state_names)
+
+    # -- shared machinery ---------------------------------------------------------------
+    def check_input_shape(self, input_shape):
+        if len(input_shape) < 3:
+            raise ValueError(
+                f"{self.name}: expected inputs shaped (batch, time, features...), got "
+                f"shape {tuple(input_shape)}. Add a time axis (e.g. "
+                "keras_spiking.layers.RepeatTime or ops.expand_dims(x, 1))."
+            )
+
+    def build(self, input_shape):
+        self.check_input_shape(input_shape)
+        if self.stateful:
+            if input_shape[0] is None:
+                raise ValueError(
+                    f"{self.name}: stateful=True needs a fixed batch size; build the "
+                    "model with keras.Input(shape, batch_size=N)."
+                )
+            self.state_variables = [
+                self.add_weight(
+                    shape=(input_shape[0],) + tuple(input_shape[2:]),
+                    initializer="zeros",
+                    trainable=False,
+                    name=f"{name}_state",
+                )
+                for name in self.state_names
+            ]
+            self._state_initialized = self.add_weight(
+                shape=(), initializer="zeros", trainable=False, name="state_initialized"
+            )
+        super().build(input_shape)
+
+    def reset_state(self):
+        """Forget the carried state: the next call starts from ``initial_state``."""
+        if self.state_variables is not None:
+            for variable in self.state_variables:
+                variable.assign(ops.zeros_like(variable))
+            self._state_initialized.assign(0.0)
+
+    def call(self, inputs, initial_state=None):
+        if initial_state is not None:
+            states = tuple(initial_state)
+        elif self.stateful:
+            fresh = self.initial_state(inputs)
+            started = ops.cast(self._state_initialized, inputs.dtype)
+            states = tuple(
+                started * ops.cast(v, inputs.dtype) + (1 - started) * f
+                for v, f in zip(self.state_variables, fresh)
+            )
+        else:
+            states = self.initial_state(inputs)
+        outputs, states = scan_time(self.step, inputs, tuple(states))
+        if self.stateful:
+            for variable, value in zip(self.state_variables, states):
+                variable.assign(ops.cast(value, variable.dtype))
+            self._state_initialized.assign(1.0)
+        if not self.return_sequences:
+            outputs = outputs[:, -1]
+        if self.return_state:
+            return outputs, tuple(states)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        return shape if self.return_sequences else shape[:1] + shape[2:]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            return_sequences=self.return_sequences,
+            return_state=self.return_state,
+            stateful=self.stateful,
+        )
+        return config
