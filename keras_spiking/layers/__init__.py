@@ -2,7 +2,9 @@
 
 base.py      TimeStateLayer: base of layers that scan state over time
 rate.py      LIFRate, SoftLIF: rate activations for training with fit
+leaky.py     Leaky, Synaptic, RLeaky, RSynaptic, IF: surrogate-gradient LIF (snnTorch)
 """
 
 from keras_spiking.layers.rate import LIFRate, SoftLIF
 from keras_spiking.layers.base import TimeStateLayer
+from keras_spiking.layers.leaky import IF, Leaky, RLeaky, RSynaptic, Synaptic
