@@ -73,13 +73,14 @@ def test_soft_lif_approaches_lif_as_sigma_shrinks(params):
                                   np.asarray(lif_rate(j, **params)))
 
 
-def test_soft_lif_far_below_threshold_is_continuous():
-    """The asymptotic branch joins the exact one without a visible step."""
+def test_soft_lif_far_below_threshold_is_a_continuous_floor():
+    """Where the smoothed current underflows, the rate keeps its last value."""
     sigma = 0.1
-    z = np.array([-20.0 - 1e-9, -20.0 + 1e-9])
-    j = 1.0 + sigma * z
-    below, above = np.asarray(soft_lif_rate(j, sigma=sigma))
-    assert abs(below - above) <= 1e-6 * above
+    j = 1.0 + sigma * np.array([-60.0, -68.0, -69.0, -100.0, -1e5])
+    rates = np.asarray(soft_lif_rate(j, sigma=sigma))
+    floor = 1 / (0.002 + 0.02 * np.log1p(1 / 1e-30))
+    np.testing.assert_allclose(rates[3:], floor, rtol=1e-6)
+    assert np.all(np.diff(rates) <= 0) and rates[0] - floor < 0.1
 
 
 @pytest.mark.parametrize(
