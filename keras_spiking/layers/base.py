@@ -99,7 +99,7 @@ class TimeStateLayer(keras.layers.Layer):
         """Forget the carried state: the next call starts from ``initial_state``."""
         if self.state_variables is not None:
             for variable in self.state_variables:
-                variable.assign(ops.zeros_like(variable))
+                variable.assign(ops.zeros(variable.shape, variable.dtype))
             self._state_initialized.assign(0.0)
 
     def call(self, inputs, initial_state=None):
