@@ -6,3 +6,4 @@ rate.py      LIFRate, SoftLIF: rate activations for training with fit
 
 from keras_spiking.layers.rate import LIFRate, SoftLIF
 from keras_spiking.layers.base import TimeStateLayer
+from keras_spiking.layers.spike_time import SpikeTimeDense
