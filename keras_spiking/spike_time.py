@@ -317,6 +317,50 @@ def _chop_gradient(x, sensitivity, max_dw_norm):
     return chop(x, ops.stop_gradient(sensitivity))
 
 
+def integrate_first_spike_times(input_times, weights, *, tau_syn=1.0, tau_ratio=1,
+                                threshold=1.0, leak_potential=0.0, g_leak=None,
+                                dt=1e-3, t_end=None):
+    """Reference: first spike times by RK4 integration of the neuron ODE (numpy).
+
+    Independent of the closed forms, for checking them. Each input is injected
+    at the grid step nearest to its time (timing error <= dt/2; exact for
+    times on the grid); the crossing is interpolated linearly within a step.
+    Works for any ``tau_ratio > 0``. ``t_end`` defaults to the last finite
+    input time plus 10 tau_mem. Returns ``(batch, n_out)`` times (``inf``: none).
+    """
+    t_in = np.asarray(input_times, "float64")
+    w = np.asarray(weights, "float64")
+    g_leak = 1.0 / tau_ratio if g_leak is None else g_leak
+    tau_mem = tau_ratio * tau_syn
+    finite = np.isfinite(t_in)
+    if t_end is None:
+        t_end = (t_in[finite].max() if finite.any() else 0.0) + 10 * tau_mem
+    n_steps = int(np.ceil(t_end / dt))
+    index = np.where(finite, np.rint(np.where(finite, t_in, 0) / dt), -1).astype(int)
+    jumps = {k: (index == k).astype("float64") @ w for k in np.unique(index[index >= 0])}
+    current = np.zeros((t_in.shape[0], w.shape[1]))
+    v = np.full_like(current, float(leak_potential))
+    out = np.full_like(current, np.inf)
+
+    def f(i_syn, v_mem):
+        return -i_syn / tau_syn, (-(v_mem - leak_potential) + i_syn / g_leak) / tau_mem
+
+    for k in range(n_steps):
+        if k in jumps:
+            current = current + jumps[k]
+        k1 = f(current, v)
+        k2 = f(current + 0.5 * dt * k1[0], v + 0.5 * dt * k1[1])
+        k3 = f(current + 0.5 * dt * k2[0], v + 0.5 * dt * k2[1])
+        k4 = f(current + dt * k3[0], v + dt * k3[1])
+        new_current = current + dt / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0])
+        new_v = v + dt / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])
+        crossed = (v < threshold) & (new_v >= threshold) & np.isinf(out)
+        frac = (threshold - v) / np.where(crossed, new_v - v, 1.0)
+        out = np.where(crossed, (k + frac) * dt, out)
+        current, v = new_current, new_v
+    return out
+
+
 def encode_times(values, t_early=0.15, t_late=2.0, large_early=True):
     """Values in [0, 1] to spike times in ``[t_early, t_late]``.
 

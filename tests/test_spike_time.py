@@ -80,39 +80,9 @@ def test_lambert_w0_derivative():
 
 def simulate(t_in, w, tau_syn, tau_ratio, threshold=1.0, leak=0.0, g_leak=None,
              dt=2e-3, t_end=10.0):
-    """RK4 integration of the neuron ODE; input times must lie on the dt grid.
-
-    tau_syn dI/dt = -I (+ jumps w_i), tau_mem dV/dt = -(V - leak) + I / g_leak.
-    Returns the first threshold crossing (linear interpolation) or inf.
-    """
-    g_leak = 1.0 / tau_ratio if g_leak is None else g_leak
-    tau_mem = tau_ratio * tau_syn
-    n_out = w.shape[1]
-    current = np.zeros(n_out)
-    v = np.full(n_out, leak)
-    out = np.full(n_out, np.inf)
-    steps = {}
-    for i, t in enumerate(t_in):
-        if np.isfinite(t):
-            steps.setdefault(int(round(t / dt)), []).append(i)
-
-    def f(i_syn, v_mem):
-        return -i_syn / tau_syn, (-(v_mem - leak) + i_syn / g_leak) / tau_mem
-
-    for k in range(int(round(t_end / dt))):
-        for i in steps.get(k, []):
-            current = current + w[i]
-        k1 = f(current, v)
-        k2 = f(current + 0.5 * dt * k1[0], v + 0.5 * dt * k1[1])
-        k3 = f(current + 0.5 * dt * k2[0], v + 0.5 * dt * k2[1])
-        k4 = f(current + dt * k3[0], v + dt * k3[1])
-        new_current = current + dt / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0])
-        new_v = v + dt / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])
-        crossed = (v < threshold) & (new_v >= threshold) & np.isinf(out)
-        frac = (threshold - v) / np.where(crossed, new_v - v, 1.0)
-        out = np.where(crossed, (k + frac) * dt, out)
-        current, v = new_current, new_v
-    return out
+    return spike_time.integrate_first_spike_times(
+        t_in[None], w, tau_syn=tau_syn, tau_ratio=tau_ratio, threshold=threshold,
+        leak_potential=leak, g_leak=g_leak, dt=dt, t_end=t_end)[0]
 
 
 @pytest.mark.parametrize("tau_ratio", [1, 2])
