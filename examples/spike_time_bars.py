@@ -4,7 +4,7 @@ Each input pixel spikes once (bar pixels early, 0.05 tau_syn; others late,
 0.5 tau_syn); the class is the output neuron that spikes first. Trained with
 ``model.fit`` and exact gradients of spike times (Göltz, Kriener et al. 2021).
 
-    python examples/spike_time_bars.py [--epochs 400] [--seed 0]
+    python examples/spike_time_bars.py [--epochs 400] [--seed 0] [--tau-ratio 1]
 """
 
 import argparse
@@ -50,12 +50,12 @@ class FirstPerfectEpoch(keras.callbacks.Callback):
             self.epoch = epoch + 1
 
 
-def train(epochs=400, seed=0, verbose=0, stop_at_perfect=False):
+def train(epochs=400, seed=0, verbose=0, stop_at_perfect=False, tau_ratio=1):
     """Train; returns (model, history, first epoch at 100 % validation, seconds)."""
     keras.utils.set_random_seed(seed)
     x_train, y_train = bars_3x3(seed=seed)
     x_val, y_val = bars_3x3(seed=seed + 1000)
-    model = build_model(seed)
+    model = build_model(seed, tau_ratio=tau_ratio)
     perfect = FirstPerfectEpoch()
     callbacks = [keras_spiking.WeightBumping(), perfect]
     if stop_at_perfect:
@@ -72,8 +72,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tau-ratio", type=int, default=1, choices=(1, 2),
+                        help="tau_mem / tau_syn")
     args = parser.parse_args()
-    model, history, epoch, seconds = train(args.epochs, args.seed, verbose=0)
+    model, history, epoch, seconds = train(args.epochs, args.seed, verbose=0,
+                                           tau_ratio=args.tau_ratio)
     val = history.history["val_acc"]
     print(f"validation accuracy: epoch 1 {val[0]:.1%}, final {val[-1]:.1%}")
     print(f"first epoch with 100 % validation accuracy: {epoch} "

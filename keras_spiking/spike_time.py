@@ -149,21 +149,25 @@ def lambert_w0(z):
     return _lambert_w0(z)
 
 
-def check_neuron_parameters(owner, tau_syn, tau_ratio, threshold, leak_potential,
-                            g_leak):
-    """Validate the spike-time neuron's parameters; returns ``g_leak`` resolved."""
-    check_number(owner, "tau_syn", tau_syn, low=0, low_open=True)
+def _check_ratio(owner, tau_ratio):
     if isinstance(tau_ratio, bool) or tau_ratio not in TAU_RATIOS:
         raise ValueError(
             f"{owner}: tau_ratio (tau_mem / tau_syn) must be one of {TAU_RATIOS} "
             f"(the ratios with a closed-form spike time), got {tau_ratio!r}."
         )
-    check_number(owner, "threshold", threshold, allow_array=True)
+
+
+def check_neuron_parameters(owner, tau_syn, tau_ratio, threshold, leak_potential,
+                            g_leak):
+    """Validate the spike-time neuron's parameters; returns ``g_leak`` resolved."""
+    check_number(owner, "tau_syn", tau_syn, low=0, low_open=True)
+    _check_ratio(owner, tau_ratio)
+    check_number(owner, "threshold", threshold)
     check_number(owner, "leak_potential", leak_potential)
     if g_leak is None:
         g_leak = 1.0 / tau_ratio
     check_number(owner, "g_leak", g_leak, low=0, low_open=True)
-    if np.any(np.asarray(threshold, "float64") <= leak_potential):
+    if threshold <= leak_potential:
         raise ValueError(
             f"{owner}: threshold must be above leak_potential ({leak_potential}), "
             f"got {threshold!r}; a neuron at rest would already be above it."
@@ -204,6 +208,7 @@ def first_spike_times(input_times, weights, *, tau_syn=1.0, tau_ratio=1,
     Returns:
         ``(batch, n_out)`` output spike times, ``inf`` where a neuron is silent.
     """
+    _check_ratio("first_spike_times", tau_ratio)
     g_leak = 1.0 / tau_ratio if g_leak is None else g_leak
     t_in = ops.stop_gradient(ops.convert_to_tensor(input_times))
     dtype = t_in.dtype
@@ -264,6 +269,7 @@ def spike_times(input_times, weights, output_times=None, *, tau_syn=1.0,
     drop the weight gradient of a (sample, neuron) whose largest entry would
     exceed it (the paper's update clipping); input-time gradients are kept.
     """
+    _check_ratio("spike_times", tau_ratio)
     input_times = ops.convert_to_tensor(input_times)
     dtype = input_times.dtype
     weights = ops.cast(weights, dtype)

@@ -176,13 +176,17 @@ def _grads(t_in, w, tau_ratio, max_dw_norm=None):
 def test_gradients_match_finite_differences(tau_ratio):
     rng = np.random.default_rng(10 + tau_ratio)
     t_in = rng.uniform(0, 2, (2, 5))
-    w = rng.normal(0.8 * tau_ratio, 1.0, (5, 4))
+    w = rng.normal(0.8 * tau_ratio, 1.0, (5, 8))
     out, gw, gt = _grads(t_in, w, tau_ratio)
     assert np.isfinite(gw).all() and np.isfinite(gt).all()
     h = 1e-6
 
+    import tensorflow as tf
+
+    forward = tf.function(lambda t_, w_: first_spike_times(t_, w_, tau_ratio=tau_ratio))
+
     def total(t_, w_):
-        o = np_(first_spike_times(t_, w_, tau_ratio=tau_ratio))
+        o = forward(tf.constant(t_), tf.constant(w_)).numpy()
         return np.where(np.isfinite(o), o, 0.0)
 
     base = total(t_in, w)
@@ -267,6 +271,9 @@ def test_encode_times_and_first_spike_class():
     (dict(g_leak=0.0), "g_leak"),
 ])
 def test_bad_parameters(kwargs, match):
+    if "tau_ratio" in kwargs:
+        with pytest.raises(ValueError, match="first_spike_times: tau_ratio"):
+            first_spike_times(np.zeros((1, 1)), np.ones((1, 1)), tau_ratio=kwargs["tau_ratio"])
     args = dict(tau_syn=1.0, tau_ratio=1, threshold=1.0, leak_potential=0.0, g_leak=None)
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
