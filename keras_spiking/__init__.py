@@ -8,3 +8,10 @@ from keras_spiking import activations, datasets, layers, neurons
 from keras_spiking.neurons import lif_rate, soft_lif_rate
 
 __version__ = "1.0.0.dev0"
+from keras_spiking import spike_time
+from keras_spiking.spike_time_training import (
+    FirstSpikeAccuracy,
+    SpikeTimeCrossEntropy,
+    SpikeTimeEmulator,
+    WeightBumping,
+)

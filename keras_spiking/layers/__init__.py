@@ -12,3 +12,4 @@ from keras_spiking.layers.base import TimeStateLayer
 from keras_spiking.layers.spiking import SpikingIF, SpikingLIF
 from keras_spiking.layers.filters import Alpha, Lowpass
 from keras_spiking.layers.time import RepeatTime, TimeFold
+from keras_spiking.layers.spike_time import SpikeTimeDense
