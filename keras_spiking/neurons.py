@@ -122,10 +122,17 @@ def apply_reset(v, spikes, threshold, reset, reset_value=0.0):
     if reset == "subtract":
         return v - spikes * threshold
     if reset == "zero":
-        return v * (1 - spikes) + spikes * reset_value
+        kept = v * (1 - spikes)
+        if isinstance(reset_value, (int, float)) and reset_value == 0:
+            return kept
+        return kept + spikes * reset_value
     if reset == "none":
         return v
     raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
+
+
+def _is_one(value):
+    return isinstance(value, (int, float)) and value == 1
 
 
 def lif_step(
@@ -146,15 +153,25 @@ def lif_step(
 
     The reset is *immediate* (Nengo, NIR) when ``previous_spikes`` is None: the
     neurons that spike this step are reset and ``v_next`` is the reset voltage.
-    It is *delayed* (snnTorch's convention) when ``previous_spikes`` is given:
-    the spikes of the previous step are removed after integrating, before
-    thresholding, and ``v_next`` equals ``v_before_reset``.
+    It is *delayed* (snnTorch's ``Leaky`` convention) when ``previous_spikes``
+    is given: the previous step's spikes reset the voltage before
+    thresholding, and ``v_next`` equals ``v_before_reset``. Delayed
+    ``"subtract"`` removes ``threshold`` after integrating
+    (``v = decay v + gain x - s[t-1] threshold``); delayed ``"zero"`` sets the
+    old voltage to ``reset_value`` before it decays, keeping this step's input
+    (``v = decay (v (1 - s[t-1]) + s[t-1] reset_value) + gain x``).
+    ``gain`` or ``decay`` equal to the Python number 1 adds no multiply.
     """
-    v = decay * v + gain * x
-    if previous_spikes is not None:
+    delayed = previous_spikes is not None
+    if delayed and reset == "zero":
+        v = apply_reset(v, previous_spikes, threshold, reset, reset_value)
+    if not _is_one(decay):
+        v = decay * v
+    v = v + (x if _is_one(gain) else gain * x)
+    if delayed and reset != "zero":
         v = apply_reset(v, previous_spikes, threshold, reset, reset_value)
     spikes = spike_fn(v - threshold)
-    if previous_spikes is not None:
+    if delayed:
         return spikes, v, v
     return spikes, v, apply_reset(v, spikes, threshold, reset, reset_value)
 
