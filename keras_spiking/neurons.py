@@ -94,7 +94,7 @@ def soft_lif_rate(
     z_safe = ops.where(far_below, 0.0, z)
     x = sigma * ops.softplus(z_safe)
     near_term = ops.log(x + threshold) - ops.log(x)
-    far_term = ops.log(threshold / sigma) - z
+    far_term = ops.log(ops.cast(threshold / sigma, z.dtype)) - z
     log_term = ops.where(far_below, far_term, near_term)
     rate = _rate_from_log_term(log_term, tau_rc, tau_ref, amplitude)
     return ops.cast(rate, dtype)
