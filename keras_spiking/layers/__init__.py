@@ -6,6 +6,7 @@ spiking.py   SpikingLIF, SpikingIF: spiking neurons (Nengo LIF, spiking ReLU)
 filters.py   Lowpass, Alpha: synaptic filters, exact zero-order hold
 time.py      TimeFold, RepeatTime: stateless layers over time, static inputs over time
 leaky.py     Leaky, Synaptic, RLeaky, RSynaptic, IF: surrogate-gradient LIF (snnTorch)
+spike_time.py  SpikeTimeDense: exact time-to-first-spike layer (fast & deep)
 """
 
 from keras_spiking.layers.rate import LIFRate, SoftLIF
