@@ -6,6 +6,7 @@ spiking layers with surrogate gradients, learn exact spike times, export to NIR.
 
 from keras_spiking import activations, datasets, layers, neurons
 from keras_spiking import encoders, losses, metrics, regularizers
+from keras_spiking import plotting  # matplotlib is imported only when a plot is drawn
 from keras_spiking.neurons import lif_rate, soft_lif_rate
 
 __version__ = "1.0.0.dev0"
