@@ -108,3 +108,25 @@ def test_keras_round_trip(tmp_path):
 def test_bad_arguments(cls, kwargs, error, match):
     with pytest.raises(error, match=match):
         cls(**kwargs)
+
+
+@pytest.mark.parametrize("cls", [Lowpass, Alpha])
+def test_scanned_and_unrolled_loops_agree_with_gradients(cls):
+    """Long runs use the scanned loop, short ones the unrolled one: same values
+    and same input gradients (the scan returns outputs shaped unlike its state)."""
+    tf = pytest.importorskip("tensorflow")
+    from keras_spiking.timeloop import scan_time
+
+    layer = cls(0.005)
+    x = tf.constant(np.random.default_rng(4).normal(size=(2, 12, 3)).astype("float32"))
+    weights = tf.constant(np.arange(12, dtype="float32")[None, :, None])
+    results = []
+    for unroll in (True, False):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y, state = scan_time(layer.step, x, layer.initial_state(x), unroll=unroll)
+            loss = tf.reduce_sum(y * weights)
+        results.append((y.numpy(), state[-1].numpy(), tape.gradient(loss, x).numpy()))
+    for unrolled, scanned in zip(*results):
+        np.testing.assert_allclose(unrolled, scanned, rtol=1e-6, atol=1e-7)
+    assert y.shape == x.shape
