@@ -53,7 +53,11 @@ CONFIGS = {
                           {"beta": 0.5, "linear_features": 16}),
     "RSynaptic all-to-all": ("RSynaptic", {"alpha": 0.5, "beta": 0.6}, "RSynaptic",
                              {"alpha": 0.5, "beta": 0.6, "linear_features": 16}),
+    "RLeaky 3x3 conv recurrence": (
+        "RLeaky", {"beta": 0.5, "recurrent_kernel_size": 3}, "RLeaky",
+        {"beta": 0.5, "conv2d_channels": 3, "kernel_size": 3}),
 }
+CONV = (4, 12, 5, 6, 3)  # batch, time, height, width, channels
 SMALL = (8, 30, 16)  # batch, time, units for the equivalence checks
 
 
@@ -65,6 +69,9 @@ def make_data(path):
         "per_unit": rng.uniform(0.2, 0.95, SMALL[2]).astype("float32"),
         "kernel": rng.normal(0, 0.3, (SMALL[2], SMALL[2])).astype("float32"),
         "x_big": rng.uniform(0, 1, (B, T, N)).astype("float32"),
+        "x_conv": rng.uniform(-0.5, 1.5, CONV).astype("float32"),
+        "w_conv": rng.normal(size=CONV).astype("float32"),
+        "kernel_conv": rng.normal(0, 0.3, (3, 3, 3, 3)).astype("float32"),
     }
     np.savez(path, **data)
     return data
@@ -83,11 +90,16 @@ def run_peer(path, out_path):
         if kwargs.get("beta") == "per_unit":
             kwargs["beta"] = torch.tensor(data["per_unit"])
         layer = getattr(snn, cls)(**kwargs)
-        if kwargs.get("linear_features"):
+        conv = "kernel_size" in kwargs
+        if kwargs.get("linear_features") or conv:
+            # ours: (in, out) or (kh, kw, in, out); torch: (out, in) or (out, in, kh, kw)
+            kernel = data["kernel_conv"].transpose(3, 2, 0, 1) if conv else data["kernel"].T
             with torch.no_grad():
-                layer.recurrent.weight.copy_(torch.tensor(data["kernel"].T))
+                layer.recurrent.weight.copy_(torch.tensor(kernel))
                 layer.recurrent.bias.zero_()
-        x = torch.tensor(data["x"], requires_grad=True)
+        x_leaf = torch.tensor(data["x_conv" if conv else "x"], requires_grad=True)
+        # channels first per step for convolutions
+        x = x_leaf.permute(0, 1, 4, 2, 3) if conv else x_leaf
         spikes, mems = [], []
         state = {}
         for t in range(x.shape[1]):
@@ -107,11 +119,13 @@ def run_peer(path, out_path):
             spikes.append(spk)
             mems.append(mem)
         spikes, mems = torch.stack(spikes, 1), torch.stack(mems, 1)
-        (spikes * torch.tensor(data["w_out"])).sum().backward()
+        if conv:
+            spikes, mems = spikes.permute(0, 1, 3, 4, 2), mems.permute(0, 1, 3, 4, 2)
+        (spikes * torch.tensor(data["w_conv" if conv else "w_out"])).sum().backward()
         results[name] = {
             "spikes": spikes.detach().numpy(),
             "mem": mems.detach().numpy(),
-            "grad": x.grad.numpy(),
+            "grad": x_leaf.grad.numpy(),
         }
 
     layer = snn.Leaky(beta=0.5, spike_grad=snn.surrogate.fast_sigmoid(25))
@@ -148,14 +162,15 @@ def run_ours(data):
         if kwargs.get("beta") == "per_unit":
             kwargs["beta"] = data["per_unit"]
         layer = getattr(layers, cls)(output="both", **kwargs)
-        x = tf.constant(data["x"])
+        conv = "recurrent_kernel_size" in kwargs
+        x = tf.constant(data["x_conv" if conv else "x"])
         layer.build(x.shape)
         if getattr(layer, "all_to_all", False):
-            layer.recurrent_kernel.assign(data["kernel"])
+            layer.recurrent_kernel.assign(data["kernel_conv" if conv else "kernel"])
         with tf.GradientTape() as tape:
             tape.watch(x)
             spikes, mem = layer(x)
-            loss = tf.reduce_sum(spikes * data["w_out"])
+            loss = tf.reduce_sum(spikes * data["w_conv" if conv else "w_out"])
         results[name] = {
             "spikes": spikes.numpy(),
             "mem": mem.numpy(),
