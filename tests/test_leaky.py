@@ -25,11 +25,11 @@ def conv_same(s, kernel):
 
 
 def reference(x, beta, threshold=1.0, reset="subtract", alpha=None, kernel=None, V=None,
-              immediate=False):
+              immediate=False, v0=None):
     """snnTorch's Leaky convention, one step at a time in float64 numpy
     (``immediate``: reset in the step of the spike, membrane after the reset)."""
     x = x.astype("float64")
-    v = np.zeros_like(x[:, 0])
+    v = np.zeros_like(x[:, 0]) if v0 is None else v0.astype("float64")
     i = np.zeros_like(v)
     s = np.zeros_like(v)
     spikes, mems = [], []
@@ -142,6 +142,18 @@ def test_convolutional_recurrence_matches_reference():
     layer.recurrent_kernel.assign(kernel[:, 1:2])
     check(layer, reference(x, 0.6, alpha=0.4, reset="zero", kernel=kernel[:, 1:2]), x)
     assert RSynaptic.from_config(layer.get_config()).recurrent_kernel_size == (3, 1)
+
+
+def test_initial_state_above_threshold_resets_at_the_first_step():
+    """snnTorch derives the reset from the voltage, so a start above threshold
+    is reset (delayed) at step 0, exactly as after a spike."""
+    v0 = RNG.uniform(0, 2.5, X[:, 0].shape).astype("float32")
+    for reset in ["subtract", "zero"]:
+        layer = Leaky(0.7, reset=reset, output="both")
+        spikes, mem = layer(X, initial_state=[v0])
+        ref_spikes, ref_mem = reference(X, 0.7, reset=reset, v0=v0)
+        np.testing.assert_array_equal(spikes, ref_spikes)
+        np.testing.assert_allclose(mem, ref_mem, atol=1e-5)
 
 
 def test_outputs_and_states():
