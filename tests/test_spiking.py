@@ -172,8 +172,8 @@ def test_any_trailing_shape_and_return_sequences(cls):
 
 # -- saving and config ---------------------------------------------------------------
 def test_keras_round_trip(tmp_path):
-    x = np.random.default_rng(5).uniform(0, 5, size=(2, 20, 6)).astype("float32")
-    inputs = keras.Input((20, 6))
+    x = np.random.default_rng(5).uniform(0, 5, size=(2, 8, 6)).astype("float32")
+    inputs = keras.Input((8, 6))
     h = SpikingLIF(tau_rc=0.03, initial_voltage="uniform", seed=1, amplitude=0.2)(inputs)
     outputs = SpikingIF(threshold=0.5, reset="zero", initial_voltage="uniform")(h)
     model = keras.Model(inputs, outputs)
