@@ -128,6 +128,18 @@ def test_binary_spikes_and_saturation():
     np.testing.assert_array_equal(y, 1.0 / DT)
 
 
+@pytest.mark.parametrize("cls", [SpikingLIF, SpikingIF])
+def test_float16_policy(cls):
+    keras.config.set_dtype_policy("mixed_float16")  # reset by conftest
+    steps, currents = 1000, [1.5, 5.0, 30.0] if cls is SpikingLIF else [30.0, 123.0, 470.0]
+    layer = cls(amplitude=1.0)
+    y = layer(constant_currents(currents, steps))
+    assert keras.backend.standardize_dtype(y.dtype) == "float16"
+    expected = np.asarray(layer.rate(np.asarray(currents, "float32")), "float32")
+    mean = np.asarray(y, "float32").mean(1)[0]
+    np.testing.assert_array_less(np.abs(mean - expected), 1.0 / (steps * DT) + 1e-3)
+
+
 # -- state ----------------------------------------------------------------------------
 @pytest.mark.parametrize("cls", [SpikingLIF, SpikingIF])
 def test_stateful_chunks_equal_one_run(cls):
@@ -175,8 +187,8 @@ def test_any_trailing_shape_and_return_sequences(cls):
 
 # -- saving and config ---------------------------------------------------------------
 def test_keras_round_trip(tmp_path):
-    x = np.random.default_rng(5).uniform(0, 5, size=(2, 20, 6)).astype("float32")
-    inputs = keras.Input((20, 6))
+    x = np.random.default_rng(5).uniform(0, 5, size=(2, 8, 6)).astype("float32")
+    inputs = keras.Input((8, 6))
     h = SpikingLIF(tau_rc=0.03, initial_voltage="uniform", seed=1, amplitude=0.2)(inputs)
     outputs = SpikingIF(threshold=0.5, reset="zero", initial_voltage="uniform")(h)
     model = keras.Model(inputs, outputs)

@@ -44,6 +44,8 @@ class SpikingNeuron(TimeStateLayer):
     voltage.
     """
 
+    state_dtype = "float32"  # float16 state drifts over long runs
+
     def __init__(
         self,
         threshold,
