@@ -82,9 +82,7 @@ def gradient_vs_finite_differences(h=1e-6):
 
 
 def emulator_accuracy(model, x, y, emulator, repeats=3):
-    for layer in model.layers:
-        if isinstance(layer, keras_spiking.layers.SpikeTimeDense):
-            layer.forward_fn = emulator
+    keras_spiking.use_forward_fn(model, emulator)
     accs = []
     for _ in range(repeats):  # jitter differs per run
         pred = model.predict(x, batch_size=1000, verbose=0)
