@@ -5,3 +5,14 @@ will hold the converter (a graph walk over a registry of per-layer rules),
 data-based firing-rate normalisation, evaluation over timesteps, NIR export and
 hardware profiles.
 """
+
+from .convert import (
+    ConversionError,
+    Converter,
+    Rule,
+    convert,
+    register,
+    tile_time,
+    verify,
+)
+from . import rules  # registers the built-in rules

@@ -81,23 +81,31 @@ def soft_lif_rate(
     ``lif_rate`` with ``max(j - threshold, 0)`` replaced by
     ``sigma * softplus((j - threshold) / sigma)``: positive everywhere, with a
     bounded derivative; ``sigma -> 0`` recovers ``lif_rate`` and ``sigma = 0``
-    is exactly ``lif_rate``.
+    is exactly ``lif_rate``. Far below threshold, where that smoothed current
+    falls under 1e-30, the rate stays at its value there (below 1 Hz).
     """
     if sigma == 0:
         return lif_rate(j, tau_rc, tau_ref, threshold, amplitude)
     j, dtype = _float32(j)
-    z = (j - threshold) / sigma
-    # Far below threshold softplus(z) ~ exp(z) underflows; there the log term
-    # log1p(threshold / (sigma * softplus(z))) equals log(threshold / sigma) - z
-    # to within exp(z), so switch to that form and keep value and gradient.
-    far_below = z < -20.0
-    z_safe = ops.where(far_below, 0.0, z)
-    x = sigma * ops.softplus(z_safe)
-    near_term = ops.log(x + threshold) - ops.log(x)
-    far_term = ops.log(threshold / sigma) - z
-    log_term = ops.where(far_below, far_term, near_term)
-    rate = _rate_from_log_term(log_term, tau_rc, tau_ref, amplitude)
-    return ops.cast(rate, dtype)
+
+    @ops.custom_gradient
+    def rate_fn(j):
+        # the explicit derivative costs a third fewer kernels than autodiff
+        z = (j - threshold) * (1.0 / sigma)
+        x = ops.maximum(sigma * ops.softplus(z), 1e-30)  # log and 1/x stay finite
+        rate = _rate_from_log_term(
+            ops.log1p(threshold / x), tau_rc, tau_ref, amplitude
+        )
+
+        def grad(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream
+            # d rate / dj = rate^2 tau_rc threshold sigmoid(z) / (amplitude x (x + threshold))
+            scale = tau_rc * threshold / amplitude
+            return upstream * (rate * rate) * ops.sigmoid(z) * scale / (x * (x + threshold))
+
+        return rate, grad
+
+    return ops.cast(rate_fn(j), dtype)
 
 
 def heaviside(x):
@@ -114,10 +122,17 @@ def apply_reset(v, spikes, threshold, reset, reset_value=0.0):
     if reset == "subtract":
         return v - spikes * threshold
     if reset == "zero":
-        return v * (1 - spikes) + spikes * reset_value
+        kept = v * (1 - spikes)
+        if isinstance(reset_value, (int, float)) and reset_value == 0:
+            return kept
+        return kept + spikes * reset_value
     if reset == "none":
         return v
     raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
+
+
+def _is_one(value):
+    return isinstance(value, (int, float)) and value == 1
 
 
 def lif_step(
@@ -138,15 +153,25 @@ def lif_step(
 
     The reset is *immediate* (Nengo, NIR) when ``previous_spikes`` is None: the
     neurons that spike this step are reset and ``v_next`` is the reset voltage.
-    It is *delayed* (snnTorch's convention) when ``previous_spikes`` is given:
-    the spikes of the previous step are removed after integrating, before
-    thresholding, and ``v_next`` equals ``v_before_reset``.
+    It is *delayed* (snnTorch's ``Leaky`` convention) when ``previous_spikes``
+    is given: the previous step's spikes reset the voltage before
+    thresholding, and ``v_next`` equals ``v_before_reset``. Delayed
+    ``"subtract"`` removes ``threshold`` after integrating
+    (``v = decay v + gain x - s[t-1] threshold``); delayed ``"zero"`` sets the
+    old voltage to ``reset_value`` before it decays, keeping this step's input
+    (``v = decay (v (1 - s[t-1]) + s[t-1] reset_value) + gain x``).
+    ``gain`` or ``decay`` equal to the Python number 1 adds no multiply.
     """
-    v = decay * v + gain * x
-    if previous_spikes is not None:
+    delayed = previous_spikes is not None
+    if delayed and reset == "zero":
+        v = apply_reset(v, previous_spikes, threshold, reset, reset_value)
+    if not _is_one(decay):
+        v = decay * v
+    v = v + (x if _is_one(gain) else gain * x)
+    if delayed and reset != "zero":
         v = apply_reset(v, previous_spikes, threshold, reset, reset_value)
     spikes = spike_fn(v - threshold)
-    if previous_spikes is not None:
+    if delayed:
         return spikes, v, v
     return spikes, v, apply_reset(v, spikes, threshold, reset, reset_value)
 

@@ -6,6 +6,7 @@ by the layers themselves. ``scan_time`` picks the fastest loop measured here
 timesteps is static and small enough to unroll, ``keras.ops.scan`` otherwise.
 """
 
+import keras
 from keras import ops
 
 #: Longest static time axis that is unrolled; longer (or unknown) ones use scan.
@@ -48,6 +49,8 @@ def scan_time(step, inputs, state, *, unroll=None):
         return stacked, state
 
     time_major = tuple(ops.moveaxis(x, 1, 0) for x in xs)
+    if keras.backend.backend() == "tensorflow":
+        return _tf_scan(step, inputs, time_major, state)
 
     def body(carry, x_t):
         x_t = x_t if isinstance(inputs, (tuple, list)) else x_t[0]
@@ -58,3 +61,45 @@ def scan_time(step, inputs, state, *, unroll=None):
     if isinstance(ys, (tuple, list)):
         return tuple(ops.moveaxis(y, 0, 1) for y in ys), state
     return ops.moveaxis(ys, 0, 1), state
+
+
+def _tf_scan(step, inputs, time_major, state):
+    """``tf.while_loop`` version of the scan for the TensorFlow backend.
+
+    Keras' TensorFlow ``ops.scan`` (3.15) only accepts per-step outputs with
+    the same structure and shapes as the carried state; neurons return spikes
+    and carry (voltage, refractory time), so this writes outputs of any
+    structure into their own ``TensorArray``s.
+    """
+    import tensorflow as tf
+
+    steps = tf.shape(time_major[0])[0]
+    per_step = [
+        tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
+        for x in time_major
+    ]
+
+    def x_at(t):
+        x_t = tuple(p.read(t) for p in per_step)
+        return x_t if isinstance(inputs, (tuple, list)) else x_t[0]
+
+    # trace one step outside the loop to learn the outputs' structure
+    y_0, state = step(x_at(0), state)
+    flat_y0 = tf.nest.flatten(y_0)
+    outputs = [
+        tf.TensorArray(y.dtype, size=steps, element_shape=y.shape).write(0, y)
+        for y in flat_y0
+    ]
+
+    def body(t, state, outputs):
+        y_t, state = step(x_at(t), state)
+        outputs = [o.write(t, y) for o, y in zip(outputs, tf.nest.flatten(y_t))]
+        return t + 1, state, outputs
+
+    _, state, outputs = tf.while_loop(
+        lambda t, *_: t < steps, body, (tf.constant(1), state, outputs)
+    )
+    ys = [tf.experimental.numpy.moveaxis(o.stack(), 0, 1) for o in outputs]
+    for y, y0 in zip(ys, flat_y0):
+        y.set_shape(tf.TensorShape([y0.shape[0], time_major[0].shape[0]]).concatenate(y0.shape[1:]))
+    return tf.nest.pack_sequence_as(y_0, ys), state

@@ -2,8 +2,17 @@
 
 base.py      TimeStateLayer: base of layers that scan state over time
 rate.py      LIFRate, SoftLIF: rate activations for training with fit
+spiking.py   SpikingLIF, SpikingIF: spiking neurons (Nengo LIF, spiking ReLU)
+filters.py   Lowpass, Alpha: synaptic filters, exact zero-order hold
+time.py      TimeFold, RepeatTime: stateless layers over time, static inputs over time
+leaky.py     Leaky, Synaptic, RLeaky, RSynaptic, IF: surrogate-gradient LIF (snnTorch)
+spike_time.py  SpikeTimeDense: exact time-to-first-spike layer (fast & deep)
 """
 
 from keras_spiking.layers.rate import LIFRate, SoftLIF
 from keras_spiking.layers.base import TimeStateLayer
+from keras_spiking.layers.spiking import SpikingIF, SpikingLIF
+from keras_spiking.layers.filters import Alpha, Lowpass
+from keras_spiking.layers.time import RepeatTime, TimeFold
 from keras_spiking.layers.spike_time import SpikeTimeDense
+from keras_spiking.layers.leaky import IF, Leaky, RLeaky, RSynaptic, Synaptic

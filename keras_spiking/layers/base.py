@@ -12,7 +12,9 @@ small state (voltages, currents, refractory times) along axis 1 with
 
 A subclass defines ``state_names`` (a tuple of names), ``initial_state(inputs)``
 (a tuple of tensors shaped ``(batch, ...)``; override for seeded or non-zero
-states) and ``step(x_t, states) -> (y_t, states)``. ``x_t`` is ``(batch, ...)``.
+states) and ``step(x_t, states) -> (y_t, states)``. ``x_t`` is ``(batch, ...)``;
+``y_t`` is a tensor or a tuple of tensors. ``step_function(inputs)`` may return
+a closure instead of ``step`` that holds what does not change over time.
 """
 
 import keras
@@ -51,6 +53,11 @@ class TimeStateLayer(keras.layers.Layer):
     # -- to be defined by subclasses -------------------------------------------------
     def step(self, x_t, states):
         raise NotImplementedError
+
+    def step_function(self, inputs):
+        """The ``step`` used for this call. Override to compute time-invariant
+        parts (clipped parameters, casts) once per call and close over them."""
+        return self.step
 
     def initial_state(self, inputs):
         """Zeros shaped like one timestep of ``inputs``, one per state name."""
@@ -92,7 +99,7 @@ class TimeStateLayer(keras.layers.Layer):
         """Forget the carried state: the next call starts from ``initial_state``."""
         if self.state_variables is not None:
             for variable in self.state_variables:
-                variable.assign(ops.zeros_like(variable))
+                variable.assign(ops.zeros(variable.shape, variable.dtype))
             self._state_initialized.assign(0.0)
 
     def call(self, inputs, initial_state=None):
@@ -107,13 +114,13 @@ class TimeStateLayer(keras.layers.Layer):
             )
         else:
             states = self.initial_state(inputs)
-        outputs, states = scan_time(self.step, inputs, tuple(states))
+        outputs, states = scan_time(self.step_function(inputs), inputs, tuple(states))
         if self.stateful:
             for variable, value in zip(self.state_variables, states):
                 variable.assign(ops.cast(value, variable.dtype))
             self._state_initialized.assign(1.0)
         if not self.return_sequences:
-            outputs = outputs[:, -1]
+            outputs = keras.tree.map_structure(lambda y: y[:, -1], outputs)
         if self.return_state:
             return outputs, tuple(states)
         return outputs

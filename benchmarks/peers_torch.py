@@ -1,0 +1,177 @@
+"""The peer half of ``surrogate_vs_peers.py``: the same CSNN in snnTorch and SpikingJelly.
+
+Runs in a separate venv with torch, snnTorch 1.0 and SpikingJelly 2.0 (never in
+the project's), started by ``surrogate_vs_peers.py`` as a subprocess, one
+process per framework so that each peak RSS is its own:
+
+    /work/venvs/peers-torch/bin/python benchmarks/peers_torch.py \\
+        --framework snntorch --data /tmp/batches.npz
+
+The network is snnTorch's tutorial-6 CSNN, 12C5-MP2-64C5-MP2-1024FC10, every
+layer followed by a LIF neuron with beta = 0.5 (threshold 1, subtractive reset),
+trained with Adam (lr 2e-3) and cross-entropy on the output spike counts over T
+steps. Written here from the peers' documented APIs:
+
+* ``snntorch``: the tutorial's per-step loop, ``snn.Leaky`` with the
+  ``fast_sigmoid(slope=25)`` surrogate; ``snntorch-static`` computes the first
+  convolution and pooling once (the input image is the same at every step).
+* ``spikingjelly``: multi-step mode (``step_mode='m'``), time folded into the
+  batch for convolutions, pooling and the dense layer, ``LIFNode(tau=2,
+  decay_input=False, v_reset=None)`` (``v = 0.5 v + x``, subtractive reset) with
+  its built-in ``SoftSign(alpha=25)`` surrogate (fast-sigmoid shape; SpikingJelly
+  has no fast-sigmoid of snnTorch's scale, and its built-ins take its fast
+  path); ``spikingjelly-static`` computes the first convolution and pooling
+  once, as SpikingJelly's own Fashion-MNIST example does.
+
+Prints one JSON line: training and inference samples/s, peak RSS in bytes.
+"""
+
+import argparse
+import importlib.metadata
+import json
+import resource
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FRAMEWORKS = ("snntorch", "snntorch-static", "spikingjelly", "spikingjelly-static")
+
+
+class SnnTorchCSNN(nn.Module):
+    def __init__(self, steps, static_first):
+        import snntorch as snn
+        from snntorch import surrogate
+
+        super().__init__()
+        grad = surrogate.fast_sigmoid(slope=25)
+        self.steps, self.static_first = steps, static_first
+        self.conv1 = nn.Conv2d(1, 12, 5)
+        self.conv2 = nn.Conv2d(12, 64, 5)
+        self.fc = nn.Linear(64 * 4 * 4, 10)
+        self.lif1 = snn.Leaky(beta=0.5, spike_grad=grad)
+        self.lif2 = snn.Leaky(beta=0.5, spike_grad=grad)
+        self.lif3 = snn.Leaky(beta=0.5, spike_grad=grad)
+
+    def forward(self, x):
+        mem1, mem2, mem3 = self.lif1.init_leaky(), self.lif2.init_leaky(), self.lif3.init_leaky()
+        if self.static_first:
+            cur1_static = F.max_pool2d(self.conv1(x), 2)
+        out = []
+        for _ in range(self.steps):
+            cur1 = cur1_static if self.static_first else F.max_pool2d(self.conv1(x), 2)
+            spk1, mem1 = self.lif1(cur1, mem1)
+            spk2, mem2 = self.lif2(F.max_pool2d(self.conv2(spk1), 2), mem2)
+            spk3, mem3 = self.lif3(self.fc(spk2.flatten(1)), mem3)
+            out.append(spk3)
+        return torch.stack(out)  # (T, B, 10)
+
+
+class SpikingJellyCSNN(nn.Module):
+    def __init__(self, steps, static_first):
+        from spikingjelly.activation_based import layer, neuron, surrogate
+
+        super().__init__()
+        self.steps, self.static_first = steps, static_first
+
+        def lif():
+            return neuron.LIFNode(
+                tau=2.0, decay_input=False, v_reset=None,
+                surrogate_function=surrogate.SoftSign(alpha=25.0), step_mode="m",
+            )
+
+        first = [layer.Conv2d(1, 12, 5), layer.MaxPool2d(2)]
+        for module in first:
+            module.step_mode = "s" if static_first else "m"
+        self.first = nn.Sequential(*first)
+        self.rest = nn.Sequential(
+            lif(),
+            layer.Conv2d(12, 64, 5, step_mode="m"), layer.MaxPool2d(2, step_mode="m"), lif(),
+            layer.Flatten(step_mode="m"), layer.Linear(64 * 4 * 4, 10, step_mode="m"), lif(),
+        )
+
+    def forward(self, x):
+        from spikingjelly.activation_based import functional
+
+        functional.reset_net(self)
+        if self.static_first:
+            cur = self.first(x).unsqueeze(0).repeat(self.steps, 1, 1, 1, 1)
+        else:
+            cur = self.first(x.unsqueeze(0).repeat(self.steps, 1, 1, 1, 1))
+        return self.rest(cur)  # (T, B, 10)
+
+
+def build(framework, steps):
+    static = framework.endswith("-static")
+    if framework.startswith("snntorch"):
+        return SnnTorchCSNN(steps, static)
+    return SpikingJellyCSNN(steps, static)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--framework", choices=FRAMEWORKS, required=True)
+    parser.add_argument("--data", required=True, help="npz with x (N,28,28,1) uint8, y (N,)")
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    torch.manual_seed(args.seed)
+    data = np.load(args.data)
+    x = torch.from_numpy(data["x"].astype("float32") / 255.0).permute(0, 3, 1, 2).contiguous()
+    y = torch.from_numpy(data["y"].astype("int64"))
+    need = (args.warmup + args.batches) * args.batch_size
+    if len(x) < need:
+        raise SystemExit(f"--data holds {len(x)} samples, need {need}")
+    batches = [
+        (x[i * args.batch_size:(i + 1) * args.batch_size], y[i * args.batch_size:(i + 1) * args.batch_size])
+        for i in range(args.warmup + args.batches)
+    ]
+
+    model = build(args.framework, args.steps)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, betas=(0.9, 0.999))
+
+    def train_step(xb, yb):
+        spikes = model(xb)
+        loss = F.cross_entropy(spikes.sum(0), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    model.train()
+    for xb, yb in batches[: args.warmup]:
+        train_step(xb, yb)
+    start = time.perf_counter()
+    losses = [train_step(xb, yb) for xb, yb in batches[args.warmup:]]
+    train_time = time.perf_counter() - start
+
+    model.eval()
+    with torch.no_grad():
+        for xb, _ in batches[: args.warmup]:
+            model(xb)
+        start = time.perf_counter()
+        correct = 0
+        for xb, yb in batches[args.warmup:]:
+            correct += int((model(xb).sum(0).argmax(-1) == yb).sum())
+        infer_time = time.perf_counter() - start
+
+    samples = args.batches * args.batch_size
+    print(json.dumps(dict(
+        framework=args.framework,
+        train_samples_per_s=samples / train_time,
+        infer_samples_per_s=samples / infer_time,
+        peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        first_loss=losses[0], last_loss=losses[-1],
+        threads=torch.get_num_threads(),
+        version=importlib.metadata.version(args.framework.split("-")[0]),
+    )))
+
+
+if __name__ == "__main__":
+    main()

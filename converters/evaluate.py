@@ -1,0 +1,268 @@
+"""Evaluating a converted spiking model over timesteps.
+
+A converted model is causal, so one run of ``T_max`` steps gives the answer at
+every ``T <= T_max``: ``evaluate_timesteps`` runs the longest ``T`` once and
+reads the output at each requested ``T`` two ways:
+
+* ``last``: the (synapse-filtered) output at step ``T``;
+* ``mean``: the mean output over the last ``k`` steps up to ``T``
+  (``k = max(1, round(mean_fraction * T))``).
+
+``firing_rates`` measures spikes per neuron per step for every spiking layer;
+``run_chunked`` runs very long simulations in chunks with a stateful model, in
+memory independent of the number of steps; ``plot_evaluation`` draws accuracy
+vs T and the per-layer rate histograms (matplotlib, optional).
+"""
+
+import dataclasses
+import math
+import time
+
+import keras
+import numpy as np
+
+#: default fraction of the steps averaged by the ``mean`` readout
+MEAN_FRACTION = 0.5
+
+
+def model_timesteps(snn):
+    """``(static_input, steps)`` of a converted model: whether it takes static
+    inputs ``(batch, *shape)`` (it then repeats them with ``RepeatTime``) and
+    its fixed number of steps (None when any number works)."""
+    from keras_spiking.layers import RepeatTime
+
+    repeats = [layer for layer in snn.layers if isinstance(layer, RepeatTime)]
+    if repeats:
+        return True, repeats[0].timesteps
+    return False, snn.inputs[0].shape[1]
+
+
+def _readout_steps(T, mean_fraction):
+    return max(1, int(round(mean_fraction * T)))
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """Accuracy per number of timesteps; ``last``/``mean`` map T -> accuracy."""
+
+    timesteps: list
+    last: dict
+    mean: dict
+    mean_fraction: float
+    seconds: float
+
+    def table(self):
+        lines = [f"{'T':>6}{'last step':>12}{'mean last k':>14}{'k':>6}"]
+        for T in self.timesteps:
+            k = _readout_steps(T, self.mean_fraction)
+            lines.append(f"{T:>6}{self.last[T]:>12.2%}{self.mean[T]:>14.2%}{k:>6}")
+        return "\n".join(lines)
+
+
+def _check_timesteps(timesteps):
+    timesteps = sorted({int(t) for t in timesteps})
+    if not timesteps or timesteps[0] < 1:
+        raise ValueError(f"evaluate_timesteps: timesteps must be integers >= 1, got "
+                         f"{timesteps!r}.")
+    return timesteps
+
+
+def predict_steps(snn, x, steps, *, batch_size=100, verbose=0, reduce=None):
+    """Run ``snn`` on static inputs ``x`` for ``steps`` steps, in batches.
+
+    Returns the outputs ``(n, steps, ...)``, or ``reduce(outputs)`` per batch
+    concatenated. A static-input model must have been converted with
+    ``timesteps >= steps`` (its output is cut to ``steps``).
+    """
+    static, fixed = model_timesteps(snn)
+    if fixed is not None and fixed < steps:
+        raise ValueError(
+            f"evaluate: '{snn.name}' runs {fixed} steps but {steps} were asked for; "
+            f"convert with timesteps={steps} (or None for any number).")
+    run_steps = fixed or steps
+    call = _compiled(snn)
+    bar = keras.utils.Progbar(len(x)) if verbose else None
+    results = []
+    for start in range(0, len(x), batch_size):
+        batch = np.asarray(x[start:start + batch_size], dtype="float32")
+        if not static:
+            batch = np.repeat(batch[:, None], run_steps, axis=1)
+        y = keras.ops.convert_to_numpy(call(batch))[:, :steps]
+        results.append(y if reduce is None else reduce(y))
+        if bar is not None:
+            bar.add(len(batch))
+    return np.concatenate(results)
+
+
+def _compiled(snn):
+    """A compiled forward pass of ``snn`` (inference mode)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        fn = getattr(snn, "_ks_forward", None)
+        if fn is None:
+            fn = tf.function(lambda x: snn(x, training=False), reduce_retracing=True)
+            snn._ks_forward = fn
+        return fn
+    return lambda x: snn(x, training=False)
+
+
+def evaluate_timesteps(snn, data, timesteps=(4, 8, 16, 32, 64, 128), *,
+                       mean_fraction=MEAN_FRACTION, batch_size=100, verbose=1):
+    """Classification accuracy of ``snn`` after each number of ``timesteps``.
+
+    Args:
+        snn: a converted model (``keras_spiking.converters.convert``).
+        data: ``(x, y)``: static inputs ``(n, *input_shape)`` and integer labels.
+        timesteps: the T at which to read out; the longest is run once.
+        mean_fraction: the ``mean`` readout averages the last
+            ``max(1, round(mean_fraction * T))`` steps.
+        batch_size: samples per forward pass.
+        verbose: show a progress bar.
+
+    Returns an ``Evaluation`` (``.last[T]``, ``.mean[T]``, ``.table()``).
+    """
+    check = float(mean_fraction)
+    if not 0 < check <= 1:
+        raise ValueError(f"evaluate_timesteps: mean_fraction must be in (0, 1], got "
+                         f"{mean_fraction!r}.")
+    timesteps = _check_timesteps(timesteps)
+    x, y = data
+    y = np.asarray(y).reshape(-1)
+    if len(x) != len(y):
+        raise ValueError(f"evaluate_timesteps: {len(x)} inputs but {len(y)} labels.")
+    T_max = timesteps[-1]
+
+    def readouts(out):
+        # out: (batch, T_max, classes) -> (batch, 2, len(timesteps)) predictions
+        last = [np.argmax(out[:, T - 1], -1) for T in timesteps]
+        mean = [np.argmax(out[:, T - _readout_steps(T, check):T].mean(1), -1)
+                for T in timesteps]
+        return np.stack([np.stack(last, 1), np.stack(mean, 1)], 1)
+
+    start = time.perf_counter()
+    pred = predict_steps(snn, x, T_max, batch_size=batch_size, verbose=verbose,
+                         reduce=readouts)
+    seconds = time.perf_counter() - start
+    correct = pred == y[:, None, None]
+    last = {T: float(correct[:, 0, i].mean()) for i, T in enumerate(timesteps)}
+    mean = {T: float(correct[:, 1, i].mean()) for i, T in enumerate(timesteps)}
+    return Evaluation(timesteps, last, mean, check, seconds)
+
+
+def spiking_layers(snn):
+    """The spiking neuron layers of ``snn``, in graph order."""
+    from keras_spiking.layers.spiking import SpikingNeuron
+
+    return [layer for layer in snn.layers if isinstance(layer, SpikingNeuron)]
+
+
+def firing_rates(snn, x, steps, *, batch_size=50):
+    """Spikes per neuron per step, per spiking layer: {name: (n, *neurons)}.
+
+    Each value is one sample's mean over the ``steps`` steps for every neuron
+    (1 = a spike every step). Runs ``snn`` on static inputs ``x``.
+    """
+    neurons = spiking_layers(snn)
+    if not neurons:
+        return {}
+    means = [keras.ops.mean(layer.output, axis=1) * (layer.dt / layer.amplitude)
+             for layer in neurons]
+    probe = keras.Model(snn.inputs, means)
+    static, fixed = model_timesteps(snn)
+    if fixed is not None and fixed != steps:
+        raise ValueError(f"firing_rates: '{snn.name}' runs {fixed} steps, not {steps}.")
+    out = {layer.name: [] for layer in neurons}
+    for start in range(0, len(x), batch_size):
+        batch = np.asarray(x[start:start + batch_size], dtype="float32")
+        if not static:
+            batch = np.repeat(batch[:, None], steps, axis=1)
+        values = probe(batch, training=False)
+        for layer, v in zip(neurons, values):
+            out[layer.name].append(keras.ops.convert_to_numpy(v))
+    return {name: np.concatenate(v) for name, v in out.items()}
+
+
+def mean_firing_rate(rates):
+    """Spikes per neuron per step over all neurons of all layers."""
+    total = sum(v.size for v in rates.values())
+    return float(sum(v.sum() for v in rates.values()) / total) if total else 0.0
+
+
+def run_chunked(snn, x, steps, *, mean_fraction=MEAN_FRACTION):
+    """Run a stateful converted model for ``steps`` steps in chunks.
+
+    ``snn`` must be converted with ``stateful=True, batch_size=len(x)`` and a
+    fixed ``timesteps`` (the chunk length); ``steps`` must be a multiple of it.
+    Memory does not grow with ``steps``: only the last-step output and the
+    running sum for the mean over the last ``k`` steps are kept. Returns
+    ``(last, mean)`` outputs, each ``(batch, *output_shape)``.
+    """
+    static, chunk = model_timesteps(snn)
+    if chunk is None:
+        raise ValueError("run_chunked: convert with a fixed timesteps=chunk length.")
+    if steps < 1 or steps % chunk:
+        raise ValueError(f"run_chunked: steps must be a positive multiple of the "
+                         f"model's {chunk} steps, got {steps}.")
+    k = _readout_steps(steps, mean_fraction)
+    for layer in snn.layers:
+        if hasattr(layer, "reset_state") and getattr(layer, "stateful", False):
+            layer.reset_state()
+    batch = np.asarray(x, dtype="float32")
+    if not static:
+        batch = np.repeat(batch[:, None], chunk, axis=1)
+    call = _compiled(snn)
+    total, done = 0.0, 0
+    for _ in range(steps // chunk):
+        out = keras.ops.convert_to_numpy(call(batch))
+        first = steps - k - done  # index in this chunk where the mean window starts
+        if first < chunk:
+            total = total + out[:, max(first, 0):].sum(1)
+        done += chunk
+    return out[:, -1], total / k
+
+
+def images_per_second(fn, x, repeats=3):
+    """Best throughput of ``fn(x)`` over ``repeats`` runs (one warm-up first)."""
+    fn(x)
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(x)
+        best = min(best, time.perf_counter() - start)
+    return len(x) / best
+
+
+def plot_evaluation(evaluation, rates=None, path=None):
+    """Accuracy vs T (both readouts) and, given ``rates``, per-layer histograms
+    of spikes per neuron per step. Saves to ``path`` when given; returns the
+    figure. Needs matplotlib (``pip install keras_spiking[plot]``)."""
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = 1 + (len(rates) if rates else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 3.2), squeeze=False)
+    ax = axes[0, 0]
+    T = evaluation.timesteps
+    ax.plot(T, [evaluation.last[t] for t in T], "o-", label="last step")
+    ax.plot(T, [evaluation.mean[t] for t in T], "s-", label="mean of last k")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("timesteps T")
+    ax.set_ylabel("accuracy")
+    ax.legend()
+    for ax, (name, values) in zip(axes[0, 1:], (rates or {}).items()):
+        ax.hist(values.ravel(), bins=40, range=(0, 1))
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("spikes per neuron per step")
+    fig.tight_layout()
+    if path is not None:
+        tmp = f"{path}.tmp.png"
+        fig.savefig(tmp)
+        import os
+
+        os.replace(tmp, path)
+    return fig

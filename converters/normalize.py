@@ -1,0 +1,84 @@
+"""Data-based firing-rate normalisation (no hand-tuned ``scale_firing_rates``).
+
+For each neuron layer of the converted model, run the rate version of the
+graph on calibration data (e.g. 1000 training images), take the ``p``-th
+percentile (default 99.9, Rueckauer et al. 2017) of the layer's positive
+firing rates ``r_p`` (Hz, before any amplitude), and scale that layer's rates
+by ``k = 1 / (r_p * dt)``: the ``p``-th percentile then fires once per step,
+the most a binary-spiking neuron can. Each spike's value is divided by ``k``,
+so the layer's mean output is unchanged (see ``rules``). A percentile rather
+than the maximum keeps a few outliers from making every other neuron slow.
+"""
+
+import keras
+import numpy as np
+
+from keras_spiking.neurons import lif_rate
+
+#: Calibration images run per batch.
+BATCH_SIZE = 100
+
+
+def base_rate(source, currents):
+    """Firing rate in Hz at scale k = 1 of a neuron of ``source`` (numpy)."""
+    if source.family == "relu":
+        return np.maximum(currents, 0.0)
+    p = source.kwargs
+    return keras.ops.convert_to_numpy(
+        lif_rate(currents + p["offset"], p["tau_rc"], p["tau_ref"], p["threshold"], 1.0))
+
+
+def _check_calibration(model, data):
+    arrays = data if isinstance(data, (list, tuple)) else [data]
+    arrays = [np.asarray(a, dtype="float32") for a in arrays]
+    if len(arrays) != len(model.inputs):
+        raise ValueError(
+            f"convert: calibration_data has {len(arrays)} arrays but the model has "
+            f"{len(model.inputs)} inputs; pass one array per input.")
+    for a, x in zip(arrays, model.inputs):
+        expected = tuple(x.shape[1:])
+        if a.ndim < 1 or tuple(a.shape[1:]) != expected or a.shape[0] < 1:
+            raise ValueError(
+                f"convert: calibration_data must be shaped (samples, *{expected}) "
+                f"like the model's input '{x.name}' (no time axis), got "
+                f"{a.shape}. Pass e.g. x_train[:1000].")
+        if not np.all(np.isfinite(a)):
+            raise ValueError("convert: calibration_data contains NaN or Inf.")
+    return arrays
+
+
+def layer_rate_percentiles(converter, model):
+    """Per neuron site: the normalising scale ``k = 1 / (r_p * dt)``."""
+    from .convert import _graph_of, warn
+
+    arrays = _check_calibration(model, converter.calibration_data)
+    saved = converter.scales
+    converter.scales = {}
+    inputs, _ = converter._build(_graph_of(model), "rate", name="probe", probe=True)
+    sites = dict(converter.sites)
+    converter.scales = saved
+    if not sites:
+        return {}
+    names = list(sites)
+    probe = keras.Model(inputs[0] if len(inputs) == 1 else inputs,
+                        [sites[n][0].tensor for n in names])
+    rates = {n: [] for n in names}
+    count = arrays[0].shape[0]
+    for start in range(0, count, BATCH_SIZE):
+        batch = [a[start:start + BATCH_SIZE] for a in arrays]
+        outs = probe(batch if len(batch) > 1 else batch[0], training=False)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        for name, current in zip(names, outs):
+            r = base_rate(sites[name][1], keras.ops.convert_to_numpy(current))
+            rates[name].append(r[r > 0])
+    scales = {}
+    for name in names:
+        positive = np.concatenate(rates[name])
+        if positive.size == 0:
+            warn(f"convert: neuron layer '{name}' never fires on the calibration "
+                 "data; its firing-rate scale is left at 1.")
+            scales[name] = 1.0
+            continue
+        r_p = float(np.percentile(positive, converter.percentile))
+        scales[name] = 1.0 / (r_p * converter.dt)
+    return scales

@@ -1,0 +1,337 @@
+"""Conversion rules: one small rule per Keras layer family.
+
+Each rule declares the layer arguments it does not support (``unsupported``)
+and rebuilds the layer in the converted graph with ``Converter`` helpers:
+``apply`` (a stateless copy over all timesteps), ``activation``/``neuron``
+(a spiking neuron site) and ``timed``. Add your own with
+``keras_spiking.converters.register``.
+
+Also here: how an activation of the original model maps onto a spiking
+neuron (``spiking_layer``) and onto its rate (``rate_layer``) under a firing
+rate scale ``k`` that leaves the mean output unchanged:
+
+* ReLU -> ``SpikingIF(threshold=1/k, amplitude=1/k, reset="subtract")``:
+  rate ``k * relu(x)`` Hz, each spike worth ``1/k``, mean output ``relu(x)``.
+* LIF(tau_rc, tau_ref, threshold, amplitude) -> ``SpikingLIF(tau_rc/k,
+  tau_ref/k, threshold, amplitude/k)``: ``lif_rate`` with both time constants
+  divided by ``k`` is exactly ``k`` times faster.
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+
+from keras_spiking.layers.rate import DEFAULT_AMPLITUDE, LIFRate, SoftLIF
+
+from .convert import NeuronSource, Rule, register
+
+
+def _lif_source(key, tau_rc=0.02, tau_ref=0.002, threshold=1.0,
+                amplitude=DEFAULT_AMPLITUDE, sigma=None, offset=1.0):
+    params = dict(tau_rc=tau_rc, tau_ref=tau_ref, threshold=threshold,
+                  amplitude=amplitude, sigma=sigma, offset=offset)
+    return NeuronSource("lif", key, tuple(sorted(params.items())))
+
+
+RELU = NeuronSource("relu", "relu")
+
+
+def activation_source(activation):
+    """The ``NeuronSource`` of an activation function (or name), or None."""
+    fn = keras.activations.get(activation)
+    name = getattr(fn, "__name__", "")
+    if name == "relu":
+        return RELU
+    if name == "soft_lif":
+        return _lif_source("soft_lif", sigma=0.05)
+    if name == "lif":
+        return _lif_source("lif")
+    return None
+
+
+def layer_source(layer):
+    """The ``NeuronSource`` of a ``LIFRate``/``SoftLIF`` layer."""
+    sigma = getattr(layer, "sigma", None) if isinstance(layer, SoftLIF) else None
+    return _lif_source(
+        "soft_lif" if isinstance(layer, SoftLIF) else "lif",
+        layer.tau_rc, layer.tau_ref, layer.threshold, layer.amplitude, sigma,
+        layer.offset)
+
+
+def rate_layer(source, k, name):
+    """The rate activation a neuron with scale ``k`` approximates (rate mode)."""
+    if source.family == "relu":
+        return keras.layers.ReLU(name=name)
+    p = source.kwargs
+    common = dict(tau_rc=p["tau_rc"] / k, tau_ref=p["tau_ref"] / k,
+                  threshold=p["threshold"], amplitude=p["amplitude"] / k,
+                  offset=p["offset"], name=name)
+    if p["sigma"] is None:
+        return LIFRate(**common)
+    return SoftLIF(sigma=p["sigma"], **common)
+
+
+def spiking_layer(converter, source, k, name):
+    """The spiking neuron layer for ``source`` at firing-rate scale ``k``."""
+    from keras_spiking import layers
+
+    c = converter
+    common = dict(dt=c.dt, stateful=c.stateful, name=name)
+    if c.initial_voltage != "zeros":
+        common["initial_voltage"] = c.initial_voltage
+        if c.initial_voltage == "uniform":
+            common["seed"] = c.seed
+    if source.family == "relu":
+        return layers.SpikingIF(threshold=1.0 / k, amplitude=1.0 / k,
+                                reset="subtract", **common)
+    p = source.kwargs
+    return layers.SpikingLIF(tau_rc=p["tau_rc"] / k, tau_ref=p["tau_ref"] / k,
+                             threshold=p["threshold"], amplitude=p["amplitude"] / k,
+                             offset=p["offset"], **common)
+
+
+def _linear_only(value):
+    """the value 'linear'"""
+    return value in (None, "linear")
+
+
+def _is_default_zero(value):
+    """0 / None"""
+    return value in (None, 0, 0.0)
+
+
+# -- linear layers ----------------------------------------------------------------------
+class LinearRule(Rule):
+    """Dense and convolutions: a linear copy (time folded), then the activation.
+
+    The copy always has a bias so that a following BatchNormalization can be
+    folded into it.
+    """
+
+    unsupported = {"data_format": lambda v: v in (None, "channels_last")}
+
+    def convert(self, layer, inputs, converter):
+        weights = layer.get_weights()
+        if not layer.use_bias:
+            weights = weights + [np.zeros(self.channels(layer, weights), "float32")]
+        # Dense acts on any leading axes: no fold needed.
+        fold = not isinstance(layer, keras.layers.Dense)
+        copy = converter.clone(layer, activation="linear", use_bias=True)
+        out = converter.apply(copy, inputs[0], weights=weights, fold=fold, copy=False)
+        activation = layer.get_config().get("activation", "linear")
+        if _linear_only(activation):
+            return dataclasses.replace(out, linear=copy)
+        return converter.activation(out, layer.activation, layer.name, layer)
+
+    @staticmethod
+    def channels(layer, weights):
+        if isinstance(layer, keras.layers.DepthwiseConv2D) or (
+                hasattr(keras.layers, "DepthwiseConv1D")
+                and isinstance(layer, keras.layers.DepthwiseConv1D)):
+            return weights[0].shape[-2] * weights[0].shape[-1]
+        return weights[-1].shape[-1]
+
+
+for _cls in (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D,
+             keras.layers.Conv3D, keras.layers.DepthwiseConv2D,
+             keras.layers.SeparableConv2D, keras.layers.SeparableConv1D,
+             keras.layers.DepthwiseConv1D):
+    register(_cls, LinearRule)
+
+
+def fold_batch_norm(linear, scale, shift):
+    """Fold ``y = scale * z + shift`` (per output channel) into ``linear``."""
+    weights = linear.get_weights()
+    kernel, bias = weights[-2], weights[-1]
+    if isinstance(linear, (keras.layers.DepthwiseConv2D, keras.layers.DepthwiseConv1D)):
+        kernel = kernel * scale.reshape(kernel.shape[-2:])
+    else:
+        kernel = kernel * scale
+    linear.set_weights(weights[:-2] + [kernel, bias * scale + shift])
+
+
+@register(keras.layers.BatchNormalization)
+class BatchNormalizationRule(Rule):
+    """Folded into the Dense/Conv before it when that is its only consumer
+    (exact); otherwise a fixed affine (the layer in inference mode)."""
+
+    unsupported = {}
+
+    def convert(self, layer, inputs, converter):
+        signal = inputs[0]
+        ndim = len(signal.tensor.shape) - (1 if signal.timed else 0)
+        last = layer.axis in (-1, ndim - 1)
+        if signal.linear is not None and last:
+            mean, var, gamma, beta = (
+                None if w is None else keras.ops.convert_to_numpy(w)
+                for w in (layer.moving_mean, layer.moving_variance, layer.gamma,
+                          layer.beta))
+            gamma = np.ones_like(mean) if gamma is None else gamma
+            beta = np.zeros_like(mean) if beta is None else beta
+            scale = gamma / np.sqrt(var + layer.epsilon)
+            fold_batch_norm(signal.linear, scale, beta - scale * mean)
+            return dataclasses.replace(signal, linear=None)
+        return converter.apply(layer, signal, trainable=False)
+
+
+# -- activations ----------------------------------------------------------------------
+@register(keras.layers.Activation)
+class ActivationRule(Rule):
+    """relu -> SpikingIF, soft_lif/lif -> SpikingLIF, linear/softmax kept."""
+
+    def convert(self, layer, inputs, converter):
+        return converter.activation(inputs[0], layer.activation, layer.name, layer)
+
+
+def _relu_args_ok(value):
+    """None / 0 (threshold and max_value are not supported)"""
+    return value in (None, 0, 0.0)
+
+
+@register(keras.layers.ReLU)
+class ReLURule(Rule):
+    """ReLU -> SpikingIF; with a negative slope, a pair of IF neurons."""
+
+    unsupported = {"max_value": _relu_args_ok, "threshold": _relu_args_ok}
+
+    def convert(self, layer, inputs, converter):
+        slope = float(layer.negative_slope)
+        if slope:
+            return leaky_pair(converter, inputs[0], slope, layer.name)
+        return converter.neuron(inputs[0], RELU, layer.name)
+
+
+@register(keras.layers.LeakyReLU)
+class LeakyReLURule(Rule):
+    """LeakyReLU(a) -> IF(x) - a * IF(-x): two IF neurons, exact in rate."""
+
+    def convert(self, layer, inputs, converter):
+        return leaky_pair(converter, inputs[0], float(layer.negative_slope), layer.name)
+
+
+def leaky_pair(converter, signal, slope, site):
+    source = dataclasses.replace(RELU, key="leaky_relu")
+    positive = converter.neuron(signal, source, site)
+    flipped = converter.apply(keras.layers.Rescaling(-1.0, name=f"{site}_flip"),
+                              signal, fold=False, copy=False)
+    negative = converter.neuron(flipped, source, f"{site}_negative")
+    negative = converter.apply(
+        keras.layers.Rescaling(-slope, name=converter.unique(f"{site}_slope")),
+        negative, fold=False, copy=False)
+    return converter.apply(keras.layers.Add(name=converter.unique(f"{site}_sum")),
+                           [positive, negative], fold=False, copy=False)
+
+
+class LIFRateRule(Rule):
+    """LIFRate / SoftLIF -> SpikingLIF with the same parameters."""
+
+    def convert(self, layer, inputs, converter):
+        return converter.neuron(inputs[0], layer_source(layer), layer.name)
+
+
+register(LIFRate, LIFRateRule)
+register(SoftLIF, LIFRateRule)
+
+
+# -- stateless layers ---------------------------------------------------------------------
+class StatelessRule(Rule):
+    """A layer that acts on each sample alone: copied, all steps in one call."""
+
+    fold = True
+
+    def convert(self, layer, inputs, converter):
+        return converter.apply(layer, inputs[0], fold=self.fold)
+
+
+class ElementwiseRule(StatelessRule):
+    """A layer that acts elementwise (any leading axes): applied directly."""
+
+    fold = False
+
+
+for _cls in (keras.layers.AveragePooling1D, keras.layers.AveragePooling2D,
+             keras.layers.AveragePooling3D, keras.layers.GlobalAveragePooling1D,
+             keras.layers.GlobalAveragePooling2D, keras.layers.GlobalAveragePooling3D,
+             keras.layers.Flatten, keras.layers.Reshape, keras.layers.Permute,
+             keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D,
+             keras.layers.ZeroPadding3D, keras.layers.Cropping1D,
+             keras.layers.Cropping2D, keras.layers.Cropping3D,
+             keras.layers.UpSampling1D, keras.layers.UpSampling2D):
+    register(_cls, StatelessRule)
+
+for _cls in (keras.layers.Rescaling, keras.layers.Normalization):
+    register(_cls, ElementwiseRule)
+
+
+class IdentityRule(Rule):
+    """Training-only layers (dropout, noise): removed."""
+
+    def convert(self, layer, inputs, converter):
+        return inputs[0]
+
+
+for _cls in (keras.layers.Dropout, keras.layers.SpatialDropout1D,
+             keras.layers.SpatialDropout2D, keras.layers.SpatialDropout3D,
+             keras.layers.GaussianNoise, keras.layers.GaussianDropout,
+             keras.layers.AlphaDropout, keras.layers.ActivityRegularization):
+    register(_cls, IdentityRule)
+
+
+class MaxPoolingRule(Rule):
+    """Max pooling: an error by default, or average pooling, or a max over the
+    synapse-filtered traces (see ``Converter(max_pool=...)``)."""
+
+    average = {
+        keras.layers.MaxPooling1D: keras.layers.AveragePooling1D,
+        keras.layers.MaxPooling2D: keras.layers.AveragePooling2D,
+        keras.layers.MaxPooling3D: keras.layers.AveragePooling3D,
+        keras.layers.GlobalMaxPooling1D: keras.layers.GlobalAveragePooling1D,
+        keras.layers.GlobalMaxPooling2D: keras.layers.GlobalAveragePooling2D,
+        keras.layers.GlobalMaxPooling3D: keras.layers.GlobalAveragePooling3D,
+    }
+
+    def convert(self, layer, inputs, converter):
+        if converter.max_pool == "error":
+            raise converter.error(
+                layer,
+                "spiking neurons have no exact max pooling (the max of spike "
+                "trains is not the max of rates)",
+                "pass max_pool='avg' to convert it to average pooling (retrain with "
+                "AveragePooling for the best accuracy), or max_pool='max' for a max "
+                "over the synapse-filtered traces of each step (needs a synapse)",
+            )
+        if converter.max_pool == "avg":
+            config = layer.get_config()
+            config.pop("name")
+            avg = self.average[type(layer)](name=converter.unique(layer.name), **config)
+            return converter.apply(avg, inputs[0], copy=False)
+        return converter.apply(layer, inputs[0])
+
+
+for _cls in MaxPoolingRule.average:
+    register(_cls, MaxPoolingRule)
+
+
+# -- merges -----------------------------------------------------------------------------
+class MergeRule(Rule):
+    """Add, Average, Subtract: linear, elementwise over any leading axes."""
+
+    def convert(self, layer, inputs, converter):
+        return converter.apply(layer, list(inputs), fold=False)
+
+
+for _cls in (keras.layers.Add, keras.layers.Average, keras.layers.Subtract):
+    register(_cls, MergeRule)
+
+
+@register(keras.layers.Concatenate)
+class ConcatenateRule(Rule):
+    """Concatenate: a positive axis moves by one when a time axis is added."""
+
+    def convert(self, layer, inputs, converter):
+        axis = layer.axis
+        timed = any(s.timed for s in inputs)
+        if timed and axis >= 0:
+            axis += 1
+        return converter.apply(layer, list(inputs), fold=False, axis=axis)

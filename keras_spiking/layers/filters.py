@@ -1,0 +1,132 @@
+"""Synaptic filters: ``Lowpass`` and ``Alpha``, exactly discretised.
+
+Both are linear filters with unit DC gain applied elementwise to
+``(batch, time, ...)`` tensors (spike trains, currents, anything). The input
+is treated as held constant over each step (zero-order hold): sample ``x[k]``
+is the input during ``((k - 1) dt, k dt]`` and the output ``y[k]`` is the
+continuous-time filter's output at ``t = k dt``, so the discretisation adds
+no error and no delay for any ``dt``. Both start from zero state unless
+``initial_value="first_input"``.
+
+``tau = 0`` means no filtering (the output equals the input); it is accepted
+so that a synapse can be switched off without changing the model's layers.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_spiking.layers.base import TimeStateLayer
+from keras_spiking.validation import check_choice, check_number
+
+#: Accepted ``initial_value`` values.
+INITIAL_VALUES = ("zeros", "first_input")
+
+
+class SynapticFilter(TimeStateLayer):
+    """Shared machinery of the filters (not used directly): ``tau``, ``dt``,
+    ``initial_value``. Every state variable starts at 0 or at the first input
+    (the filter's steady state for that input)."""
+
+    def __init__(
+        self,
+        tau,
+        dt=0.001,
+        initial_value="zeros",
+        return_sequences=True,
+        return_state=False,
+        stateful=False,
+        **kwargs,
+    ):
+        super().__init__(
+            return_sequences=return_sequences,
+            return_state=return_state,
+            stateful=stateful,
+            **kwargs,
+        )
+        check_number(self.name, "tau", tau, low=0)
+        check_number(self.name, "dt", dt, low=0, low_open=True)
+        check_choice(self.name, "initial_value", initial_value, INITIAL_VALUES)
+        self.tau = float(tau)
+        self.dt = float(dt)
+        self.initial_value = initial_value
+        #: per-step decay of the state, ``exp(-dt / tau)`` (0 for ``tau = 0``)
+        self.decay = math.exp(-self.dt / self.tau) if self.tau > 0 else 0.0
+
+    def initial_state(self, inputs):
+        x_0 = inputs[:, 0]
+        value = x_0 if self.initial_value == "first_input" else ops.zeros_like(x_0)
+        return tuple(value for _ in self.state_names)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(tau=self.tau, dt=self.dt, initial_value=self.initial_value)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking")
+class Lowpass(SynapticFilter):
+    """First-order lowpass synapse: ``H(s) = 1 / (tau s + 1)``.
+
+    ``tau dy/dt = x - y``, discretised exactly for an input held over each
+    step: ``y[k] = a y[k-1] + (1 - a) x[k]`` with ``a = exp(-dt / tau)``.
+    Step response ``y[k] = 1 - exp(-k dt / tau)``.
+
+    Args:
+        tau: time constant, seconds (>= 0; 0 = no filtering).
+        dt: simulation timestep, seconds (> 0).
+        initial_value: ``"zeros"`` or ``"first_input"`` (start in the steady
+            state of the first input).
+        return_sequences, return_state, stateful: see ``TimeStateLayer``.
+
+    Example::
+
+        spikes = keras_spiking.layers.SpikingLIF()(currents)
+        rates = keras_spiking.layers.Lowpass(tau=0.01)(spikes)
+    """
+
+    state_names = ("output",)
+
+    def step(self, x_t, states):
+        (y,) = states
+        y = self.decay * y + (1.0 - self.decay) * x_t
+        return y, (y,)
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking")
+class Alpha(SynapticFilter):
+    """Alpha synapse: ``H(s) = 1 / (tau s + 1)^2``, two lowpasses in series.
+
+    ``tau du/dt = x - u``, ``tau dy/dt = u - y``; the impulse response is
+    ``t / tau^2 exp(-t / tau)``, peaking at ``t = tau``. Discretised exactly
+    for an input held over each step (``a = exp(-dt / tau)``, ``r = dt / tau``):
+
+        y[k] = a y[k-1] + r a u[k-1] + (1 - a - r a) x[k]
+        u[k] = a u[k-1] + (1 - a) x[k]
+
+    Step response ``y[k] = 1 - (1 + k dt / tau) exp(-k dt / tau)``. (Two
+    ``Lowpass`` layers in series are not the same: the intermediate signal is
+    not constant within a step.)
+
+    Args:
+        tau: time constant, seconds (>= 0; 0 = no filtering).
+        dt: simulation timestep, seconds (> 0).
+        initial_value: ``"zeros"`` or ``"first_input"``.
+        return_sequences, return_state, stateful: see ``TimeStateLayer``.
+    """
+
+    state_names = ("current", "output")
+
+    def __init__(self, tau, dt=0.001, **kwargs):
+        super().__init__(tau, dt, **kwargs)
+        a = self.decay
+        ra = (self.dt / self.tau) * a if a > 0 else 0.0
+        self._coefficients = (a, ra, 1.0 - a - ra)
+
+    def step(self, x_t, states):
+        u, y = states
+        a, ra, rest = self._coefficients
+        y = a * y + ra * u + rest * x_t
+        u = a * u + (1.0 - a) * x_t
+        return y, (u, y)

@@ -1,0 +1,313 @@
+"""Spiking neuron layers: LIF (Nengo semantics) and IF (the spiking ReLU).
+
+Both take input currents shaped ``(batch, time, ...)`` (any trailing shape, so
+they follow Dense or Conv layers) and return spike trains of the same shape.
+A spike is one step with value ``amplitude / dt`` (otherwise 0): the output is
+a firing rate in Hz times ``amplitude``, so its mean over time is comparable
+with the matching rate layer's output. At most one spike per neuron per step
+(binary spikes, what neuromorphic hardware and NIR carry), so no neuron fires
+faster than ``1 / dt`` Hz.
+
+Both are built on the dynamics core ``keras_spiking.neurons`` and on
+``TimeStateLayer`` (``return_sequences``, ``return_state``, ``stateful``).
+``rate(inputs)`` returns the steady-state rate of the same neuron (what the
+converter's verify mode swaps in for the spikes).
+"""
+
+import numbers
+
+import keras
+from keras import ops
+
+from keras_spiking.layers.base import TimeStateLayer
+from keras_spiking.layers.rate import (
+    DEFAULT_AMPLITUDE,
+    check_lif_parameters,
+    resolve_offset,
+)
+from keras_spiking.neurons import lif_rate, lif_step, refractory_step
+from keras_spiking.validation import check_choice, check_number
+
+#: Accepted ``initial_voltage`` values.
+INITIAL_VOLTAGES = ("zeros", "half", "uniform")
+
+
+class SpikingNeuron(TimeStateLayer):
+    """Shared machinery of the spiking neurons (not used directly).
+
+    Holds ``threshold``, ``amplitude``, ``dt`` and the initial voltage:
+    ``"zeros"``, ``"half"`` (``threshold / 2``: halves the average quantisation
+    error of a converted IF network) or ``"uniform"`` (drawn once per neuron
+    from ``U[0, threshold)`` with ``seed`` when the layer is built, stored as a
+    non-trainable weight, the same for every sample and every call; this
+    decorrelates neurons, as Nengo does). The state's first entry is the
+    voltage.
+    """
+
+    def __init__(
+        self,
+        threshold,
+        amplitude,
+        dt,
+        initial_voltage,
+        seed,
+        return_sequences=True,
+        return_state=False,
+        stateful=False,
+        **kwargs,
+    ):
+        super().__init__(
+            return_sequences=return_sequences,
+            return_state=return_state,
+            stateful=stateful,
+            **kwargs,
+        )
+        check_number(self.name, "threshold", threshold, low=0, low_open=True)
+        check_number(self.name, "amplitude", amplitude, low=0, low_open=True)
+        check_number(self.name, "dt", dt, low=0, low_open=True)
+        check_choice(self.name, "initial_voltage", initial_voltage, INITIAL_VOLTAGES)
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+        ):
+            raise TypeError(f"{self.name}: seed must be None or an integer, got {seed!r}.")
+        self.threshold = float(threshold)
+        self.amplitude = float(amplitude)
+        self.dt = float(dt)
+        self.initial_voltage = initial_voltage
+        self.seed = None if seed is None else int(seed)
+        self.voltage0 = None
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.initial_voltage == "uniform":
+            neuron_shape = tuple(input_shape[2:])
+            if any(d is None for d in neuron_shape):
+                raise ValueError(
+                    f"{self.name}: initial_voltage='uniform' needs a static neuron "
+                    f"shape, got inputs of shape {tuple(input_shape)}."
+                )
+            self.voltage0 = self.add_weight(
+                shape=neuron_shape,
+                initializer=keras.initializers.RandomUniform(
+                    0.0, self.threshold, seed=self.seed
+                ),
+                trainable=False,
+                name="initial_voltage",
+            )
+
+    def initial_voltage_like(self, x_t):
+        """Initial voltages shaped like one timestep ``x_t``, ``(batch, ...)``."""
+        zeros = ops.zeros_like(x_t)
+        if self.initial_voltage == "half":
+            return zeros + 0.5 * self.threshold
+        if self.initial_voltage == "uniform":
+            return zeros + ops.cast(self.voltage0, x_t.dtype)
+        return zeros
+
+    def initial_state(self, inputs):
+        x_0 = inputs[:, 0]
+        zeros = ops.zeros_like(x_0)
+        voltage = self.initial_voltage_like(x_0)
+        return (voltage,) + tuple(zeros for _ in self.state_names[1:])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            threshold=self.threshold,
+            amplitude=self.amplitude,
+            dt=self.dt,
+            initial_voltage=self.initial_voltage,
+            seed=self.seed,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking")
+class SpikingLIF(SpikingNeuron):
+    """Spiking leaky integrate-and-fire neuron with a refractory period (Nengo's LIF).
+
+    For input current ``j = x + offset`` (held constant over each step of
+    ``dt`` seconds; ``offset`` defaults to ``threshold`` as in ``LIFRate``, so
+    that firing starts at ``x = 0``) the voltage follows ``tau_rc dv/dt = j - v``, integrated exactly. When
+    ``v`` crosses ``threshold`` the neuron emits a spike (output
+    ``amplitude / dt``, else 0), ``v`` resets to 0, and the neuron ignores its
+    input for ``tau_ref`` seconds counted from the crossing time, interpolated
+    within the step. Voltages never go below 0. For constant ``j`` the mean
+    output is ``lif_rate(j) * amplitude``, the ``LIFRate`` layer's output with
+    the same parameters, as long as the neuron fires at most once per step
+    (always true when ``tau_ref >= dt``; with ``tau_ref < dt`` the rate at high
+    currents falls below ``lif_rate``, at most ``1 / dt`` Hz).
+
+    State: ``(voltage, refractory_time)``, refractory time in seconds.
+
+    Args:
+        tau_rc: membrane time constant, seconds (> 0).
+        tau_ref: refractory period, seconds (>= 0).
+        threshold: spiking threshold, in units of input current (> 0).
+        amplitude: output per Hz (> 0); a spike is ``amplitude / dt``.
+        dt: simulation timestep, seconds (> 0).
+        offset: constant current added to the input (None: ``threshold``;
+            0: the input is the current, Nengo's convention).
+        initial_voltage: ``"zeros"``, ``"half"`` or ``"uniform"`` (see below).
+        seed: integer seed of the ``"uniform"`` initial voltages.
+        return_sequences, return_state, stateful: see ``TimeStateLayer``.
+
+    ``"uniform"`` draws one voltage per neuron from ``U[0, threshold)`` when the
+    layer is built (stored as a weight, so it is saved with the model and is
+    the same for every sample and call); ``"half"`` starts at ``threshold / 2``.
+
+    Example::
+
+        x = keras.Input((100, 32))                 # 100 steps of 32 currents
+        spikes = keras_spiking.layers.SpikingLIF(amplitude=0.01)(x)
+    """
+
+    state_names = ("voltage", "refractory_time")
+
+    def __init__(
+        self,
+        tau_rc=0.02,
+        tau_ref=0.002,
+        threshold=1.0,
+        amplitude=DEFAULT_AMPLITUDE,
+        dt=0.001,
+        offset=None,
+        initial_voltage="zeros",
+        seed=None,
+        return_sequences=True,
+        return_state=False,
+        stateful=False,
+        **kwargs,
+    ):
+        super().__init__(
+            threshold,
+            amplitude,
+            dt,
+            initial_voltage,
+            seed,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            stateful=stateful,
+            **kwargs,
+        )
+        check_lif_parameters(self.name, tau_rc, tau_ref, threshold, amplitude)
+        self.tau_rc = float(tau_rc)
+        self.tau_ref = float(tau_ref)
+        self.offset = resolve_offset(self.name, offset, threshold)
+
+    def step(self, x_t, states):
+        voltage, refractory_time = states
+        spikes, voltage, refractory_time = refractory_step(
+            voltage,
+            x_t + self.offset,
+            refractory_time,
+            dt=self.dt,
+            tau_rc=self.tau_rc,
+            tau_ref=self.tau_ref,
+            threshold=self.threshold,
+        )
+        return spikes * (self.amplitude / self.dt), (voltage, refractory_time)
+
+    def rate(self, inputs):
+        """Steady-state output for constant input currents: ``amplitude * lif_rate``."""
+        return lif_rate(
+            inputs + self.offset,
+            self.tau_rc,
+            self.tau_ref,
+            self.threshold,
+            self.amplitude,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(tau_rc=self.tau_rc, tau_ref=self.tau_ref, offset=self.offset)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking")
+class SpikingIF(SpikingNeuron):
+    """Spiking integrate-and-fire neuron without leak: the spiking ReLU.
+
+    ``v[t] = v[t-1] + j[t] * dt``; a spike (output ``amplitude / dt``, else 0)
+    when ``v[t] > threshold``, then ``v`` loses ``threshold`` (``reset=
+    "subtract"``, the default, which keeps the overshoot) or is set to 0
+    (``reset="zero"``). Negative inputs drive ``v`` negative, without bound.
+
+    With ``reset="subtract"`` and constant ``j`` the mean output is
+    ``amplitude * relu(j) / threshold`` as long as ``j * dt <= threshold``;
+    above that the neuron spikes every step and saturates at ``1 / dt`` Hz
+    (binary spikes). ``rate(inputs)`` returns exactly this, for either reset.
+
+    State: ``(voltage,)``.
+
+    Args:
+        threshold: spiking threshold, in units of input current times seconds (> 0).
+        amplitude: output per Hz (> 0); a spike is ``amplitude / dt``.
+        dt: simulation timestep, seconds (> 0).
+        reset: ``"subtract"`` or ``"zero"``.
+        initial_voltage: ``"zeros"``, ``"half"`` or ``"uniform"`` (as ``SpikingLIF``).
+        seed: integer seed of the ``"uniform"`` initial voltages.
+        return_sequences, return_state, stateful: see ``TimeStateLayer``.
+    """
+
+    state_names = ("voltage",)
+    resets = ("subtract", "zero")
+
+    def __init__(
+        self,
+        threshold=1.0,
+        amplitude=1.0,
+        dt=0.001,
+        reset="subtract",
+        initial_voltage="zeros",
+        seed=None,
+        return_sequences=True,
+        return_state=False,
+        stateful=False,
+        **kwargs,
+    ):
+        super().__init__(
+            threshold,
+            amplitude,
+            dt,
+            initial_voltage,
+            seed,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            stateful=stateful,
+            **kwargs,
+        )
+        self.reset = check_choice(self.name, "reset", reset, self.resets)
+
+    def step(self, x_t, states):
+        (voltage,) = states
+        spikes, _, voltage = lif_step(
+            voltage,
+            x_t,
+            decay=1.0,
+            gain=self.dt,
+            threshold=self.threshold,
+            reset=self.reset,
+        )
+        return spikes * (self.amplitude / self.dt), (voltage,)
+
+    def rate(self, inputs):
+        """Steady-state output for constant input currents.
+
+        ``amplitude * min(relu(j) / threshold, 1 / dt)`` for ``reset="subtract"``;
+        for ``reset="zero"`` the neuron spikes every ``n = floor(threshold /
+        (j dt)) + 1`` steps, so the output is ``amplitude / (n dt)``.
+        """
+        inputs = ops.convert_to_tensor(inputs)
+        j = ops.relu(inputs)
+        if self.reset == "subtract":
+            return self.amplitude * ops.minimum(j / self.threshold, 1.0 / self.dt)
+        active = j > 0
+        j_safe = ops.where(active, j, 1.0)
+        steps = ops.floor(self.threshold / (j_safe * self.dt)) + 1.0
+        return ops.where(active, self.amplitude / (steps * self.dt), 0.0)
+
+    def get_config(self):
+        config = super().get_config()
+        config["reset"] = self.reset
+        return config

@@ -1,0 +1,103 @@
+"""Fashion-MNIST loading: IDX parsing, content checks, source order, mock tfds."""
+
+import gzip
+import hashlib
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from keras_spiking import datasets
+
+
+def write_idx(path, array, compress=True):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape
+    )
+    data = header + array.astype(np.uint8).tobytes()
+    (gzip.open if compress else open)(path, "wb").write(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def fake_debian(tmp_path, monkeypatch):
+    """Small IDX files in Debian's layout, with their hashes registered."""
+    rng = np.random.default_rng(0)
+    sizes = {"train": 12, "t10k": 5}
+    hashes = {}
+    arrays = {}
+    for prefix, n in sizes.items():
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, size=(n,), dtype=np.uint8)
+        for kind, arr in (("images-idx3-ubyte", images), ("labels-idx1-ubyte", labels)):
+            name = f"{prefix}-{kind}"
+            hashes[name] = write_idx(tmp_path / (name + ".gz"), arr)
+        arrays[prefix] = (images, labels)
+    monkeypatch.setattr(datasets, "FASHION_MNIST_SHA256", hashes)
+    return tmp_path, arrays
+
+
+def test_read_idx_round_trip(tmp_path):
+    arr = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    digest = write_idx(tmp_path / "a.idx", arr, compress=False)
+    np.testing.assert_array_equal(datasets.read_idx(str(tmp_path / "a.idx"), digest), arr)
+
+
+def test_read_idx_rejects_wrong_content(tmp_path):
+    write_idx(tmp_path / "a.gz", np.zeros((2, 2), np.uint8))
+    with pytest.raises(datasets.DataIntegrityError, match="expected 00"):
+        datasets.read_idx(str(tmp_path / "a.gz"), "00" * 32)
+
+
+def test_debian_source_numpy_and_dataset(fake_debian, tmp_path):
+    directory, arrays = fake_debian
+    (x_tr, y_tr), (x_te, y_te) = datasets.load_fashion_mnist(
+        as_numpy=True, source="debian", debian_dir=str(directory)
+    )
+    assert x_tr.shape == (12, 28, 28, 1) and x_tr.dtype == np.uint8
+    assert y_tr.dtype == np.int64 and x_te.shape == (5, 28, 28, 1)
+    np.testing.assert_array_equal(x_tr[..., 0], arrays["train"][0])
+    np.testing.assert_array_equal(y_te, arrays["t10k"][1])
+
+    ds = datasets.load_fashion_mnist("test", source="debian", debian_dir=str(directory))
+    images, labels = next(iter(ds.batch(100)))
+    np.testing.assert_array_equal(images.numpy(), x_te)
+    assert labels.dtype.name == "int64"
+
+
+def test_auto_prefers_prepared_tfds_then_debian(fake_debian, tmp_path):
+    directory, _ = fake_debian
+    empty = tmp_path / "tfds"
+    (x_te, _) = datasets.load_fashion_mnist(
+        "test", as_numpy=True, data_dir=str(empty), debian_dir=str(directory)
+    )
+    assert x_te.shape == (5, 28, 28, 1)
+
+
+def test_corrupt_debian_file_is_an_error(fake_debian, monkeypatch):
+    directory, _ = fake_debian
+    monkeypatch.setitem(datasets.FASHION_MNIST_SHA256, "t10k-labels-idx1-ubyte", "ab" * 32)
+    with pytest.raises(datasets.DataIntegrityError, match="t10k-labels"):
+        datasets.load_fashion_mnist("test", source="debian", debian_dir=str(directory))
+
+
+def test_tfds_source_with_mock_data(tmp_path):
+    with tfds.testing.mock_data(num_examples=7):
+        ds = datasets.load_fashion_mnist("train", source="download", data_dir=str(tmp_path))
+        images, labels = next(iter(ds.batch(7)))
+    assert images.shape == (7, 28, 28, 1) and images.dtype.name == "uint8"
+    assert labels.dtype.name == "int64"
+
+
+def test_no_source_explains_how_to_get_data(tmp_path):
+    with pytest.raises(datasets.DataNotFoundError, match="apt-get install -y dataset-fashion-mnist"):
+        datasets.load_fashion_mnist(source="debian", debian_dir=str(tmp_path))
+    with pytest.raises(datasets.DataNotFoundError, match="not prepared"):
+        datasets.load_fashion_mnist(source="tfds", data_dir=str(tmp_path))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="source must be one of"):
+        datasets.load_fashion_mnist(source="web")
+    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+        datasets.load_fashion_mnist("validation")

@@ -1,0 +1,132 @@
+"""Synaptic filters against the continuous-time solution for held inputs."""
+
+import numpy as np
+import pytest
+import keras
+
+from keras_spiking.layers import Alpha, Lowpass
+
+DT = 0.001
+
+
+def lowpass_step_response(t, tau):
+    return 1.0 - np.exp(-t / tau)
+
+
+def alpha_step_response(t, tau):
+    return 1.0 - (1.0 + t / tau) * np.exp(-t / tau)
+
+
+STEP_RESPONSES = {Lowpass: lowpass_step_response, Alpha: alpha_step_response}
+
+
+def held_input_response(x, cls, tau, dt):
+    """Exact output at t = k dt for an input held over ((k-1) dt, k dt].
+
+    A held input is a sum of delayed steps of heights x[k] - x[k-1], so the
+    output is the same sum of delayed step responses (superposition).
+    """
+    x = np.asarray(x, "float64")
+    jumps = np.diff(x, axis=1, prepend=0.0)
+    steps = x.shape[1]
+    t = dt * np.arange(1, steps + 1)
+    response = STEP_RESPONSES[cls](t, tau)  # response[m] = S((m + 1) dt)
+    y = np.zeros_like(x)
+    for n in range(steps):
+        y[:, n] = np.tensordot(response[n::-1], jumps[:, : n + 1], axes=([0], [1]))
+    return y
+
+
+@pytest.mark.parametrize("cls", [Lowpass, Alpha])
+@pytest.mark.parametrize("tau, dt", [(0.005, 0.001), (0.02, 0.001), (0.003, 0.01)])
+def test_step_and_impulse_responses(cls, tau, dt):
+    steps = 40
+    t = dt * np.arange(1, steps + 1)
+    y = np.asarray(cls(tau, dt=dt)(np.ones((1, steps, 1), "float32")))[0, :, 0]
+    np.testing.assert_allclose(y, STEP_RESPONSES[cls](t, tau), atol=1e-6)
+    impulse = np.zeros((1, steps, 1), "float32")
+    impulse[0, 0] = 1.0 / dt  # unit area, held over the first step
+    y = np.asarray(cls(tau, dt=dt)(impulse))[0, :, 0]
+    expected = (STEP_RESPONSES[cls](t, tau) - STEP_RESPONSES[cls](t - dt, tau)) / dt
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6 / dt)
+
+
+@pytest.mark.parametrize("cls", [Lowpass, Alpha])
+def test_random_input_and_dc_gain(cls):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 100, 3)).astype("float32")  # > 64 steps: the scanned loop
+    y = np.asarray(cls(0.01)(x))
+    np.testing.assert_allclose(y, held_input_response(x, cls, 0.01, DT), atol=1e-5)
+    const = np.full((1, 400, 2), 3.5, "float32")
+    np.testing.assert_allclose(np.asarray(cls(0.01)(const))[:, -1], 3.5, rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(cls(0.01, initial_value="first_input")(const)), 3.5, rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [Lowpass, Alpha])
+def test_zero_tau_is_identity(cls):
+    x = np.random.default_rng(1).normal(size=(2, 9, 4)).astype("float32")
+    np.testing.assert_allclose(cls(0.0)(x), x, rtol=1e-6)
+    np.testing.assert_allclose(cls(1e-320)(x), x, rtol=1e-6)  # no 0 * inf
+
+
+@pytest.mark.parametrize("cls", [Lowpass, Alpha])
+def test_stateful_chunks_and_shapes(cls):
+    x = np.random.default_rng(2).normal(size=(2, 60, 4, 4, 2)).astype("float32")
+    whole = np.asarray(cls(0.01)(x))
+    layer = cls(0.01, stateful=True)
+    inputs = keras.Input((20, 4, 4, 2), batch_size=2)
+    model = keras.Model(inputs, layer(inputs))
+    chunks = [model(x[:, i:i + 20]) for i in range(0, 60, 20)]
+    np.testing.assert_allclose(np.concatenate(chunks, 1), whole, atol=1e-6)
+    last = cls(0.01, return_sequences=False)(x)
+    np.testing.assert_allclose(last, whole[:, -1], atol=1e-6)
+
+
+def test_keras_round_trip(tmp_path):
+    x = np.random.default_rng(3).normal(size=(2, 30, 5)).astype("float32")
+    inputs = keras.Input((None, 5))
+    outputs = Alpha(0.004, dt=0.002)(Lowpass(0.01, initial_value="first_input")(inputs))
+    model = keras.Model(inputs, outputs)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+    assert loaded.layers[2].get_config() == model.layers[2].get_config()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"tau": -0.01}, ValueError, "tau must be >= 0"),
+        ({"tau": 0.01, "dt": 0}, ValueError, "dt must be > 0"),
+        ({"tau": float("inf")}, ValueError, "tau must be finite"),
+        ({"tau": "fast"}, TypeError, "tau must be a number"),
+        ({"tau": 0.01, "initial_value": "ones"}, ValueError, "initial_value must be one of"),
+    ],
+)
+@pytest.mark.parametrize("cls", [Lowpass, Alpha])
+def test_bad_arguments(cls, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        cls(**kwargs)
+
+
+@pytest.mark.parametrize("cls", [Lowpass, Alpha])
+def test_scanned_and_unrolled_loops_agree_with_gradients(cls):
+    """Long runs use the scanned loop, short ones the unrolled one: same values
+    and same input gradients (the scan returns outputs shaped unlike its state)."""
+    tf = pytest.importorskip("tensorflow")
+    from keras_spiking.timeloop import scan_time
+
+    layer = cls(0.005)
+    x = tf.constant(np.random.default_rng(4).normal(size=(2, 12, 3)).astype("float32"))
+    weights = tf.constant(np.arange(12, dtype="float32")[None, :, None])
+    results = []
+    for unroll in (True, False):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y, state = scan_time(layer.step, x, layer.initial_state(x), unroll=unroll)
+            loss = tf.reduce_sum(y * weights)
+        results.append((y.numpy(), state[-1].numpy(), tape.gradient(loss, x).numpy()))
+    for unrolled, scanned in zip(*results):
+        np.testing.assert_allclose(unrolled, scanned, rtol=1e-6, atol=1e-7)
+    assert y.shape == x.shape
