@@ -388,3 +388,19 @@ def test_errors():
         RLeaky(0.5, recurrent_kernel_size=3)(X)
     with pytest.raises(ValueError, match=r"expected inputs shaped \(batch, time, features...\)"):
         Leaky(0.5)(np.zeros((2, 3), "float32"))
+
+
+def test_mixed_precision():
+    """float16 compute: float16 spikes and voltages, float32 weights, same spikes."""
+    x = RNG.uniform(-0.5, 1.5, (3, 10, 5)).astype("float32")
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        layer = Leaky(0.5, learn_beta=True, learn_threshold=True, output="both")
+        spikes, mem = layer(x)
+        assert spikes.dtype == mem.dtype == "float16"
+        assert all(w.dtype == "float32" for w in layer.weights)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    ref_spikes, ref_mem = reference(x, 0.5)
+    np.testing.assert_array_equal(spikes, ref_spikes)
+    np.testing.assert_allclose(ops.convert_to_numpy(mem).astype("float32"), ref_mem, atol=5e-3)
