@@ -15,10 +15,15 @@ reset, where ``r[t] = H(v[t-1] - threshold)`` is the previous step's spike::
                v[t] = beta (1 - r[t]) v[t-1] + x[t]                 (reset="zero")
                v[t] = beta v[t-1] + x[t]                            (reset="none")
     Synaptic   i[t] = alpha i[t-1] + x[t];  v[t] as Leaky with i[t] for x[t]
-    RLeaky     Leaky with x[t] + W s[t-1]  (W: all-to-all kernel or one-to-one V)
+    RLeaky     Leaky with x[t] + W s[t-1]  (W: all-to-all kernel, convolution,
+               or one-to-one V)
     RSynaptic  Synaptic with i[t] = alpha i[t-1] + x[t] + W s[t-1]
     IF         Leaky with beta = 1
     spikes     s[t] = H(v[t] - threshold),   H(0) = 0
+
+With ``reset_delay=False`` the reset is immediate instead (Nengo, NIR,
+SpikingJelly): ``v[t] = beta v[t-1] + x[t]``, ``s[t] = H(v[t] - threshold)``,
+then the neurons that spiked are reset within the same step.
 
 ``beta`` (and ``alpha``) is the per-step decay: ``exp(-dt / tau)`` for a time
 constant ``tau`` in seconds and step ``dt`` in seconds. A learnable ``beta``
@@ -277,6 +282,7 @@ class LeakyNeuron(TimeStateLayer):
             if convolve:
                 return ops.conv(s, kernel, padding="same")
             return ops.matmul(s, kernel)
+
         output = self.output_mode
 
         def step(x_t, states):
