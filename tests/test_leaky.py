@@ -338,6 +338,18 @@ def test_keras_round_trip(tmp_path):
     assert Leaky.from_config(config).get_config() == config
 
 
+def test_keras_round_trip_convolutional_recurrence(tmp_path):
+    x = RNG.uniform(0, 1.5, (2, 4, 5, 5, 3)).astype("float32")
+    model = keras.Sequential([
+        keras.Input(x.shape[1:]),
+        RSynaptic(0.5, 0.5, recurrent_kernel_size=3, recurrent_initializer="glorot_uniform"),
+    ])
+    model.save(tmp_path / "c.keras")
+    loaded = keras.models.load_model(tmp_path / "c.keras")
+    assert loaded.layers[0].recurrent_kernel.shape == (3, 3, 3, 3)
+    np.testing.assert_array_equal(loaded(x), model(x))
+
+
 @pytest.mark.parametrize("seed", [0])
 def test_fit_reduces_loss(seed):
     keras.utils.set_random_seed(seed)
