@@ -1,4 +1,5 @@
-"""keras_spiking's LIF layers against snnTorch 1.0: spike for spike, and speed.
+"""keras_spiking's LIF layers against snnTorch 1.0 (and SpikingJelly 2.0's LIFNode):
+spike for spike, and speed.
 
 Runs the same inputs through keras_spiking.layers (this process, TensorFlow)
 and snnTorch (a subprocess in a separate torch venv), then prints
@@ -54,6 +55,14 @@ CONFIGS = {
                           {"beta": 0.5, "linear_features": 16}),
     "RSynaptic all-to-all": ("RSynaptic", {"alpha": 0.5, "beta": 0.6}, "RSynaptic",
                              {"alpha": 0.5, "beta": 0.6, "linear_features": 16}),
+    # SpikingJelly's LIFNode(tau, decay_input=False): v += (v_reset - v) / tau + x,
+    # immediate reset, reset not detached: Leaky with beta = 1 - 1/tau
+    "SpikingJelly LIFNode, hard reset": (
+        "Leaky", {"beta": 0.5, "reset": "zero", "reset_delay": False, "reset_detached": False},
+        "sj.LIFNode", {"tau": 2.0, "decay_input": False, "v_reset": 0.0}),
+    "SpikingJelly LIFNode, soft reset": (
+        "Leaky", {"beta": 0.5, "reset_delay": False, "reset_detached": False},
+        "sj.LIFNode", {"tau": 2.0, "decay_input": False, "v_reset": None}),
     "RLeaky 3x3 conv recurrence": (
         "RLeaky", {"beta": 0.5, "recurrent_kernel_size": 3}, "RLeaky",
         {"beta": 0.5, "conv2d_channels": 3, "kernel_size": 3}),
@@ -87,6 +96,9 @@ def run_peer(path, out_path):
     data = dict(np.load(path))
     results = {}
     for name, (_, _, cls, kwargs) in CONFIGS.items():
+        if cls.startswith("sj."):
+            results[name] = run_spikingjelly(data, cls[3:], kwargs)
+            continue
         kwargs = dict(kwargs)
         if kwargs.get("beta") == "per_unit":
             kwargs["beta"] = torch.tensor(data["per_unit"])
@@ -148,6 +160,22 @@ def run_peer(path, out_path):
         times.append(time.perf_counter() - start)
     np.savez(out_path, **{f"{k}|{f}": v for k, r in results.items() for f, v in r.items()})
     print(json.dumps({"ms": 1000 * float(np.min(times[2:]))}))
+
+
+def run_spikingjelly(data, cls, kwargs):
+    import torch
+    from spikingjelly.activation_based import neuron, surrogate
+
+    node = getattr(neuron, cls)(surrogate_function=surrogate.ATan(alpha=2.0), **kwargs)
+    x = torch.tensor(data["x"], requires_grad=True)
+    spikes, mems = [], []
+    for t in range(x.shape[1]):
+        spikes.append(node(x[:, t]))
+        mems.append(node.v)
+    spikes, mems = torch.stack(spikes, 1), torch.stack(mems, 1)
+    (spikes * torch.tensor(data["w_out"])).sum().backward()
+    return {"spikes": spikes.detach().numpy(), "mem": mems.detach().numpy(),
+            "grad": x.grad.numpy()}
 
 
 # ---------------------------------------------------------------- keras_spiking side
