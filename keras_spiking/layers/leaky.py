@@ -26,7 +26,8 @@ SpikingJelly): ``v[t] = beta v[t-1] + x[t]``, ``s[t] = H(v[t] - threshold)``,
 then the neurons that spiked are reset within the same step. SpikingJelly's
 ``LIFNode(tau, decay_input=False, v_reset=0 | None, detach_reset=d)`` is
 ``Leaky(1 - 1/tau, reset="zero" | "subtract", reset_delay=False,
-reset_detached=d)`` (``decay_input=True`` also scales the input by ``1/tau``).
+reset_detached=d)`` up to float rounding (``decay_input=True`` also scales the
+input by ``1/tau``).
 
 ``beta`` (and ``alpha``) is the per-step decay: ``exp(-dt / tau)`` for a time
 constant ``tau`` in seconds and step ``dt`` in seconds. A learnable ``beta``
