@@ -14,6 +14,12 @@ LAYERS = {
     "maxpool": (lambda: keras.layers.MaxPooling2D(2), (5, 8, 8, 2)),
     "flatten": (lambda: keras.layers.Flatten(), (5, 4, 3, 2)),
     "batchnorm": (lambda: keras.layers.BatchNormalization(), (5, 4, 3)),
+    "depthwise": (lambda: keras.layers.DepthwiseConv2D(3), (5, 6, 6, 2)),
+    "sequential": (
+        lambda: keras.Sequential([keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
+                                  keras.layers.Dense(3)]),
+        (5, 6, 6, 1),
+    ),
 }
 
 
