@@ -14,6 +14,7 @@ from keras_spiking import (
     losses,
     metrics,
     neurons,
+    plotting,  # matplotlib is imported only when a plot is drawn
     regularizers,
     spike_time,
     surrogates,
@@ -24,4 +25,5 @@ from keras_spiking.spike_time_training import (
     SpikeTimeCrossEntropy,
     SpikeTimeEmulator,
     WeightBumping,
+    use_forward_fn,
 )

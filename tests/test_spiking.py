@@ -90,6 +90,9 @@ def test_lif_rate_equals_lifrate_layer():
 
     x = np.linspace(-1, 10, 50).astype("float32")
     np.testing.assert_allclose(SpikingLIF().rate(x), LIFRate()(x), rtol=1e-6)
+    np.testing.assert_allclose(
+        SpikingLIF(offset=0.3).rate(x), LIFRate(offset=0.3)(x), rtol=1e-6
+    )
 
 
 # -- step by step against plain numpy ---------------------------------------------------
@@ -97,7 +100,7 @@ def test_lif_matches_nengo_reference():
     rng = np.random.default_rng(0)
     j = rng.uniform(-1, 8, size=(3, 60, 4)).astype("float32")
     kw = dict(tau_rc=0.03, tau_ref=0.004, threshold=1.3, amplitude=0.1)
-    layer = SpikingLIF(dt=DT, return_state=True, **kw)
+    layer = SpikingLIF(dt=DT, return_state=True, offset=0.0, **kw)
     spikes, (voltage, ref) = layer(j)
     ref_spikes, ref_v = nengo_lif_reference(j, DT, v0=0.0, **kw)
     np.testing.assert_array_equal(np.asarray(spikes), ref_spikes.astype("float32"))
@@ -168,7 +171,7 @@ def test_uniform_initial_voltage_seeded_and_in_range():
     assert v0.min() >= 0 and v0.max() < 2.0 and v0.std() > 0.3
     # the same initial state for every sample and every call
     _, (v, _) = SpikingLIF(initial_voltage="uniform", seed=7, threshold=2.0,
-                           return_state=True)(x)
+                           offset=0.0, return_state=True)(x)
     np.testing.assert_allclose(v, np.broadcast_to(v0 * np.exp(-0.003 / 0.02), v.shape), rtol=1e-5)
 
 
