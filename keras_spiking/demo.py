@@ -2,7 +2,8 @@
 
 Trains the same CNN twice, with SoftLIF after every hidden layer and with
 ReLU, prints both test accuracies side by side and saves the soft-LIF model as
-``.keras``. When the converter is available it continues into conversion.
+``.keras``, then converts it into a spiking network and prints its accuracy
+over timesteps (``keras_spiking.converters.convert_and_report``).
 
 Run it:  keras-spiking demo   (or: python examples/fashion_mnist.py)
 Options: --epochs 5 --batch-size 16 --out runs/fashion_mnist --quick
@@ -95,6 +96,9 @@ def main(argv=None):
         "--quick", action="store_true", help="1 epoch on 6000 images (smoke run)"
     )
     parser.add_argument("--no-relu", action="store_true", help="skip the ReLU baseline")
+    parser.add_argument(
+        "--no-convert", action="store_true", help="stop after training (no spiking run)"
+    )
     args = parser.parse_args(argv)
 
     (x_train, y_train), (x_test, y_test) = keras_spiking.datasets.load_fashion_mnist(
@@ -120,6 +124,17 @@ def main(argv=None):
     for name, (accuracy, seconds) in results.items():
         print(f"{name:<12}{accuracy:>10.2%}{seconds:>10.1f}")
     print(f"saved the soft-LIF model to {path}")
+
+    if not args.no_convert:
+        from keras_spiking.converters import convert_and_report
+
+        print("\n== Converting the soft-LIF network to spiking LIF neurons")
+        convert_and_report(
+            lif_model,
+            (x_train, y_train),
+            (x_test, y_test),
+            test_size=1000 if args.quick else None,
+        )
     return lif_model, data
 
 
