@@ -15,11 +15,14 @@ hand-tuned scale, binary spikes):
   over feeding the input tiled over time, at T = 32;
 * with ``--synapses``, the accuracy for other synapse time constants.
 
-Options: --test-size N (default all 10 000), --timing-size N (default 500).
+Options: --test-size N (default all 10 000), --timing-size N (default 500),
+--long STEPS (also run 10 images for STEPS steps in chunks of 100 with a
+stateful model and print the time and peak memory; e.g. --long 10000).
 """
 
 import argparse
 import os
+import resource
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -54,6 +57,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--test-size", type=int, default=None)
     parser.add_argument("--timing-size", type=int, default=500)
+    parser.add_argument("--long", type=int, default=0,
+                        help="steps of a chunked stateful run (multiple of 100)")
     parser.add_argument("--synapses", type=float, nargs="*", default=[],
                         help="extra synapse time constants (s) to compare")
     args = parser.parse_args(argv)
@@ -75,6 +80,20 @@ def main(argv=None):
     fast, slow = hoisting_gain(model, train[0][:1000], x_time)
     print(f"\nT = 32: first layers computed once {fast:.1f} images/s, input tiled "
           f"over time {slow:.1f} images/s: {fast / slow:.2f}x")
+
+    if args.long:
+        from keras_spiking.converters import run_chunked
+
+        x_long, y_long = test[0][:10], test[1][:10]
+        stateful = convert(model, calibration_data=train[0][:1000], timesteps=100,
+                           static_input=True, stateful=True, batch_size=10)
+        for steps in (1000, args.long):
+            start = time.perf_counter()
+            last, mean = run_chunked(stateful, x_long, steps)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"chunked run, {steps} steps x 10 images: "
+                  f"{time.perf_counter() - start:.1f} s, peak RSS so far {rss:.0f} MiB, "
+                  f"accuracy (mean readout) {np.mean(np.argmax(mean, -1) == y_long):.0%}")
 
     x_test, y_test = test
     if args.test_size:

@@ -162,8 +162,8 @@ def test_if_network_converges_to_ann():
                      L.ReLU(), L.Dense(3))
     x = np.random.default_rng(5).uniform(0, 2, (32, 6)).astype("float32")
     expected = keras.ops.convert_to_numpy(model(x))
-    snn = convert(model, calibration_data=x, percentile=100, timesteps=400, synapse=None,
-                  static_input=True)
+    snn = convert(model, calibration_data=x, percentile=100, timesteps=400,
+                  synapse=None, static_input=True)
     out = keras.ops.convert_to_numpy(snn(x))
     scale = np.abs(expected).max()
     errors = [np.abs(out[:, :T].mean(1) - expected).max() / scale for T in (40, 400)]
