@@ -23,7 +23,8 @@ steps. Written here from the peers' documented APIs:
   path); ``spikingjelly-static`` computes the first convolution and pooling
   once, as SpikingJelly's own Fashion-MNIST example does.
 
-Prints one JSON line: training and inference samples/s, peak RSS in bytes.
+Prints one JSON line: training and inference samples/s, peak RSS in bytes
+(and the RSS right after importing the framework).
 """
 
 import argparse
@@ -121,6 +122,11 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    if args.framework.startswith("snntorch"):
+        import snntorch  # noqa: F401
+    else:
+        import spikingjelly.activation_based  # noqa: F401
+    import_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     torch.manual_seed(args.seed)
     data = np.load(args.data)
     x = torch.from_numpy(data["x"].astype("float32") / 255.0).permute(0, 3, 1, 2).contiguous()
@@ -167,6 +173,7 @@ def main():
         train_samples_per_s=samples / train_time,
         infer_samples_per_s=samples / infer_time,
         peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        import_rss_bytes=import_rss,
         first_loss=losses[0], last_loss=losses[-1],
         threads=torch.get_num_threads(),
         version=importlib.metadata.version(args.framework.split("-")[0]),
