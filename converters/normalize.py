@@ -25,7 +25,7 @@ def base_rate(source, currents):
         return np.maximum(currents, 0.0)
     p = source.kwargs
     return keras.ops.convert_to_numpy(
-        lif_rate(currents, p["tau_rc"], p["tau_ref"], p["threshold"], 1.0))
+        lif_rate(currents + p["offset"], p["tau_rc"], p["tau_ref"], p["threshold"], 1.0))
 
 
 def _check_calibration(model, data):

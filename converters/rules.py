@@ -28,9 +28,9 @@ from .convert import NeuronSource, Rule, register
 
 
 def _lif_source(key, tau_rc=0.02, tau_ref=0.002, threshold=1.0,
-                amplitude=DEFAULT_AMPLITUDE, sigma=None):
+                amplitude=DEFAULT_AMPLITUDE, sigma=None, offset=1.0):
     params = dict(tau_rc=tau_rc, tau_ref=tau_ref, threshold=threshold,
-                  amplitude=amplitude, sigma=sigma)
+                  amplitude=amplitude, sigma=sigma, offset=offset)
     return NeuronSource("lif", key, tuple(sorted(params.items())))
 
 
@@ -55,7 +55,8 @@ def layer_source(layer):
     sigma = getattr(layer, "sigma", None) if isinstance(layer, SoftLIF) else None
     return _lif_source(
         "soft_lif" if isinstance(layer, SoftLIF) else "lif",
-        layer.tau_rc, layer.tau_ref, layer.threshold, layer.amplitude, sigma)
+        layer.tau_rc, layer.tau_ref, layer.threshold, layer.amplitude, sigma,
+        layer.offset)
 
 
 def rate_layer(source, k, name):
@@ -64,7 +65,8 @@ def rate_layer(source, k, name):
         return keras.layers.ReLU(name=name)
     p = source.kwargs
     common = dict(tau_rc=p["tau_rc"] / k, tau_ref=p["tau_ref"] / k,
-                  threshold=p["threshold"], amplitude=p["amplitude"] / k, name=name)
+                  threshold=p["threshold"], amplitude=p["amplitude"] / k,
+                  offset=p["offset"], name=name)
     if p["sigma"] is None:
         return LIFRate(**common)
     return SoftLIF(sigma=p["sigma"], **common)
@@ -86,7 +88,7 @@ def spiking_layer(converter, source, k, name):
     p = source.kwargs
     return layers.SpikingLIF(tau_rc=p["tau_rc"] / k, tau_ref=p["tau_ref"] / k,
                              threshold=p["threshold"], amplitude=p["amplitude"] / k,
-                             **common)
+                             offset=p["offset"], **common)
 
 
 def _linear_only(value):

@@ -39,15 +39,17 @@ def build_model(seed=0, tau_ratio=1, learning_rate=0.02):
 
 
 class FirstPerfectEpoch(keras.callbacks.Callback):
-    """Records the first epoch with 100 % validation accuracy."""
+    """Records the first epoch with 100 % validation accuracy (and may stop)."""
 
-    def __init__(self):
+    def __init__(self, stop=False):
         super().__init__()
         self.epoch = None
+        self.stop = stop
 
     def on_epoch_end(self, epoch, logs=None):
         if self.epoch is None and logs.get("val_acc", 0.0) >= 1.0:
             self.epoch = epoch + 1
+            self.model.stop_training = self.stop
 
 
 def train(epochs=400, seed=0, verbose=0, stop_at_perfect=False, tau_ratio=1):
@@ -56,11 +58,8 @@ def train(epochs=400, seed=0, verbose=0, stop_at_perfect=False, tau_ratio=1):
     x_train, y_train = bars_3x3(seed=seed)
     x_val, y_val = bars_3x3(seed=seed + 1000)
     model = build_model(seed, tau_ratio=tau_ratio)
-    perfect = FirstPerfectEpoch()
+    perfect = FirstPerfectEpoch(stop=stop_at_perfect)
     callbacks = [keras_spiking.WeightBumping(), perfect]
-    if stop_at_perfect:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            "val_acc", baseline=0.999, patience=0, mode="max", start_from_epoch=0))
     start = time.perf_counter()
     history = model.fit(x_train, y_train, batch_size=30, epochs=epochs,
                         validation_data=(x_val, y_val), shuffle=True,

@@ -4,7 +4,7 @@ Inputs (x, y, 1-x, 1-y) become spike times in [0.15, 2] tau_syn, each layer
 gets one bias spike at 0.9 tau_syn, and the class is the first output spike.
 Settings follow the fast & deep paper's Yin-Yang configuration (weights
 N(1.5, 0.8) / N(0.5, 0.8), Adam 0.005 decayed x0.95 every 20 epochs, batch 150,
-update clipping 0.2, weight bumping, input-time noise 0.2 during training).
+update clipping 0.2, weight bumping).
 
     nice -n 10 python examples/spike_time_yin_yang.py [--epochs 300]
 """
@@ -29,11 +29,12 @@ def load(size, seed):
     return encode_times(x, 0.15, 2.0, large_early=False), y
 
 
-def build_model(seed=0, learning_rate=0.005, steps_per_epoch=34, input_noise=0.2):
+def build_model(seed=0, learning_rate=0.005, steps_per_epoch=34, input_noise=0.0):
     init = keras.initializers.RandomNormal
+    noise = [keras.layers.GaussianNoise(input_noise, seed=seed)] if input_noise else []
     model = keras.Sequential([
         keras.Input((4,)),
-        keras.layers.GaussianNoise(input_noise, seed=seed),  # training only
+        *noise,  # optional input-time jitter during training only
         SpikeTimeDense(120, bias_times=(0.9,), max_dw_norm=0.2,
                        kernel_initializer=init(1.5, 0.8, seed=seed)),
         SpikeTimeDense(3, bias_times=(0.9,), max_dw_norm=0.2,

@@ -25,4 +25,5 @@ from keras_spiking.spike_time_training import (
     SpikeTimeCrossEntropy,
     SpikeTimeEmulator,
     WeightBumping,
+    use_forward_fn,
 )

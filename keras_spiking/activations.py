@@ -1,4 +1,5 @@
-"""LIF rate functions as ``activation=`` callables, with the layers' defaults.
+"""LIF rate functions as ``activation=`` callables, with the layers' defaults
+(input current offset by the threshold, 1, so that firing starts at 0).
 
     keras.layers.Dense(128, activation=keras_spiking.activations.soft_lif)
 
@@ -14,10 +15,10 @@ from keras_spiking.neurons import lif_rate, soft_lif_rate
 @keras.saving.register_keras_serializable(package="keras_spiking")
 def soft_lif(x):
     """``soft_lif_rate`` with the ``SoftLIF`` layer's defaults."""
-    return soft_lif_rate(x, amplitude=DEFAULT_AMPLITUDE, sigma=0.05)
+    return soft_lif_rate(x + 1.0, amplitude=DEFAULT_AMPLITUDE, sigma=0.05)
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
 def lif(x):
     """``lif_rate`` with the ``LIFRate`` layer's defaults."""
-    return lif_rate(x, amplitude=DEFAULT_AMPLITUDE)
+    return lif_rate(x + 1.0, amplitude=DEFAULT_AMPLITUDE)

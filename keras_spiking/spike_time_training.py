@@ -9,7 +9,7 @@
   many neurons of a layer stayed silent in a training batch.
 * ``SpikeTimeEmulator``: a stand-in for a neuromorphic chip (quantised,
   clipped weights, fixed-pattern threshold mismatch, spike-time jitter), to
-  train with the chip "in the loop" (``SpikeTimeDense.forward_fn``).
+  train with the chip "in the loop" (``use_forward_fn(model, emulator)``).
 """
 
 import zlib
@@ -161,6 +161,32 @@ class WeightBumping(keras.callbacks.Callback):
                 layer.bias_kernel.value + ops.cast(step, layer.bias_kernel.dtype))
 
 
+def use_forward_fn(model, forward_fn):
+    """Run every ``SpikeTimeDense`` of ``model`` through ``forward_fn``.
+
+    ``forward_fn(input_times, kernel, layer) -> output_times`` replaces the
+    closed-form forward pass (e.g. a ``SpikeTimeEmulator`` or a chip); the
+    gradient stays the model's at the returned times. ``None`` restores the
+    closed form. The model's traced train/test/predict functions are dropped
+    so that the next ``fit``/``evaluate``/``predict`` uses the new forward pass.
+    Returns the number of layers changed.
+    """
+    from keras_spiking.layers.spike_time import SpikeTimeDense
+
+    if forward_fn is not None and not callable(forward_fn):
+        raise TypeError(
+            f"use_forward_fn: forward_fn must be callable or None, got {forward_fn!r}.")
+    layers = [l for l in _walk(model) if isinstance(l, SpikeTimeDense)]
+    if isinstance(model, SpikeTimeDense):
+        layers.append(model)
+    for layer in layers:
+        layer.forward_fn = forward_fn
+    for name in ("train_function", "test_function", "predict_function"):
+        if hasattr(model, name):
+            setattr(model, name, None)
+    return len(layers)
+
+
 def _walk(layer):
     for sub in getattr(layer, "layers", []):
         yield sub
@@ -170,7 +196,7 @@ def _walk(layer):
 class SpikeTimeEmulator:
     """A software stand-in for a neuromorphic chip running ``SpikeTimeDense``.
 
-    Set ``layer.forward_fn = SpikeTimeEmulator(...)`` to run a layer "on the
+    ``use_forward_fn(model, SpikeTimeEmulator(...))`` runs a model "on the
     chip": weights are clipped to ``[-weight_max, weight_max]`` and rounded to
     ``2**(weight_bits-1) - 1`` levels per sign, each neuron's threshold is off
     by a fixed random factor (``threshold_mismatch``, relative std, fixed per

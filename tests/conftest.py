@@ -10,10 +10,9 @@ import pytest  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
-    """Each test starts with float32, the default policy and a cleared session."""
+    """Each test starts with float32 and the default dtype policy."""
     keras.config.set_floatx("float32")
     keras.config.set_dtype_policy("float32")
-    keras.utils.clear_session()
     yield
     keras.config.set_floatx("float32")
     keras.config.set_dtype_policy("float32")

@@ -13,14 +13,27 @@ def test_layers_compute_their_rate_functions():
     x = np.linspace(-2, 6, 50).astype("float32")
     np.testing.assert_allclose(
         np.asarray(SoftLIF(tau_rc=0.03, tau_ref=0.001, amplitude=0.5, sigma=0.2)(x)),
-        np.asarray(soft_lif_rate(x, 0.03, 0.001, 1.0, 0.5, 0.2)),
+        np.asarray(soft_lif_rate(x + 1.0, 0.03, 0.001, 1.0, 0.5, 0.2)),
         rtol=1e-6,
     )
     np.testing.assert_allclose(
         np.asarray(LIFRate(threshold=0.5)(x)),
+        np.asarray(lif_rate(x + 0.5, threshold=0.5, amplitude=1 / 63)),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        np.asarray(LIFRate(offset=0.0, threshold=0.5)(x)),
         np.asarray(lif_rate(x, threshold=0.5, amplitude=1 / 63)),
         rtol=1e-6,
     )
+
+
+def test_default_offset_starts_firing_at_zero_like_relu():
+    x = np.array([-1.0, -1e-3, 0.0, 1e-3, 1.0], "float32")
+    y = np.asarray(LIFRate()(x))
+    np.testing.assert_array_equal(y[:3], 0.0)
+    assert np.all(y[3:] > 0)
+    np.testing.assert_allclose(y[-1], 1 / (0.002 + 0.02 * np.log(2)) / 63, rtol=1e-6)
 
 
 def test_activation_callables_match_default_layers():
@@ -43,6 +56,7 @@ def test_activation_callables_match_default_layers():
         (LIFRate, dict(threshold=-1), "threshold must be > 0"),
         (SoftLIF, dict(sigma=-0.1), "sigma must be >= 0, got -0.1"),
         (SoftLIF, dict(tau_rc=float("nan")), "tau_rc must be finite"),
+        (SoftLIF, dict(offset=float("inf")), "offset must be finite"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(cls, kwargs, message):
@@ -59,7 +73,7 @@ def test_non_numbers_raise_type_error():
 def test_config_round_trip():
     layer = SoftLIF(tau_rc=0.03, tau_ref=0.001, threshold=0.7, amplitude=0.2, sigma=0.3)
     clone = SoftLIF.from_config(layer.get_config())
-    for name in ("tau_rc", "tau_ref", "threshold", "amplitude", "sigma"):
+    for name in ("tau_rc", "tau_ref", "threshold", "amplitude", "sigma", "offset"):
         assert getattr(clone, name) == getattr(layer, name)
 
 

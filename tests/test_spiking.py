@@ -90,6 +90,9 @@ def test_lif_rate_equals_lifrate_layer():
 
     x = np.linspace(-1, 10, 50).astype("float32")
     np.testing.assert_allclose(SpikingLIF().rate(x), LIFRate()(x), rtol=1e-6)
+    np.testing.assert_allclose(
+        SpikingLIF(offset=0.3).rate(x), LIFRate(offset=0.3)(x), rtol=1e-6
+    )
 
 
 # -- step by step against plain numpy ---------------------------------------------------
@@ -97,7 +100,7 @@ def test_lif_matches_nengo_reference():
     rng = np.random.default_rng(0)
     j = rng.uniform(-1, 8, size=(3, 60, 4)).astype("float32")
     kw = dict(tau_rc=0.03, tau_ref=0.004, threshold=1.3, amplitude=0.1)
-    layer = SpikingLIF(dt=DT, return_state=True, **kw)
+    layer = SpikingLIF(dt=DT, return_state=True, offset=0.0, **kw)
     spikes, (voltage, ref) = layer(j)
     ref_spikes, ref_v = nengo_lif_reference(j, DT, v0=0.0, **kw)
     np.testing.assert_array_equal(np.asarray(spikes), ref_spikes.astype("float32"))
@@ -123,6 +126,18 @@ def test_binary_spikes_and_saturation():
     assert set(np.unique(y)) <= {0.0, 1.0 / DT}
     y = np.asarray(SpikingIF()(constant_currents([1e6], 20)))
     np.testing.assert_array_equal(y, 1.0 / DT)
+
+
+@pytest.mark.parametrize("cls", [SpikingLIF, SpikingIF])
+def test_float16_policy(cls):
+    keras.config.set_dtype_policy("mixed_float16")  # reset by conftest
+    steps, currents = 1000, [1.5, 5.0, 30.0] if cls is SpikingLIF else [30.0, 123.0, 470.0]
+    layer = cls(amplitude=1.0)
+    y = layer(constant_currents(currents, steps))
+    assert keras.backend.standardize_dtype(y.dtype) == "float16"
+    expected = np.asarray(layer.rate(np.asarray(currents, "float32")), "float32")
+    mean = np.asarray(y, "float32").mean(1)[0]
+    np.testing.assert_array_less(np.abs(mean - expected), 1.0 / (steps * DT) + 1e-3)
 
 
 # -- state ----------------------------------------------------------------------------
@@ -156,7 +171,7 @@ def test_uniform_initial_voltage_seeded_and_in_range():
     assert v0.min() >= 0 and v0.max() < 2.0 and v0.std() > 0.3
     # the same initial state for every sample and every call
     _, (v, _) = SpikingLIF(initial_voltage="uniform", seed=7, threshold=2.0,
-                           return_state=True)(x)
+                           offset=0.0, return_state=True)(x)
     np.testing.assert_allclose(v, np.broadcast_to(v0 * np.exp(-0.003 / 0.02), v.shape), rtol=1e-5)
 
 
@@ -172,8 +187,8 @@ def test_any_trailing_shape_and_return_sequences(cls):
 
 # -- saving and config ---------------------------------------------------------------
 def test_keras_round_trip(tmp_path):
-    x = np.random.default_rng(5).uniform(0, 5, size=(2, 20, 6)).astype("float32")
-    inputs = keras.Input((20, 6))
+    x = np.random.default_rng(5).uniform(0, 5, size=(2, 8, 6)).astype("float32")
+    inputs = keras.Input((8, 6))
     h = SpikingLIF(tau_rc=0.03, initial_voltage="uniform", seed=1, amplitude=0.2)(inputs)
     outputs = SpikingIF(threshold=0.5, reset="zero", initial_voltage="uniform")(h)
     model = keras.Model(inputs, outputs)

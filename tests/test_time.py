@@ -40,9 +40,23 @@ def test_unknown_batch_and_time():
         y = model.predict(x[:, :steps], verbose=0)
         reference = np.asarray(keras.layers.TimeDistributed(conv)(x[:, :steps]))
         np.testing.assert_allclose(y, reference.reshape(2, steps, -1), rtol=1e-5, atol=1e-6)
-    static_time = keras.Model(inputs := keras.Input((6, 8, 8, 1)), TimeFold(conv)(inputs))
-    np.testing.assert_allclose(static_time.predict(x, verbose=0), model.layers[1](x),
+    static_inputs = keras.Input((6, 8, 8, 1), batch_size=2)
+    static_model = keras.Model(static_inputs, TimeFold(conv)(static_inputs))
+    np.testing.assert_allclose(static_model.predict(x, verbose=0), model.layers[1](x),
                                rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("steps_per_call", [1, 3, 4, 10])
+def test_steps_per_call_gives_the_same_result(steps_per_call):
+    x = np.random.default_rng(4).normal(size=(2, 7, 6, 6, 2)).astype("float32")
+    conv = keras.layers.Conv2D(3, 3)
+    reference = np.asarray(TimeFold(conv)(x))
+    chunked = TimeFold(conv, steps_per_call=steps_per_call)
+    np.testing.assert_allclose(chunked(x), reference, rtol=1e-5, atol=1e-6)
+    inputs = keras.Input((None, 6, 6, 2))  # unknown time: folds everything
+    model = keras.Model(inputs, chunked(inputs))
+    np.testing.assert_allclose(model.predict(x, verbose=0), reference, rtol=1e-5, atol=1e-6)
+    assert TimeFold.from_config(chunked.get_config()).steps_per_call == steps_per_call
 
 
 def test_training_flag_reaches_the_layer():
@@ -80,6 +94,8 @@ def test_errors():
         TimeFold("dense")
     with pytest.raises(ValueError, match=r"expected inputs shaped \(batch, time"):
         TimeFold(keras.layers.Dense(3))(np.zeros((2, 4), "float32"))
+    with pytest.raises(ValueError, match="steps_per_call must be an integer >= 1, got 0"):
+        TimeFold(keras.layers.Dense(3), steps_per_call=0)
     with pytest.raises(ValueError, match="timesteps must be an integer >= 1, got 0"):
         RepeatTime(0)
     for bad in (2.5, True, "3", None):

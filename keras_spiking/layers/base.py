@@ -33,6 +33,10 @@ class TimeStateLayer(keras.layers.Layer):
     """
 
     state_names = ()
+    #: dtype of the scan (inputs, state, arithmetic); None follows the compute
+    #: dtype. "float32" keeps long recursions accurate under float16 policies
+    #: (outputs are cast back to the compute dtype).
+    state_dtype = None
 
     def __init__(
         self, return_sequences=True, return_state=False, stateful=False, **kwargs
@@ -103,6 +107,12 @@ class TimeStateLayer(keras.layers.Layer):
             self._state_initialized.assign(0.0)
 
     def call(self, inputs, initial_state=None):
+        dtype = self.state_dtype
+        if dtype is not None and keras.backend.standardize_dtype(inputs.dtype) != dtype:
+            if initial_state is not None:
+                initial_state = tuple(ops.cast(s, dtype) for s in initial_state)
+            result = self.call(ops.cast(inputs, dtype), initial_state)
+            return keras.tree.map_structure(lambda y: ops.cast(y, inputs.dtype), result)
         if initial_state is not None:
             states = tuple(initial_state)
         elif self.stateful:

@@ -29,6 +29,8 @@ class SynapticFilter(TimeStateLayer):
     ``initial_value``. Every state variable starts at 0 or at the first input
     (the filter's steady state for that input)."""
 
+    state_dtype = "float32"  # float16 state drifts over long runs
+
     def __init__(
         self,
         tau,

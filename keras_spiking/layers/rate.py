@@ -6,11 +6,14 @@ be swapped for spiking ones (``keras_spiking.converters``). The rate has an
 infinite slope at threshold, so training uses the smoothed ``soft_lif_rate``
 (Hunsberger & Eliasmith 2015) and the exact rate is kept for evaluation.
 
-Scaling: with the defaults (``tau_rc=0.02 s``, ``tau_ref=0.002 s``,
-``threshold=1``) a neuron driven at ``j = 2`` fires at about 63 Hz and saturates at
-``1 / tau_ref = 500 Hz``. ``amplitude`` (default ``1/63``) scales the output so
-that activations are of order one, like ReLU's, which is what keeps an
-all-LIF network as easy to train as a ReLU one.
+Scaling: the input ``x`` drives the neuron with current ``j = x + offset``,
+and ``offset`` defaults to ``threshold``, so that, like ReLU, a neuron is
+silent for ``x <= 0`` and fires for ``x > 0`` (a freshly initialised layer has
+half its neurons active instead of almost none). With the defaults
+(``tau_rc=0.02 s``, ``tau_ref=0.002 s``, ``threshold=1``) a neuron at ``x = 1``
+fires at about 63 Hz and saturates at ``1 / tau_ref = 500 Hz``; ``amplitude``
+(default ``1/63``) scales the output so that activations are of order one, like
+ReLU's. Both keep an all-LIF network about as easy to train as a ReLU one.
 """
 
 import keras
@@ -30,13 +33,21 @@ def check_lif_parameters(owner, tau_rc, tau_ref, threshold, amplitude):
     check_number(owner, "amplitude", amplitude, low=0, low_open=True)
 
 
+def resolve_offset(owner, offset, threshold):
+    """The input current offset: ``threshold`` when None, else a finite number."""
+    if offset is None:
+        return float(threshold)
+    return float(check_number(owner, "offset", offset))
+
+
 @keras.saving.register_keras_serializable(package="keras_spiking")
 class LIFRate(keras.layers.Layer):
     """Activation layer: the exact steady-state LIF firing rate.
 
-    ``y = amplitude / (tau_ref + tau_rc * log1p(threshold / (x - threshold)))``
-    for ``x > threshold``, else 0, elementwise, where ``x`` is the input current
-    (dimensionless, in units of the threshold's scale).
+    ``y = amplitude * lif_rate(j)`` elementwise, with input current
+    ``j = x + offset``: ``amplitude / (tau_ref + tau_rc * log1p(threshold /
+    (j - threshold)))`` for ``j > threshold``, else 0. Currents are
+    dimensionless, in the units of ``threshold``.
 
     Args:
         tau_rc: membrane time constant, seconds (> 0).
@@ -44,6 +55,9 @@ class LIFRate(keras.layers.Layer):
         threshold: input current at which the neuron starts to fire (> 0).
         amplitude: output scale per Hz (> 0); the output is ``amplitude`` times
             the rate in Hz.
+        offset: constant current added to the input; None (default) means
+            ``threshold``, so that firing starts at ``x = 0`` as ReLU's does.
+            ``offset=0`` makes the input the current itself (Nengo's convention).
 
     Example::
 
@@ -61,6 +75,7 @@ class LIFRate(keras.layers.Layer):
         tau_ref=0.002,
         threshold=1.0,
         amplitude=DEFAULT_AMPLITUDE,
+        offset=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -69,12 +84,17 @@ class LIFRate(keras.layers.Layer):
         self.tau_ref = float(tau_ref)
         self.threshold = float(threshold)
         self.amplitude = float(amplitude)
+        self.offset = resolve_offset(self.name, offset, threshold)
         self.supports_masking = True
 
     def rate(self, inputs):
         """The steady-state rate function used by ``call`` (and the converter)."""
         return lif_rate(
-            inputs, self.tau_rc, self.tau_ref, self.threshold, self.amplitude
+            inputs + self.offset,
+            self.tau_rc,
+            self.tau_ref,
+            self.threshold,
+            self.amplitude,
         )
 
     def call(self, inputs):
@@ -90,6 +110,7 @@ class LIFRate(keras.layers.Layer):
             tau_ref=self.tau_ref,
             threshold=self.threshold,
             amplitude=self.amplitude,
+            offset=self.offset,
         )
         return config
 
@@ -113,16 +134,17 @@ class SoftLIF(LIFRate):
         tau_ref=0.002,
         threshold=1.0,
         amplitude=DEFAULT_AMPLITUDE,
+        offset=None,
         sigma=0.05,
         **kwargs,
     ):
-        super().__init__(tau_rc, tau_ref, threshold, amplitude, **kwargs)
+        super().__init__(tau_rc, tau_ref, threshold, amplitude, offset, **kwargs)
         check_number(self.name, "sigma", sigma, low=0)
         self.sigma = float(sigma)
 
     def rate(self, inputs):
         return soft_lif_rate(
-            inputs,
+            inputs + self.offset,
             self.tau_rc,
             self.tau_ref,
             self.threshold,

@@ -42,11 +42,11 @@ class SpikeTimeDense(keras.layers.Layer):
             whose largest weight gradient exceeds it (the paper's guard against
             neurons that barely spike; 0.2 in the paper). ``None`` keeps all.
 
-    Hardware in the loop: set ``layer.forward_fn`` to a callable
-    ``f(input_times, kernel, layer) -> output_times`` (e.g. a
-    ``SpikeTimeEmulator``, or a chip run via ``run_eagerly=True``); its times
-    are used as the output and the gradient is the model's at those times.
-    ``forward_fn`` is not saved with the model.
+    Hardware in the loop: ``keras_spiking.use_forward_fn(model, f)`` sets
+    ``layer.forward_fn`` to a callable ``f(input_times, kernel, layer) ->
+    output_times`` (e.g. a ``SpikeTimeEmulator``, or a chip run with
+    ``run_eagerly=True``); its times are the output and the gradient is the
+    model's at those times. ``forward_fn`` is not saved with the model.
 
     Example::
 

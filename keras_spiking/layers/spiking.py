@@ -20,7 +20,11 @@ import keras
 from keras import ops
 
 from keras_spiking.layers.base import TimeStateLayer
-from keras_spiking.layers.rate import DEFAULT_AMPLITUDE, check_lif_parameters
+from keras_spiking.layers.rate import (
+    DEFAULT_AMPLITUDE,
+    check_lif_parameters,
+    resolve_offset,
+)
 from keras_spiking.neurons import lif_rate, lif_step, refractory_step
 from keras_spiking.validation import check_choice, check_number
 
@@ -39,6 +43,8 @@ class SpikingNeuron(TimeStateLayer):
     decorrelates neurons, as Nengo does). The state's first entry is the
     voltage.
     """
+
+    state_dtype = "float32"  # float16 state drifts over long runs
 
     def __init__(
         self,
@@ -122,8 +128,9 @@ class SpikingNeuron(TimeStateLayer):
 class SpikingLIF(SpikingNeuron):
     """Spiking leaky integrate-and-fire neuron with a refractory period (Nengo's LIF).
 
-    For input current ``j`` (held constant over each step of ``dt`` seconds)
-    the voltage follows ``tau_rc dv/dt = j - v``, integrated exactly. When
+    For input current ``j = x + offset`` (held constant over each step of
+    ``dt`` seconds; ``offset`` defaults to ``threshold`` as in ``LIFRate``, so
+    that firing starts at ``x = 0``) the voltage follows ``tau_rc dv/dt = j - v``, integrated exactly. When
     ``v`` crosses ``threshold`` the neuron emits a spike (output
     ``amplitude / dt``, else 0), ``v`` resets to 0, and the neuron ignores its
     input for ``tau_ref`` seconds counted from the crossing time, interpolated
@@ -141,6 +148,8 @@ class SpikingLIF(SpikingNeuron):
         threshold: spiking threshold, in units of input current (> 0).
         amplitude: output per Hz (> 0); a spike is ``amplitude / dt``.
         dt: simulation timestep, seconds (> 0).
+        offset: constant current added to the input (None: ``threshold``;
+            0: the input is the current, Nengo's convention).
         initial_voltage: ``"zeros"``, ``"half"`` or ``"uniform"`` (see below).
         seed: integer seed of the ``"uniform"`` initial voltages.
         return_sequences, return_state, stateful: see ``TimeStateLayer``.
@@ -164,6 +173,7 @@ class SpikingLIF(SpikingNeuron):
         threshold=1.0,
         amplitude=DEFAULT_AMPLITUDE,
         dt=0.001,
+        offset=None,
         initial_voltage="zeros",
         seed=None,
         return_sequences=True,
@@ -185,12 +195,13 @@ class SpikingLIF(SpikingNeuron):
         check_lif_parameters(self.name, tau_rc, tau_ref, threshold, amplitude)
         self.tau_rc = float(tau_rc)
         self.tau_ref = float(tau_ref)
+        self.offset = resolve_offset(self.name, offset, threshold)
 
     def step(self, x_t, states):
         voltage, refractory_time = states
         spikes, voltage, refractory_time = refractory_step(
             voltage,
-            x_t,
+            x_t + self.offset,
             refractory_time,
             dt=self.dt,
             tau_rc=self.tau_rc,
@@ -202,12 +213,16 @@ class SpikingLIF(SpikingNeuron):
     def rate(self, inputs):
         """Steady-state output for constant input currents: ``amplitude * lif_rate``."""
         return lif_rate(
-            inputs, self.tau_rc, self.tau_ref, self.threshold, self.amplitude
+            inputs + self.offset,
+            self.tau_rc,
+            self.tau_ref,
+            self.threshold,
+            self.amplitude,
         )
 
     def get_config(self):
         config = super().get_config()
-        config.update(tau_rc=self.tau_rc, tau_ref=self.tau_ref)
+        config.update(tau_rc=self.tau_rc, tau_ref=self.tau_ref, offset=self.offset)
         return config
 
 

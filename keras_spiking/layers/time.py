@@ -13,6 +13,15 @@ import keras
 from keras import ops
 
 
+def check_positive_integer(owner, name, value):
+    """Check that ``value`` is an integer >= 1 and return it as an int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} must be an integer >= 1, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{owner}: {name} must be an integer >= 1, got {value!r}.")
+    return int(value)
+
+
 def _dim(static, dynamic, i):
     """Dimension ``i`` of a tensor: the static int if known, else a tensor."""
     return static[i] if static[i] is not None else dynamic[i]
@@ -29,8 +38,15 @@ class TimeFold(keras.layers.Wrapper):
     pooling, Flatten, Reshape, BatchNormalization in inference, Dropout, ...),
     not carry state over time. Batch and time may be unknown (``None``).
 
+    ``steps_per_call`` folds that many timesteps at a time instead of all of
+    them (one call of ``layer`` per chunk; needs a static number of steps,
+    otherwise everything is folded): smaller folded batches stay in cache,
+    more calls cost more overhead. ``benchmarks/time_folding.py`` compares
+    the options (and ``TimeDistributed``) for your shapes.
+
     Args:
         layer: the ``keras.layers.Layer`` to apply per timestep.
+        steps_per_call: None (all steps in one call) or an integer >= 1.
 
     Example::
 
@@ -38,13 +54,16 @@ class TimeFold(keras.layers.Wrapper):
         y = keras_spiking.layers.TimeFold(keras.layers.Conv2D(8, 3))(x)
     """
 
-    def __init__(self, layer, **kwargs):
+    def __init__(self, layer, steps_per_call=None, **kwargs):
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(
                 "TimeFold: layer must be a keras.layers.Layer instance, got "
                 f"{layer!r}. Wrap a layer, e.g. TimeFold(keras.layers.Dense(10))."
             )
         super().__init__(layer, **kwargs)
+        if steps_per_call is not None:
+            check_positive_integer(self.name, "steps_per_call", steps_per_call)
+        self.steps_per_call = steps_per_call
         self.supports_masking = True
 
     def _child_shape(self, input_shape):
@@ -66,6 +85,18 @@ class TimeFold(keras.layers.Wrapper):
         return tuple(input_shape[:2]) + tuple(child[1:])
 
     def call(self, inputs, training=None, mask=None):
+        steps, chunk = inputs.shape[1], self.steps_per_call
+        if chunk is None or steps is None or steps <= chunk:
+            return self._fold_call(inputs, training, mask)
+        # split, not slices: the gradient of a slice is a full-size padded
+        # tensor per slice, which made the backward pass 3x slower (measured)
+        boundaries = list(range(chunk, steps, chunk))
+        pieces = ops.split(inputs, boundaries, axis=1)
+        masks = [None] * len(pieces) if mask is None else ops.split(mask, boundaries, axis=1)
+        outputs = [self._fold_call(p, training, m) for p, m in zip(pieces, masks)]
+        return ops.concatenate(outputs, axis=1)
+
+    def _fold_call(self, inputs, training, mask):
         static, dynamic = inputs.shape, ops.shape(inputs)
         trailing = tuple(_dim(static, dynamic, i) for i in range(2, len(static)))
         folded = ops.reshape(inputs, (-1,) + trailing)
@@ -88,6 +119,11 @@ class TimeFold(keras.layers.Wrapper):
     def compute_mask(self, inputs, mask=None):
         return mask
 
+    def get_config(self):
+        config = super().get_config()
+        config["steps_per_call"] = self.steps_per_call
+        return config
+
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
 class RepeatTime(keras.layers.Layer):
@@ -102,15 +138,7 @@ class RepeatTime(keras.layers.Layer):
 
     def __init__(self, timesteps, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral):
-            raise TypeError(
-                f"{self.name}: timesteps must be an integer >= 1, got {timesteps!r}."
-            )
-        if timesteps < 1:
-            raise ValueError(
-                f"{self.name}: timesteps must be an integer >= 1, got {timesteps!r}."
-            )
-        self.timesteps = int(timesteps)
+        self.timesteps = check_positive_integer(self.name, "timesteps", timesteps)
 
     def call(self, inputs):
         return ops.repeat(ops.expand_dims(inputs, 1), self.timesteps, axis=1)
