@@ -57,7 +57,7 @@ def keras_worker(args):
     x, y = data["x"], data["y"]
     b, warm = args.batch_size, args.warmup * args.batch_size
     timed = slice(warm, warm + args.batches * b)
-    model = compile_csnn(build_csnn(args.steps))
+    model = compile_csnn(build_csnn(args.steps), loss=args.loss)
 
     model.fit(x[:warm], y[:warm], batch_size=b, epochs=1, verbose=0, shuffle=False)
     start = time.perf_counter()
@@ -103,6 +103,8 @@ def main():
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--loss", choices=("count", "rate"), default="count",
+                        help="cross-entropy on spike counts, or at every step")
     parser.add_argument("--worker", choices=("keras",), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -126,7 +128,7 @@ def main():
     x, y = load_fashion_mnist("train", as_numpy=True)
     common = ["--steps", str(args.steps), "--batch-size", str(args.batch_size),
               "--warmup", str(args.warmup), "--batches", str(args.batches),
-              "--seed", str(args.seed)]
+              "--seed", str(args.seed), "--loss", args.loss]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "batches.npz")

@@ -49,7 +49,7 @@ def spiking_init(fan_in, gain=3.0):
     )
 
 
-def build_csnn(steps=25, beta=0.5, slope=25.0):
+def build_csnn(steps=25, beta=0.5, slope=25.0, init_gain=3.0):
     """12C5-MP2-64C5-MP2-1024FC10 with Leaky neurons; uint8 images in, spikes
     ``(batch, steps, 10)`` out."""
     surrogate = keras_spiking.surrogates.FastSigmoid(slope=slope)
@@ -60,23 +60,27 @@ def build_csnn(steps=25, beta=0.5, slope=25.0):
     images = keras.Input((28, 28, 1), dtype="uint8", name="image")
     x = keras.layers.Rescaling(1.0 / 255.0)(images)
     # time-invariant part: computed once per image, then repeated over time
-    x = keras.layers.Conv2D(12, 5, name="conv1", **spiking_init(1 * 5 * 5))(x)
+    x = keras.layers.Conv2D(12, 5, name="conv1", **spiking_init(1 * 5 * 5, init_gain))(x)
     x = keras.layers.MaxPooling2D(2, name="pool1")(x)
     x = RepeatTime(steps)(x)
     x = lif("lif1")(x)
-    x = TimeFold(keras.layers.Conv2D(64, 5, **spiking_init(12 * 5 * 5)), name="conv2")(x)
+    x = TimeFold(keras.layers.Conv2D(64, 5, **spiking_init(12 * 5 * 5, init_gain)), name="conv2")(x)
     x = TimeFold(keras.layers.MaxPooling2D(2), name="pool2")(x)
     x = lif("lif2")(x)
     x = keras.layers.Reshape((steps, 4 * 4 * 64), name="flatten")(x)
-    x = keras.layers.Dense(10, name="fc", **spiking_init(4 * 4 * 64))(x)
+    x = keras.layers.Dense(10, name="fc", **spiking_init(4 * 4 * 64, init_gain))(x)
     spikes = lif("lif3")(x)
     return keras.Model(images, spikes, name="csnn")
 
 
-def compile_csnn(model, learning_rate=2e-3):
+LOSSES = {"count": keras_spiking.losses.CECount, "rate": keras_spiking.losses.CERate}
+
+
+def compile_csnn(model, learning_rate=2e-3, loss="count"):
+    """Adam; cross-entropy on spike counts ("count") or at every step ("rate")."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras_spiking.losses.CECount(),
+        loss=LOSSES[loss](),
         metrics=[keras_spiking.metrics.RateAccuracy(name="accuracy")],
     )
     return model
@@ -103,6 +107,9 @@ def main():
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--train-samples", type=int, default=None, help="use the first N training images")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--loss", choices=sorted(LOSSES), default="count",
+                        help="cross-entropy on spike counts, or at every step (snnTorch's ce_rate)")
+    parser.add_argument("--init-gain", type=float, default=3.0, help="see spiking_init")
     parser.add_argument("--save", default=None, help="save the trained model (.keras)")
     args = parser.parse_args()
 
@@ -112,7 +119,7 @@ def main():
     )
     if args.train_samples:
         x_train, y_train = x_train[: args.train_samples], y_train[: args.train_samples]
-    model = compile_csnn(build_csnn(args.steps))
+    model = compile_csnn(build_csnn(args.steps, init_gain=args.init_gain), loss=args.loss)
     model.summary()
     model.fit(
         x_train, y_train,
