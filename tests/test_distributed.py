@@ -51,11 +51,11 @@ SCRIPT = textwrap.dedent(
         return model
 
     rng = np.random.default_rng(0)
-    x = rng.normal(1.0, 1.0, (64, 8)).astype("float32")
-    y = rng.integers(0, 4, 64)
+    x = rng.normal(1.0, 1.0, (32, 8)).astype("float32")
+    y = rng.integers(0, 4, 32)
 
     def train(model):
-        history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+        history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
         return history.history, [w.tolist() for w in model.get_weights()]
 
     single = build()
