@@ -3,16 +3,19 @@
 ``FiringRate`` is a Keras activity regulariser for a layer whose output is a
 spike sequence ``s`` shaped ``(batch, time, neurons...)``. With
 ``r[b, n] = mean_t s[b, t, n] / dt`` the rate of neuron ``n`` on sample ``b``
-(spikes per step when ``dt`` is None, else Hz with ``dt`` in seconds) and
-``R[n] = mean_b r[b, n]`` its rate over the batch, the loss added per batch is
+(spikes per step when ``dt`` is None, else Hz with ``dt`` in seconds), the
+loss added per batch is
 
-    l1 * mean_{b,n} r[b, n]
-    + band_weight * mean_n (relu(min_rate - R[n])^2 + relu(R[n] - max_rate)^2)
+    mean_{b,n} [ l1 * r[b, n]
+                 + band_weight * (relu(min_rate - r[b, n])^2 + relu(r[b, n] - max_rate)^2) ]
 
 The first term asks for sparse activity (fewer spikes, less energy); the
-second keeps every neuron's average rate inside ``[min_rate, max_rate]``,
-reviving silent neurons and taming saturated ones, without forcing every
-neuron to fire on every sample.
+second keeps each neuron's rate inside ``[min_rate, max_rate]`` on every
+sample, reviving silent neurons and taming saturated ones. Both are sums of
+per-sample terms, so the value does not depend on how a batch is split: the
+same under ``tf.distribute`` data parallelism as on one device. (A band on the
+batch-mean rate would not have that property: each replica would see only
+its share of the batch.)
 
 Like Keras' own regularisers, the call returns a sum over the batch (the
 value above times the batch size); Keras divides activity losses by the batch
@@ -31,8 +34,8 @@ class FiringRate(keras.regularizers.Regularizer):
 
     Args:
         l1: weight of the mean firing rate (>= 0).
-        min_rate, max_rate: the band for each neuron's batch-mean rate (None:
-            no bound on that side); spikes per step, or Hz if ``dt`` is given.
+        min_rate, max_rate: the band for each neuron's rate on each sample
+            (None: no bound on that side); spikes per step, or Hz with ``dt``.
         band_weight: weight of the squared distance outside the band (>= 0).
         dt: step length in seconds; None measures rates in spikes per step.
 
@@ -69,19 +72,15 @@ class FiringRate(keras.regularizers.Regularizer):
 
     def __call__(self, spikes):
         r = self.rates(spikes)
-        batch = ops.cast(ops.shape(r)[0], r.dtype)
-        loss = ops.zeros((), dtype=r.dtype)
+        penalty = ops.zeros_like(r)
         if self.l1:
-            loss = loss + self.l1 * batch * ops.mean(r)
-        if self.band_weight and (self.min_rate is not None or self.max_rate is not None):
-            mean_rate = ops.mean(r, axis=0)
-            outside = ops.zeros_like(mean_rate)
-            if self.min_rate is not None:
-                outside = outside + ops.square(ops.relu(self.min_rate - mean_rate))
-            if self.max_rate is not None:
-                outside = outside + ops.square(ops.relu(mean_rate - self.max_rate))
-            loss = loss + self.band_weight * batch * ops.mean(outside)
-        return loss
+            penalty = penalty + self.l1 * r
+        if self.band_weight and self.min_rate is not None:
+            penalty = penalty + self.band_weight * ops.square(ops.relu(self.min_rate - r))
+        if self.band_weight and self.max_rate is not None:
+            penalty = penalty + self.band_weight * ops.square(ops.relu(r - self.max_rate))
+        batch = ops.cast(ops.shape(r)[0], r.dtype)
+        return batch * ops.mean(penalty)
 
     def get_config(self):
         return dict(

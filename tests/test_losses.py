@@ -105,16 +105,20 @@ def test_rate_accuracy():
 
 
 def test_firing_rate_regulariser_values():
-    # rates per sample: [[2/3, 1/3, 1/3], [0, 2/3, 2/3]]; batch means [1/3, 1/2, 1/2]
+    # rates per sample: [[2/3, 1/3, 1/3], [0, 2/3, 2/3]]
     r = np.array([[2, 1, 1], [0, 2, 2]]) / 3
     reg = regularizers.FiringRate(l1=0.5)
     np.testing.assert_allclose(float(reg(SPIKES)), 2 * 0.5 * r.mean(), rtol=1e-6)
-    reg = regularizers.FiringRate(min_rate=0.4, max_rate=0.45, band_weight=3.0)
-    band = np.mean([(0.4 - 1 / 3) ** 2, (0.5 - 0.45) ** 2, (0.5 - 0.45) ** 2])
-    np.testing.assert_allclose(float(reg(SPIKES)), 2 * 3.0 * band, rtol=1e-5)
+    reg = regularizers.FiringRate(min_rate=0.4, max_rate=0.5, band_weight=3.0)
+    outside = np.maximum(0.4 - r, 0) ** 2 + np.maximum(r - 0.5, 0) ** 2
+    np.testing.assert_allclose(float(reg(SPIKES)), 2 * 3.0 * outside.mean(), rtol=1e-5)
     # in Hz with dt = 1 ms: rates times 1000
     reg = regularizers.FiringRate(l1=1e-3, dt=1e-3)
     np.testing.assert_allclose(float(reg(SPIKES)), 2 * r.mean(), rtol=1e-5)
+    # a sum of per-sample terms: halves of the batch add up to the whole
+    reg = regularizers.FiringRate(l1=0.1, min_rate=0.5, max_rate=0.6)
+    whole = float(reg(SPIKES))
+    np.testing.assert_allclose(float(reg(SPIKES[:1])) + float(reg(SPIKES[1:])), whole, rtol=1e-6)
 
 
 def test_firing_rate_regulariser_in_a_model(tmp_path):
@@ -128,7 +132,7 @@ def test_firing_rate_regulariser_in_a_model(tmp_path):
     model(x)
     s = 1 / (1 + np.exp(-x.astype("float64")))
     r = s.mean(axis=1)
-    expected = 0.25 * r.mean() + np.mean(np.maximum(0.9 - r.mean(0), 0) ** 2)
+    expected = np.mean(0.25 * r + np.maximum(0.9 - r, 0) ** 2)
     np.testing.assert_allclose(float(sum(model.losses)), expected, rtol=1e-5)
     path = str(tmp_path / "r.keras")
     model.save(path)
