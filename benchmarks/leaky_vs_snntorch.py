@@ -37,6 +37,14 @@ CONFIGS = {
     "Leaky threshold 0.7, per-unit beta": (
         "Leaky", {"beta": "per_unit", "threshold": 0.7}, "Leaky",
         {"beta": "per_unit", "threshold": 0.7}),
+    "Leaky zero, reset_delay=False": (
+        "Leaky", {"beta": 0.8, "reset": "zero", "reset_delay": False, "reset_detached": False},
+        "Leaky",
+        {"beta": 0.8, "reset_mechanism": "zero", "reset_delay": False}),
+    "Leaky subtract, reset_delay=False": (
+        "Leaky", {"beta": 0.5, "reset_delay": False, "reset_detached": False},
+        "Leaky",
+        {"beta": 0.5, "reset_delay": False}),
     "Synaptic subtract": ("Synaptic", {"alpha": 0.6, "beta": 0.7}, "Synaptic",
                           {"alpha": 0.6, "beta": 0.7}),
     "RLeaky one-to-one": ("RLeaky", {"beta": 0.5, "all_to_all": False, "V": 0.3},

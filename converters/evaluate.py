@@ -168,7 +168,7 @@ def firing_rates(snn, x, steps, *, batch_size=50):
         return {}
     means = [keras.ops.mean(layer.output, axis=1) * (layer.dt / layer.amplitude)
              for layer in neurons]
-    probe = keras.Model(snn.inputs, means)
+    probe = keras.Model(snn.inputs[0] if len(snn.inputs) == 1 else snn.inputs, means)
     static, fixed = model_timesteps(snn)
     if fixed is not None and fixed != steps:
         raise ValueError(f"firing_rates: '{snn.name}' runs {fixed} steps, not {steps}.")

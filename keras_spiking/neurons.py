@@ -120,7 +120,7 @@ def apply_reset(v, spikes, threshold, reset, reset_value=0.0):
     ``"zero"`` sets ``v`` to ``reset_value``, ``"none"`` leaves ``v`` alone.
     """
     if reset == "subtract":
-        return v - spikes * threshold
+        return v - (spikes if _is_one(threshold) else spikes * threshold)
     if reset == "zero":
         kept = v * (1 - spikes)
         if isinstance(reset_value, (int, float)) and reset_value == 0:

@@ -328,3 +328,10 @@ def test_package_exports():
     import keras_spiking.converters as c
 
     assert c.convert is convert and c.ConversionError is ConversionError
+
+
+def test_non_static_input_shape():
+    inp = keras.Input((None, 3))
+    model = keras.Model(inp, L.Dense(2)(L.Conv1D(2, 1, activation="relu")(inp)))
+    with pytest.raises(ConversionError, match="non-static"):
+        convert(model)

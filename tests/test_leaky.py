@@ -13,8 +13,10 @@ RNG = np.random.RandomState(0)
 X = RNG.uniform(-0.5, 1.5, (3, 20, 5)).astype("float32")
 
 
-def reference(x, beta, threshold=1.0, reset="subtract", alpha=None, kernel=None, V=None):
-    """snnTorch's Leaky convention, one step at a time in float64 numpy."""
+def reference(x, beta, threshold=1.0, reset="subtract", alpha=None, kernel=None, V=None,
+              immediate=False):
+    """snnTorch's Leaky convention, one step at a time in float64 numpy
+    (``immediate``: reset in the step of the spike, membrane after the reset)."""
     x = x.astype("float64")
     v = np.zeros_like(x[:, 0])
     i = np.zeros_like(v)
@@ -30,6 +32,13 @@ def reference(x, beta, threshold=1.0, reset="subtract", alpha=None, kernel=None,
         if alpha is not None:
             i = alpha * i + inp
             inp = i
+        if immediate:
+            v = beta * v + inp
+            s = (v > threshold).astype("float64")
+            v = {"subtract": v - s * threshold, "zero": v * (1 - s), "none": v}[reset]
+            spikes.append(s)
+            mems.append(v)
+            continue
         if reset == "zero":
             v = v * (1 - r)
         v = beta * v + inp
@@ -63,6 +72,16 @@ def test_leaky_matches_reference(reset, beta):
     check(Leaky(beta, reset=reset, output="both"), reference(X, beta, reset=reset))
     check(Leaky(beta, threshold=0.6, reset=reset, output="both"),
           reference(X, beta, threshold=0.6, reset=reset))
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+def test_immediate_reset_matches_reference(reset):
+    check(Leaky(0.8, threshold=0.7, reset=reset, reset_delay=False, output="both"),
+          reference(X, 0.8, threshold=0.7, reset=reset, immediate=True))
+    check(Synaptic(0.5, 0.8, reset=reset, reset_delay=False, output="both"),
+          reference(X, 0.8, reset=reset, alpha=0.5, immediate=True))
+    check(RLeaky(0.8, all_to_all=False, V=-0.3, reset=reset, reset_delay=False, output="both"),
+          reference(X, 0.8, reset=reset, V=-0.3, immediate=True))
 
 
 def test_if_is_leaky_with_beta_one():
@@ -187,14 +206,21 @@ def test_learned_beta_is_clipped_to_unit_interval():
 
 
 @pytest.mark.parametrize("detached", [True, False])
-def test_reset_detached_gradient_closed_form(detached):
+@pytest.mark.parametrize("delay", [True, False])
+def test_reset_detached_gradient_closed_form(detached, delay):
     """d v[T-1] / d x[0]: beta^(T-1) through a detached reset; with the
-    straight-through surrogate and reset subtract, (beta - threshold)^(T-1)."""
+    straight-through surrogate and reset subtract, each step multiplies by
+    (beta - threshold) (delayed) or beta (1 - threshold) (immediate)."""
     x = np.full((1, 6, 5), 0.7, "float32")
     layer = Leaky(0.5, threshold=0.3, surrogate="straight_through",
-                  reset_detached=detached, output="membrane")
+                  reset_detached=detached, reset_delay=delay, output="membrane")
     (grad_x,) = _grads(layer, x, lambda v: ops.sum(v[:, -1]))
-    expected = 0.5 ** 5 if detached else (0.5 - 0.3) ** 5
+    if detached:
+        expected = 0.5 ** 5
+    elif delay:
+        expected = (0.5 - 0.3) ** 5
+    else:  # v[t] = beta v[t-1] + x - thr s(v); d/dv[t-1] = beta (1 - thr), d/dx[0] = (1 - thr)
+        expected = (0.5 * (1 - 0.3)) ** 5 * (1 - 0.3)
     np.testing.assert_allclose(grad_x[0, 0], expected, rtol=1e-5)
 
 
@@ -256,7 +282,7 @@ def test_keras_round_trip(tmp_path):
     h = RSynaptic(0.5, 0.6, reset="zero", surrogate=surrogates.Custom(box_derivative))(h)
     h = RLeaky(0.5, all_to_all=False, V=[0.1, 0.2, 0.3, 0.4, 0.5])(h)
     h = Synaptic(0.2, 0.5, surrogate="sigmoid", output="membrane")(h)
-    out = IF(threshold=0.1, reset_detached=False)(keras.layers.Dense(4)(h))
+    out = IF(threshold=0.1, reset_detached=False, reset_delay=False)(keras.layers.Dense(4)(h))
     model = keras.Model(inp, out)
     for w in model.trainable_weights:  # move the weights off their initial values
         w.assign(w + RNG.uniform(-0.05, 0.05, w.shape).astype("float32"))
@@ -306,6 +332,8 @@ def test_errors():
         Leaky(0.5, output="voltage")
     with pytest.raises(TypeError, match="learn_beta must be True or False, got 1"):
         Leaky(0.5, learn_beta=1)
+    with pytest.raises(TypeError, match="reset_delay must be True or False, got 'no'"):
+        Leaky(0.5, reset_delay="no")
     with pytest.raises(TypeError, match="beta must be a number or an array"):
         Leaky("0.5")
     with pytest.raises(ValueError, match=r"beta has shape \(3,\), which does not broadcast to the neurons' shape \(5,\)"):

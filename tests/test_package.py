@@ -1,9 +1,9 @@
 """Packaging: the public names, the converters mapping, the console command."""
 
-import subprocess
-import sys
+import pytest
 
 import keras_spiking
+from keras_spiking import cli
 
 
 def test_converters_is_importable_as_subpackage():
@@ -19,11 +19,15 @@ def test_public_names():
     assert keras_spiking.__version__
 
 
-def test_console_command_help():
-    out = subprocess.run(
-        [sys.executable, "-m", "keras_spiking.cli", "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert "demo" in out
+def test_console_command_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--help"])
+    assert info.value.code == 0
+    assert "demo" in capsys.readouterr().out
+
+
+def test_console_command_rejects_unknown_commands(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train-everything"])
+    assert info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err

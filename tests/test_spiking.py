@@ -61,7 +61,7 @@ def if_reference(j, dt, threshold, amplitude, reset, v0=0.0):
     "kwargs", [{}, {"tau_rc": 0.05, "tau_ref": 0.001, "threshold": 0.5, "amplitude": 2.0}]
 )
 def test_lif_mean_rate_matches_lif_rate(kwargs):
-    steps = 3000
+    steps = 2000
     currents = [0.3, 0.9, 1.2, 2.0, 5.0, 10.0, 40.0]
     layer = SpikingLIF(dt=DT, **kwargs)
     y = run(layer, constant_currents(currents, steps))
@@ -128,6 +128,18 @@ def test_binary_spikes_and_saturation():
     np.testing.assert_array_equal(y, 1.0 / DT)
 
 
+@pytest.mark.parametrize("cls", [SpikingLIF, SpikingIF])
+def test_float16_policy(cls):
+    keras.config.set_dtype_policy("mixed_float16")  # reset by conftest
+    steps, currents = 1000, [1.5, 5.0, 30.0] if cls is SpikingLIF else [30.0, 123.0, 470.0]
+    layer = cls(amplitude=1.0)
+    assert keras.backend.standardize_dtype(layer(np.ones((1, 2, 1))).dtype) == "float16"
+    y = run(layer, constant_currents(currents, steps))
+    expected = np.asarray(layer.rate(np.asarray(currents, "float32")), "float32")
+    mean = np.asarray(y, "float32").mean(1)[0]
+    np.testing.assert_array_less(np.abs(mean - expected), 1.0 / (steps * DT) + 1e-3)
+
+
 # -- state ----------------------------------------------------------------------------
 @pytest.mark.parametrize("cls", [SpikingLIF, SpikingIF])
 def test_stateful_chunks_equal_one_run(cls):
@@ -175,8 +187,8 @@ def test_any_trailing_shape_and_return_sequences(cls):
 
 # -- saving and config ---------------------------------------------------------------
 def test_keras_round_trip(tmp_path):
-    x = np.random.default_rng(5).uniform(0, 5, size=(2, 20, 6)).astype("float32")
-    inputs = keras.Input((20, 6))
+    x = np.random.default_rng(5).uniform(0, 5, size=(2, 8, 6)).astype("float32")
+    inputs = keras.Input((8, 6))
     h = SpikingLIF(tau_rc=0.03, initial_voltage="uniform", seed=1, amplitude=0.2)(inputs)
     outputs = SpikingIF(threshold=0.5, reset="zero", initial_voltage="uniform")(h)
     model = keras.Model(inputs, outputs)

@@ -33,6 +33,10 @@ class TimeStateLayer(keras.layers.Layer):
     """
 
     state_names = ()
+    #: None, or the dtype in which float16/bfloat16 inputs are scanned (state
+    #: and arithmetic): "float32" keeps long recursions accurate under mixed
+    #: precision policies; outputs are cast back to the compute dtype.
+    state_dtype = None
 
     def __init__(
         self, return_sequences=True, return_state=False, stateful=False, **kwargs
@@ -103,6 +107,13 @@ class TimeStateLayer(keras.layers.Layer):
             self._state_initialized.assign(0.0)
 
     def call(self, inputs, initial_state=None):
+        dtype = self.state_dtype
+        low_precision = keras.backend.standardize_dtype(inputs.dtype) in ("float16", "bfloat16")
+        if dtype is not None and low_precision:
+            if initial_state is not None:
+                initial_state = tuple(ops.cast(s, dtype) for s in initial_state)
+            result = self.call(ops.cast(inputs, dtype), initial_state)
+            return keras.tree.map_structure(lambda y: ops.cast(y, inputs.dtype), result)
         if initial_state is not None:
             states = tuple(initial_state)
         elif self.stateful:

@@ -41,7 +41,7 @@ from keras import ops
 
 from keras_spiking import surrogates
 from keras_spiking.layers.base import TimeStateLayer
-from keras_spiking.neurons import RESETS, heaviside, lif_step
+from keras_spiking.neurons import RESETS, apply_reset, heaviside, lif_step
 from keras_spiking.validation import check_choice, check_number
 
 #: accepted ``output`` values
@@ -88,6 +88,7 @@ class LeakyNeuron(TimeStateLayer):
         learn_threshold=False,
         reset_detached=True,
         output="spikes",
+        reset_delay=True,
         alpha=None,
         learn_alpha=False,
         all_to_all=True,
@@ -114,6 +115,7 @@ class LeakyNeuron(TimeStateLayer):
         self.learn_threshold = _check_bool(name, "learn_threshold", learn_threshold)
         self.reset_detached = _check_bool(name, "reset_detached", reset_detached)
         self.output_mode = check_choice(name, "output", output, OUTPUTS)
+        self.reset_delay = _check_bool(name, "reset_delay", reset_delay)
         if self.synaptic:
             self.alpha = _number_or_array(name, "alpha", alpha, low=0, high=1)
             self.learn_alpha = _check_bool(name, "learn_alpha", learn_alpha)
@@ -206,7 +208,8 @@ class LeakyNeuron(TimeStateLayer):
         kernel = None if not self.recurrent else ops.cast(self.recurrent_kernel, dtype)
         spike_fn = self.surrogate
         reset = self.reset
-        reset_fn = heaviside if self.reset_detached else spike_fn
+        detached, reset_delay = self.reset_detached, self.reset_delay
+        reset_fn = heaviside if detached else spike_fn
         synaptic, recurrent, all_to_all = self.synaptic, self.recurrent, getattr(
             self, "all_to_all", None
         )
@@ -222,11 +225,19 @@ class LeakyNeuron(TimeStateLayer):
             if synaptic:
                 i = alpha * i + x_t
                 x_t = i
-            previous = None if reset == "none" else reset_fn(v - threshold)
-            s, v, _ = lif_step(
-                v, x_t, decay=beta, threshold=threshold, reset=reset,
-                spike_fn=spike_fn, previous_spikes=previous,
-            )
+            if reset_delay:
+                previous = None if reset == "none" else reset_fn(v - threshold)
+                s, v, _ = lif_step(
+                    v, x_t, decay=beta, threshold=threshold, reset=reset,
+                    spike_fn=spike_fn, previous_spikes=previous,
+                )
+            else:  # immediate reset; v is the voltage after it
+                s, v, _ = lif_step(
+                    v, x_t, decay=beta, threshold=threshold, reset="none", spike_fn=spike_fn
+                )
+                v = apply_reset(
+                    v, ops.stop_gradient(s) if detached else s, threshold, reset
+                )
             new_states = ((i,) if synaptic else ()) + (v,) + ((s,) if recurrent else ())
             if output == "spikes":
                 return s, new_states
@@ -255,6 +266,7 @@ class LeakyNeuron(TimeStateLayer):
             learn_threshold=self.learn_threshold,
             reset_detached=self.reset_detached,
             output=self.output_mode,
+            reset_delay=self.reset_delay,
         )
         return config
 
@@ -287,6 +299,12 @@ _COMMON_ARGS = """
         reset_detached: no gradient through the reset term (snnTorch: True).
         output: ``"spikes"`` (default), ``"membrane"`` (``v[t]``) or ``"both"``
             (a tuple ``(spikes, membrane)``).
+        reset_delay: True (snnTorch's default): a spike resets the voltage at
+            the next step, as above. False: immediately, in the step it
+            fires (Nengo, NIR, SpikingJelly): ``v[t] = beta v[t-1] + x[t]``,
+            ``s[t] = H(v[t] - threshold)``, then ``v[t]`` is reset and the
+            membrane output is the voltage after the reset. snnTorch's
+            ``reset_delay=False`` is this with ``reset_detached=False``.
         return_sequences, return_state, stateful: see ``TimeStateLayer``.
 """
 
@@ -322,6 +340,7 @@ class Leaky(LeakyNeuron):
         learn_threshold=False,
         reset_detached=True,
         output="spikes",
+        reset_delay=True,
         return_sequences=True,
         return_state=False,
         stateful=False,
@@ -329,8 +348,9 @@ class Leaky(LeakyNeuron):
     ):
         super().__init__(
             beta, threshold, reset, surrogate, learn_beta, learn_threshold,
-            reset_detached, output, return_sequences=return_sequences,
-            return_state=return_state, stateful=stateful, **kwargs,
+            reset_detached, output, reset_delay=reset_delay,
+            return_sequences=return_sequences, return_state=return_state,
+            stateful=stateful, **kwargs,
         )
 
     def get_config(self):
@@ -353,6 +373,7 @@ class IF(LeakyNeuron):
         learn_threshold=False,
         reset_detached=True,
         output="spikes",
+        reset_delay=True,
         return_sequences=True,
         return_state=False,
         stateful=False,
@@ -360,8 +381,9 @@ class IF(LeakyNeuron):
     ):
         super().__init__(
             1.0, threshold, reset, surrogate, False, learn_threshold,
-            reset_detached, output, return_sequences=return_sequences,
-            return_state=return_state, stateful=stateful, **kwargs,
+            reset_detached, output, reset_delay=reset_delay,
+            return_sequences=return_sequences, return_state=return_state,
+            stateful=stateful, **kwargs,
         )
 
 
@@ -394,6 +416,7 @@ class Synaptic(LeakyNeuron):
         learn_threshold=False,
         reset_detached=True,
         output="spikes",
+        reset_delay=True,
         return_sequences=True,
         return_state=False,
         stateful=False,
@@ -401,7 +424,8 @@ class Synaptic(LeakyNeuron):
     ):
         super().__init__(
             beta, threshold, reset, surrogate, learn_beta, learn_threshold,
-            reset_detached, output, alpha=alpha, learn_alpha=learn_alpha,
+            reset_detached, output, reset_delay=reset_delay,
+            alpha=alpha, learn_alpha=learn_alpha,
             return_sequences=return_sequences, return_state=return_state,
             stateful=stateful, **kwargs,
         )
@@ -446,6 +470,7 @@ class RLeaky(LeakyNeuron):
         learn_threshold=False,
         reset_detached=True,
         output="spikes",
+        reset_delay=True,
         return_sequences=True,
         return_state=False,
         stateful=False,
@@ -453,7 +478,8 @@ class RLeaky(LeakyNeuron):
     ):
         super().__init__(
             beta, threshold, reset, surrogate, learn_beta, learn_threshold,
-            reset_detached, output, all_to_all=all_to_all, V=V,
+            reset_detached, output, reset_delay=reset_delay,
+            all_to_all=all_to_all, V=V,
             learn_recurrent=learn_recurrent,
             recurrent_initializer=recurrent_initializer,
             return_sequences=return_sequences, return_state=return_state,
@@ -498,6 +524,7 @@ class RSynaptic(LeakyNeuron):
         learn_threshold=False,
         reset_detached=True,
         output="spikes",
+        reset_delay=True,
         return_sequences=True,
         return_state=False,
         stateful=False,
@@ -505,7 +532,8 @@ class RSynaptic(LeakyNeuron):
     ):
         super().__init__(
             beta, threshold, reset, surrogate, learn_beta, learn_threshold,
-            reset_detached, output, alpha=alpha, learn_alpha=learn_alpha,
+            reset_detached, output, reset_delay=reset_delay,
+            alpha=alpha, learn_alpha=learn_alpha,
             all_to_all=all_to_all, V=V, learn_recurrent=learn_recurrent,
             recurrent_initializer=recurrent_initializer,
             return_sequences=return_sequences, return_state=return_state,
