@@ -1,6 +1,6 @@
 """Training-step time of the main-job CNN with SoftLIF vs ReLU, side by side.
 
-    python benchmarks/rate_layers.py [--batch-size 64] [--repeats 30]
+    python benchmarks/rate_layers.py [--batch-size 16] [--repeats 30] [--jit]
 
 Builds the main-job CNN (keras_spiking.demo.build_cnn) twice, once with
 SoftLIF after every hidden layer and once with ReLU, compiles both the same
@@ -34,7 +34,7 @@ def compiled(activation, jit_compile):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=16, help="16: the main job's")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--jit", action="store_true", help="compile both with XLA")
     args = parser.parse_args(argv)
