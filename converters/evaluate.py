@@ -101,13 +101,17 @@ _FORWARD = weakref.WeakKeyDictionary()
 def _compiled(snn):
     """A compiled forward pass of ``snn`` (inference mode), cached per model."""
     if snn not in _FORWARD:
+        model = weakref.ref(snn)  # the cached function must not keep the model alive
+
+        def forward(x):
+            return model()(x, training=False)
+
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
-            _FORWARD[snn] = tf.function(lambda x: snn(x, training=False),
-                                        reduce_retracing=True)
-        else:  # stateful layers assign variables: no jax.jit here
-            _FORWARD[snn] = lambda x: snn(x, training=False)
+            forward = tf.function(forward, reduce_retracing=True)
+        # other backends: plain calls (stateful layers assign variables)
+        _FORWARD[snn] = forward
     return _FORWARD[snn]
 
 

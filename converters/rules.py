@@ -96,11 +96,6 @@ def _linear_only(value):
     return value in (None, "linear")
 
 
-def _is_default_zero(value):
-    """0 / None"""
-    return value in (None, 0, 0.0)
-
-
 # -- linear layers ----------------------------------------------------------------------
 class LinearRule(Rule):
     """Dense and convolutions: a linear copy (time folded), then the activation.
