@@ -160,14 +160,20 @@ def lif_step(
     (``v = decay v + gain x - s[t-1] threshold``); delayed ``"zero"`` sets the
     old voltage to ``reset_value`` before it decays, keeping this step's input
     (``v = decay (v (1 - s[t-1]) + s[t-1] reset_value) + gain x``).
-    ``gain`` or ``decay`` equal to the Python number 1 adds no multiply.
+    ``gain=None`` means ``gain = 1 - decay`` (``v`` relaxes towards ``x``: the
+    exact zero-order-hold step of ``tau dv/dt = x - v``), computed as
+    ``x + decay (v - x)``. ``gain`` or ``decay`` equal to the Python number 1
+    adds no multiply.
     """
     delayed = previous_spikes is not None
     if delayed and reset == "zero":
         v = apply_reset(v, previous_spikes, threshold, reset, reset_value)
-    if not _is_one(decay):
-        v = decay * v
-    v = v + (x if _is_one(gain) else gain * x)
+    if gain is None:
+        v = x + decay * (v - x)
+    else:
+        if not _is_one(decay):
+            v = decay * v
+        v = v + (x if _is_one(gain) else gain * x)
     if delayed and reset != "zero":
         v = apply_reset(v, previous_spikes, threshold, reset, reset_value)
     spikes = spike_fn(v - threshold)
@@ -189,16 +195,18 @@ def refractory_step(
     Returns ``(spikes, v_next, refractory_time_next)``; ``spikes`` is 0/1.
     """
     refractory_time = refractory_time - dt
-    dt_eff = ops.clip(dt - refractory_time, 0.0, dt)
-    decay = ops.exp(-dt_eff / tau_rc)
+    # decay = exp(-dt_eff / tau_rc) with dt_eff = clip(dt - refractory_time, 0, dt)
+    decay = ops.exp(ops.clip(refractory_time - dt, -dt, 0.0) * (1.0 / tau_rc))
     spikes, v_peak, v_next = lif_step(
-        v, x, decay=decay, gain=1.0 - decay, threshold=threshold, reset="zero"
+        v, x, decay=decay, gain=None, threshold=threshold, reset="zero"
     )
-    # time from the crossing to the end of the step, from the exact solution
-    overshoot = ops.where(spikes > 0, (v_peak - threshold) / (x - threshold), 0.0)
-    t_after = -tau_rc * ops.log1p(-ops.clip(overshoot, 0.0, 1.0 - 1e-7))
+    # Time from the crossing to the end of the step, from the exact solution.
+    # Only read where a neuron spiked (then v_peak > threshold and x > threshold
+    # when the voltage starts below threshold); elsewhere it may be inf or NaN.
+    overshoot = ops.clip((v_peak - threshold) / (x - threshold), 0.0, 1.0 - 1e-7)
+    t_after = tau_rc * ops.log1p(-overshoot)  # negative: minus the time after
     refractory_time = ops.where(
-        spikes > 0, tau_ref - t_after + dt, refractory_time
+        spikes > 0, (tau_ref + dt) + t_after, refractory_time
     )
     v_next = ops.maximum(v_next, min_voltage)
     return spikes, v_next, refractory_time
