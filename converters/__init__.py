@@ -16,3 +16,5 @@ from .convert import (
     verify,
 )
 from . import rules  # registers the built-in rules
+from .evaluate import evaluate_timesteps, firing_rates, plot_evaluation, run_chunked
+from .report import convert_and_report

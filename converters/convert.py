@@ -198,8 +198,9 @@ class Converter:
     Args:
         dt: simulation timestep, seconds (> 0).
         synapse: filter applied to every spiking neuron's output: None, a time
-            constant tau in seconds (a ``Lowpass``), or a ``Lowpass``/``Alpha``
-            layer whose configuration is copied.
+            constant tau in seconds (a ``Lowpass``; default 0.005), or a
+            ``Lowpass``/``Alpha`` layer whose configuration is copied. A linear
+            readout of filtered spikes is the filtered readout.
         scale_firing_rates: None, a float, or a dict {layer name: float}: extra
             factor k on each neuron layer's firing rate (mean output unchanged).
         normalize: when True (default) and ``calibration_data`` is given, each
@@ -234,7 +235,7 @@ class Converter:
         self,
         *,
         dt=0.001,
-        synapse=None,
+        synapse=0.005,
         scale_firing_rates=None,
         normalize=True,
         percentile=99.9,

@@ -17,6 +17,7 @@ vs T and the per-layer rate histograms (matplotlib, optional).
 import dataclasses
 import math
 import time
+import weakref
 
 import keras
 import numpy as np
@@ -94,17 +95,20 @@ def predict_steps(snn, x, steps, *, batch_size=100, verbose=0, reduce=None):
     return np.concatenate(results)
 
 
-def _compiled(snn):
-    """A compiled forward pass of ``snn`` (inference mode)."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+_FORWARD = weakref.WeakKeyDictionary()
 
-        fn = getattr(snn, "_ks_forward", None)
-        if fn is None:
-            fn = tf.function(lambda x: snn(x, training=False), reduce_retracing=True)
-            snn._ks_forward = fn
-        return fn
-    return lambda x: snn(x, training=False)
+
+def _compiled(snn):
+    """A compiled forward pass of ``snn`` (inference mode), cached per model."""
+    if snn not in _FORWARD:
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            _FORWARD[snn] = tf.function(lambda x: snn(x, training=False),
+                                        reduce_retracing=True)
+        else:  # stateful layers assign variables: no jax.jit here
+            _FORWARD[snn] = lambda x: snn(x, training=False)
+    return _FORWARD[snn]
 
 
 def evaluate_timesteps(snn, data, timesteps=(4, 8, 16, 32, 64, 128), *,
@@ -168,7 +172,7 @@ def firing_rates(snn, x, steps, *, batch_size=50):
         return {}
     means = [keras.ops.mean(layer.output, axis=1) * (layer.dt / layer.amplitude)
              for layer in neurons]
-    probe = keras.Model(snn.inputs, means)
+    probe = keras.Model(snn.inputs[0] if len(snn.inputs) == 1 else snn.inputs, means)
     static, fixed = model_timesteps(snn)
     if fixed is not None and fixed != steps:
         raise ValueError(f"firing_rates: '{snn.name}' runs {fixed} steps, not {steps}.")

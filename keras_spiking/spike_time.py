@@ -80,7 +80,8 @@ def _is_float64(x):
     return keras.backend.standardize_dtype(x.dtype) == "float64"
 
 
-def _lambert_w0_value(z):
+def _lambert_w0_value(z, nonpositive=False):
+    """W0(z); ``nonpositive=True`` promises ``z <= 0`` and skips the large-z form."""
     dtype = z.dtype
     f64 = _is_float64(z)
     e = _const(math.e, dtype)
@@ -102,12 +103,15 @@ def _lambert_w0_value(z):
     # w exp(w) = z for z <= 1, and w + log(w) = log(z) for z > 1 (no overflow)
     large = z > 1.0
     log_z = ops.log(ops.maximum(z, 1.0))
-    for _ in range(4 if f64 else 3):
+    for _ in range(3 if f64 else 2):
         # small/moderate z
         ew = ops.exp(ops.minimum(w, 2.0))
         f = w * ew - z
         wp1 = ops.where(ops.abs(w + 1.0) < 1e-30, 1e-30, w + 1.0)
         step_small = f / (ew * wp1 - (w + 2.0) * f / (2.0 * wp1))
+        if nonpositive:
+            w = w - step_small
+            continue
         # large z: g(w) = w + log w - log z
         wl = ops.maximum(w, 0.5)
         g = wl + ops.log(wl) - log_z
@@ -236,7 +240,7 @@ def first_spike_times(input_times, weights, *, tau_syn=1.0, tau_ratio=1,
         log_mag = ops.log(c) - ops.log(a1_safe) + ratio
         valid = valid & (log_mag <= -1.0)
         z = -ops.exp(ops.minimum(log_mag, -1.0))
-        local = ratio - _lambert_w0_value(z)
+        local = ratio - _lambert_w0_value(z, nonpositive=True)
     else:
         a2 = ops.cumsum(ws * ops.exp(0.5 * x), axis=1)
         disc = a2 * a2 - 4.0 * a1_safe * c

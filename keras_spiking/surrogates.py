@@ -297,7 +297,8 @@ def get(identifier, owner="surrogates.get"):
             f"object or a callable x -> spikes, got {identifier!r}."
         )
     if isinstance(identifier, dict):
-        cls = _BY_CLASS_NAME.get(identifier.get("class_name"))
+        ours = identifier.get("registered_name", "keras_spiking>").startswith("keras_spiking>")
+        cls = _BY_CLASS_NAME.get(identifier.get("class_name")) if ours else None
         if cls is not None:
             return cls.from_config(identifier.get("config") or {})
         try:

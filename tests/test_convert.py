@@ -163,7 +163,7 @@ def test_if_network_converges_to_ann():
     x = np.random.default_rng(5).uniform(0, 2, (32, 6)).astype("float32")
     expected = keras.ops.convert_to_numpy(model(x))
     snn = convert(model, calibration_data=x, percentile=100, timesteps=400,
-                  static_input=True)
+                  synapse=None, static_input=True)
     out = keras.ops.convert_to_numpy(snn(x))
     scale = np.abs(expected).max()
     errors = [np.abs(out[:, :T].mean(1) - expected).max() / scale for T in (40, 400)]
@@ -328,3 +328,10 @@ def test_package_exports():
     import keras_spiking.converters as c
 
     assert c.convert is convert and c.ConversionError is ConversionError
+
+
+def test_non_static_input_shape():
+    inp = keras.Input((None, 3))
+    model = keras.Model(inp, L.Dense(2)(L.Conv1D(2, 1, activation="relu")(inp)))
+    with pytest.raises(ConversionError, match="non-static"):
+        convert(model)

@@ -95,6 +95,46 @@ def test_float16_policy_keeps_float32_state(cls):
     np.testing.assert_allclose(np.asarray(y, "float32")[0, -1], x[0, 0], rtol=1e-3)
 
 
+@pytest.mark.parametrize("cls", [Lowpass, Alpha])
+def test_learned_tau_gradient_matches_finite_difference(cls):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("uses tf.GradientTape")
+    import tensorflow as tf
+
+    x = np.random.default_rng(5).normal(size=(2, 30, 3)).astype("float32")
+    target = np.asarray(cls(0.02)(x))
+    layer = cls(0.008, learn_tau=True)
+    layer.build(x.shape)
+    assert [w.name for w in layer.trainable_weights] == ["tau"]
+
+    def loss():
+        return tf.reduce_mean(tf.square(layer(x) - target))
+
+    with tf.GradientTape() as tape:
+        value = loss()
+    grad = float(tape.gradient(value, layer.tau_variable))
+    h = 1e-4
+    layer.tau_variable.assign(0.008 + h)
+    upper = float(loss())
+    layer.tau_variable.assign(0.008 - h)
+    lower = float(loss())
+    assert grad < 0  # a longer tau gets closer to the target
+    np.testing.assert_allclose(grad, (upper - lower) / (2 * h), rtol=1e-2)
+
+
+def test_learned_tau_is_saved(tmp_path):
+    x = np.random.default_rng(6).normal(size=(2, 10, 3)).astype("float32")
+    inputs = keras.Input((10, 3))
+    layer = Alpha(0.01, learn_tau=True)
+    model = keras.Model(inputs, layer(inputs))
+    layer.tau_variable.assign(0.03)
+    np.testing.assert_allclose(model(x), Alpha(0.03)(x), rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(float(loaded.layers[1].tau_variable), 0.03, rtol=1e-7)
+    np.testing.assert_array_equal(loaded(x), model(x))
+
+
 def test_keras_round_trip(tmp_path):
     x = np.random.default_rng(3).normal(size=(2, 30, 5)).astype("float32")
     inputs = keras.Input((None, 5))
@@ -102,7 +142,7 @@ def test_keras_round_trip(tmp_path):
     model = keras.Model(inputs, outputs)
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+    np.testing.assert_array_equal(model(x), loaded(x))
     assert loaded.layers[2].get_config() == model.layers[2].get_config()
 
 
@@ -114,6 +154,8 @@ def test_keras_round_trip(tmp_path):
         ({"tau": float("inf")}, ValueError, "tau must be finite"),
         ({"tau": "fast"}, TypeError, "tau must be a number"),
         ({"tau": 0.01, "initial_value": "ones"}, ValueError, "initial_value must be one of"),
+        ({"tau": 0, "learn_tau": True}, ValueError, "learn_tau=True needs tau > 0"),
+        ({"tau": 0.01, "learn_tau": 1}, TypeError, "learn_tau must be True or False"),
     ],
 )
 @pytest.mark.parametrize("cls", [Lowpass, Alpha])
@@ -139,7 +181,8 @@ def test_scanned_and_unrolled_loops_agree_with_gradients(cls):
     for unroll in (True, False):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            y, state = scan_time(layer.step, x, layer.initial_state(x), unroll=unroll)
+            step = layer.step_function(x)
+            y, state = scan_time(step, x, layer.initial_state(x), unroll=unroll)
             loss = tf.reduce_sum(y * weights)
         results.append((y.numpy(), state[-1].numpy(), tape.gradient(loss, x).numpy()))
     for unrolled, scanned in zip(*results):

@@ -13,12 +13,23 @@ RNG = np.random.RandomState(0)
 X = RNG.uniform(-0.5, 1.5, (3, 20, 5)).astype("float32")
 
 
+def conv_same(s, kernel):
+    """'same' cross-correlation of (batch, H, W, C) with (kh, kw, C, C'), odd sizes."""
+    kh, kw = kernel.shape[:2]
+    padded = np.pad(s, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    out = np.zeros(s.shape[:3] + kernel.shape[3:])
+    for i in range(kh):
+        for j in range(kw):
+            out += padded[:, i:i + s.shape[1], j:j + s.shape[2]] @ kernel[i, j]
+    return out
+
+
 def reference(x, beta, threshold=1.0, reset="subtract", alpha=None, kernel=None, V=None,
-              immediate=False):
+              immediate=False, v0=None):
     """snnTorch's Leaky convention, one step at a time in float64 numpy
     (``immediate``: reset in the step of the spike, membrane after the reset)."""
     x = x.astype("float64")
-    v = np.zeros_like(x[:, 0])
+    v = np.zeros_like(x[:, 0]) if v0 is None else v0.astype("float64")
     i = np.zeros_like(v)
     s = np.zeros_like(v)
     spikes, mems = [], []
@@ -26,7 +37,7 @@ def reference(x, beta, threshold=1.0, reset="subtract", alpha=None, kernel=None,
         r = (v > threshold).astype("float64")  # previous step's spike
         inp = x[:, t]
         if kernel is not None:
-            inp = inp + s @ kernel
+            inp = inp + (s @ kernel if kernel.ndim == 2 else conv_same(s, kernel))
         if V is not None:
             inp = inp + s * V
         if alpha is not None:
@@ -116,6 +127,33 @@ def test_recurrent_match_reference(reset):
     check(layer, reference(X, 0.5, reset=reset, alpha=0.3, kernel=kernel))
     check(RSynaptic(0.3, 0.5, all_to_all=False, V=-0.4, reset=reset, output="both"),
           reference(X, 0.5, reset=reset, alpha=0.3, V=-0.4))
+
+
+def test_convolutional_recurrence_matches_reference():
+    x = RNG.uniform(-0.5, 1.5, (2, 8, 5, 4, 3)).astype("float32")
+    kernel = RNG.normal(0, 0.4, (3, 3, 3, 3)).astype("float32")
+    layer = RLeaky(0.6, recurrent_kernel_size=3, output="both")
+    layer.build(x.shape)
+    assert layer.recurrent_kernel.shape == (3, 3, 3, 3)
+    layer.recurrent_kernel.assign(kernel)
+    check(layer, reference(x, 0.6, kernel=kernel), x)
+    layer = RSynaptic(0.4, 0.6, recurrent_kernel_size=(3, 1), reset="zero", output="both")
+    layer.build(x.shape)
+    layer.recurrent_kernel.assign(kernel[:, 1:2])
+    check(layer, reference(x, 0.6, alpha=0.4, reset="zero", kernel=kernel[:, 1:2]), x)
+    assert RSynaptic.from_config(layer.get_config()).recurrent_kernel_size == (3, 1)
+
+
+def test_initial_state_above_threshold_resets_at_the_first_step():
+    """snnTorch derives the reset from the voltage, so a start above threshold
+    is reset (delayed) at step 0, exactly as after a spike."""
+    v0 = RNG.uniform(0, 2.5, X[:, 0].shape).astype("float32")
+    for reset in ["subtract", "zero"]:
+        layer = Leaky(0.7, reset=reset, output="both")
+        spikes, mem = layer(X, initial_state=[v0])
+        ref_spikes, ref_mem = reference(X, 0.7, reset=reset, v0=v0)
+        np.testing.assert_array_equal(spikes, ref_spikes)
+        np.testing.assert_allclose(mem, ref_mem, atol=1e-5)
 
 
 def test_outputs_and_states():
@@ -300,6 +338,18 @@ def test_keras_round_trip(tmp_path):
     assert Leaky.from_config(config).get_config() == config
 
 
+def test_keras_round_trip_convolutional_recurrence(tmp_path):
+    x = RNG.uniform(0, 1.5, (2, 4, 5, 5, 3)).astype("float32")
+    model = keras.Sequential([
+        keras.Input(x.shape[1:]),
+        RSynaptic(0.5, 0.5, recurrent_kernel_size=3, recurrent_initializer="glorot_uniform"),
+    ])
+    model.save(tmp_path / "c.keras")
+    loaded = keras.models.load_model(tmp_path / "c.keras")
+    assert loaded.layers[0].recurrent_kernel.shape == (3, 3, 3, 3)
+    np.testing.assert_array_equal(loaded(x), model(x))
+
+
 @pytest.mark.parametrize("seed", [0])
 def test_fit_reduces_loss(seed):
     keras.utils.set_random_seed(seed)
@@ -338,5 +388,31 @@ def test_errors():
         Leaky("0.5")
     with pytest.raises(ValueError, match=r"beta has shape \(3,\), which does not broadcast to the neurons' shape \(5,\)"):
         Leaky([0.1, 0.2, 0.3])(X)
+    with pytest.raises(TypeError, match=r"Leaky got an unexpected argument alpha=0.3"):
+        Leaky(0.5, alpha=0.3)
+    with pytest.raises(TypeError, match=r"Synaptic got an unexpected argument V=0.3"):
+        Synaptic(0.5, 0.5, V=0.3)
+    with pytest.raises(ValueError, match=r"recurrent_kernel_size=3 needs all_to_all=True"):
+        RLeaky(0.5, all_to_all=False, recurrent_kernel_size=3)
+    with pytest.raises(ValueError, match=r"recurrent_kernel_size must be None, a positive int"):
+        RLeaky(0.5, recurrent_kernel_size=(3, 0))
+    with pytest.raises(ValueError, match=r"recurrent_kernel_size needs inputs shaped"):
+        RLeaky(0.5, recurrent_kernel_size=3)(X)
     with pytest.raises(ValueError, match=r"expected inputs shaped \(batch, time, features...\)"):
         Leaky(0.5)(np.zeros((2, 3), "float32"))
+
+
+def test_mixed_precision():
+    """float16 compute: float16 spikes and voltages, float32 weights, same spikes."""
+    x = RNG.uniform(-0.5, 1.5, (3, 10, 5)).astype("float32")
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        layer = Leaky(0.5, learn_beta=True, learn_threshold=True, output="both")
+        spikes, mem = layer(x)
+        assert spikes.dtype == mem.dtype == "float16"
+        assert all(w.dtype == "float32" for w in layer.weights)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    ref_spikes, ref_mem = reference(x, 0.5)
+    np.testing.assert_array_equal(spikes, ref_spikes)
+    np.testing.assert_allclose(ops.convert_to_numpy(mem).astype("float32"), ref_mem, atol=5e-3)

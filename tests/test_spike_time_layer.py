@@ -124,14 +124,16 @@ def test_fit_on_bars_learns_without_nan():
     keras.utils.set_random_seed(0)
     x, y = bars_3x3()
     model = _model(max_dw_norm=0.2)
-    model.compile(keras.optimizers.Adam(0.02), SpikeTimeCrossEntropy(),
-                  metrics=[FirstSpikeAccuracy(name="acc")])
-    history = model.fit(x, y, batch_size=30, epochs=15, verbose=0,
-                        callbacks=[WeightBumping()])
-    losses = history.history["loss"]
-    assert np.isfinite(losses).all()
-    assert losses[-1] < 0.8 * losses[0]
-    assert history.history["acc"][-1] > 0.45  # chance: 1/3; 100 % is the benchmark's job
+    loss_fn = SpikeTimeCrossEntropy()
+    model.compile(keras.optimizers.Adam(0.02), loss_fn)
+    loss_before = float(loss_fn(y, model(x)))
+    # 40 full-batch steps in one epoch (cheaper than 40 epochs)
+    model.fit(np.tile(x, (40, 1)), np.tile(y, 40), batch_size=30, epochs=1,
+              shuffle=False, verbose=0, callbacks=[WeightBumping()])
+    out = model(x)
+    assert np.isfinite(float(loss_fn(y, out)))
+    assert float(loss_fn(y, out)) < 0.8 * loss_before
+    assert float(np.mean(np_(first_spike_correct(y, out)))) > 0.6  # chance 1/3
     for w in model.weights:
         assert np.isfinite(np_(w)).all()
 

@@ -144,6 +144,21 @@ def test_custom_serializes_registered_function():
     assert again.derivative is not None and again._derivative is double_derivative
 
 
+@keras.saving.register_keras_serializable(package="test_surrogates")
+class FastSigmoid(surrogates.Surrogate):
+    """A user's class that happens to share a name with ours."""
+
+    def derivative(self, x):
+        return ops.ones_like(x)
+
+
+def test_user_class_with_the_same_name_is_not_shadowed():
+    again = surrogates.get(surrogates.serialize(FastSigmoid()))
+    assert type(again) is FastSigmoid
+    assert type(surrogates.get(surrogates.serialize(surrogates.FastSigmoid()))) is (
+        surrogates.FastSigmoid)
+
+
 def test_errors():
     with pytest.raises(ValueError, match=r"surrogate must be one of \('fast_sigmoid'.*got 'fast_sigmod'"):
         surrogates.get("fast_sigmod")

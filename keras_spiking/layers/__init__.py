@@ -16,3 +16,21 @@ from keras_spiking.layers.filters import Alpha, Lowpass
 from keras_spiking.layers.time import RepeatTime, TimeFold
 from keras_spiking.layers.spike_time import SpikeTimeDense
 from keras_spiking.layers.leaky import IF, Leaky, RLeaky, RSynaptic, Synaptic
+
+__all__ = [
+    "Alpha",
+    "IF",
+    "LIFRate",
+    "Leaky",
+    "Lowpass",
+    "RLeaky",
+    "RSynaptic",
+    "RepeatTime",
+    "SoftLIF",
+    "SpikeTimeDense",
+    "SpikingIF",
+    "SpikingLIF",
+    "Synaptic",
+    "TimeFold",
+    "TimeStateLayer",
+]

@@ -33,9 +33,9 @@ class TimeStateLayer(keras.layers.Layer):
     """
 
     state_names = ()
-    #: dtype of the scan (inputs, state, arithmetic); None follows the compute
-    #: dtype. "float32" keeps long recursions accurate under float16 policies
-    #: (outputs are cast back to the compute dtype).
+    #: None, or the dtype in which float16/bfloat16 inputs are scanned (state
+    #: and arithmetic): "float32" keeps long recursions accurate under mixed
+    #: precision policies; outputs are cast back to the compute dtype.
     state_dtype = None
 
     def __init__(
@@ -108,7 +108,8 @@ class TimeStateLayer(keras.layers.Layer):
 
     def call(self, inputs, initial_state=None):
         dtype = self.state_dtype
-        if dtype is not None and keras.backend.standardize_dtype(inputs.dtype) != dtype:
+        low_precision = keras.backend.standardize_dtype(inputs.dtype) in ("float16", "bfloat16")
+        if dtype is not None and low_precision:
             if initial_state is not None:
                 initial_state = tuple(ops.cast(s, dtype) for s in initial_state)
             result = self.call(ops.cast(inputs, dtype), initial_state)

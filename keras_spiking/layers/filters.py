@@ -12,8 +12,6 @@ no error and no delay for any ``dt``. Both start from zero state unless
 so that a synapse can be switched off without changing the model's layers.
 """
 
-import math
-
 import keras
 from keras import ops
 
@@ -26,8 +24,10 @@ INITIAL_VALUES = ("zeros", "first_input")
 
 class SynapticFilter(TimeStateLayer):
     """Shared machinery of the filters (not used directly): ``tau``, ``dt``,
-    ``initial_value``. Every state variable starts at 0 or at the first input
-    (the filter's steady state for that input)."""
+    ``initial_value``, ``learn_tau``. Every state variable starts at 0 or at
+    the first input (the filter's steady state for that input). Subclasses
+    define ``coefficients_from(a, r)`` (``a = exp(-r)``, ``r = dt / tau``) and
+    ``update(x_t, states, coefficients)``."""
 
     state_dtype = "float32"  # float16 state drifts over long runs
 
@@ -36,6 +36,7 @@ class SynapticFilter(TimeStateLayer):
         tau,
         dt=0.001,
         initial_value="zeros",
+        learn_tau=False,
         return_sequences=True,
         return_state=False,
         stateful=False,
@@ -50,11 +51,50 @@ class SynapticFilter(TimeStateLayer):
         check_number(self.name, "tau", tau, low=0)
         check_number(self.name, "dt", dt, low=0, low_open=True)
         check_choice(self.name, "initial_value", initial_value, INITIAL_VALUES)
+        if not isinstance(learn_tau, bool):
+            raise TypeError(f"{self.name}: learn_tau must be True or False, got {learn_tau!r}.")
+        if learn_tau and tau == 0:
+            raise ValueError(
+                f"{self.name}: learn_tau=True needs tau > 0 to start from, got tau=0."
+            )
         self.tau = float(tau)
         self.dt = float(dt)
         self.initial_value = initial_value
-        #: per-step decay of the state, ``exp(-dt / tau)`` (0 for ``tau = 0``)
-        self.decay = math.exp(-self.dt / self.tau) if self.tau > 0 else 0.0
+        self.learn_tau = learn_tau
+        self.tau_variable = None
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.learn_tau:
+            self.tau_variable = self.add_weight(
+                shape=(),
+                initializer=keras.initializers.Constant(self.tau),
+                constraint=keras.constraints.NonNeg(),
+                name="tau",
+            )
+
+    def coefficients(self, dtype="float32"):
+        """The update's coefficients for the current ``tau``, as tensors.
+
+        ``tau`` is clamped below at ``dt / 1000``, where ``exp(-dt / tau)``
+        is 0 in float32 anyway: ``tau = 0`` passes the input through, and every
+        coefficient and its gradient stays finite.
+        """
+        tau = self.tau if self.tau_variable is None else self.tau_variable
+        tau = ops.maximum(ops.cast(tau, dtype), 1e-3 * self.dt)
+        r = self.dt / tau
+        return self.coefficients_from(ops.exp(-r), r)
+
+    def step_function(self, inputs):
+        coefficients = self.coefficients(inputs.dtype)  # once per call
+
+        def step(x_t, states):
+            return self.update(x_t, states, coefficients)
+
+        return step
+
+    def step(self, x_t, states):
+        return self.update(x_t, states, self.coefficients(x_t.dtype))
 
     def initial_state(self, inputs):
         x_0 = inputs[:, 0]
@@ -63,7 +103,12 @@ class SynapticFilter(TimeStateLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(tau=self.tau, dt=self.dt, initial_value=self.initial_value)
+        config.update(
+            tau=self.tau,
+            dt=self.dt,
+            initial_value=self.initial_value,
+            learn_tau=self.learn_tau,
+        )
         return config
 
 
@@ -80,6 +125,7 @@ class Lowpass(SynapticFilter):
         dt: simulation timestep, seconds (> 0).
         initial_value: ``"zeros"`` or ``"first_input"`` (start in the steady
             state of the first input).
+        learn_tau: make ``tau`` a trainable weight (kept >= 0).
         return_sequences, return_state, stateful: see ``TimeStateLayer``.
 
     Example::
@@ -90,9 +136,13 @@ class Lowpass(SynapticFilter):
 
     state_names = ("output",)
 
-    def step(self, x_t, states):
+    def coefficients_from(self, a, r):
+        return a, 1.0 - a
+
+    def update(self, x_t, states, coefficients):
+        a, gain = coefficients
         (y,) = states
-        y = self.decay * y + (1.0 - self.decay) * x_t
+        y = a * y + gain * x_t
         return y, (y,)
 
 
@@ -115,20 +165,19 @@ class Alpha(SynapticFilter):
         tau: time constant, seconds (>= 0; 0 = no filtering).
         dt: simulation timestep, seconds (> 0).
         initial_value: ``"zeros"`` or ``"first_input"``.
+        learn_tau: make ``tau`` a trainable weight (kept >= 0).
         return_sequences, return_state, stateful: see ``TimeStateLayer``.
     """
 
     state_names = ("current", "output")
 
-    def __init__(self, tau, dt=0.001, **kwargs):
-        super().__init__(tau, dt, **kwargs)
-        a = self.decay
-        ra = (self.dt / self.tau) * a if a > 0 else 0.0
-        self._coefficients = (a, ra, 1.0 - a - ra)
+    def coefficients_from(self, a, r):
+        ra = r * a
+        return a, ra, 1.0 - a - ra, 1.0 - a
 
-    def step(self, x_t, states):
+    def update(self, x_t, states, coefficients):
+        a, ra, gain_y, gain_u = coefficients
         u, y = states
-        a, ra, rest = self._coefficients
-        y = a * y + ra * u + rest * x_t
-        u = a * u + (1.0 - a) * x_t
+        y = a * y + ra * u + gain_y * x_t
+        u = a * u + gain_u * x_t
         return y, (u, y)

@@ -15,10 +15,19 @@ reset, where ``r[t] = H(v[t-1] - threshold)`` is the previous step's spike::
                v[t] = beta (1 - r[t]) v[t-1] + x[t]                 (reset="zero")
                v[t] = beta v[t-1] + x[t]                            (reset="none")
     Synaptic   i[t] = alpha i[t-1] + x[t];  v[t] as Leaky with i[t] for x[t]
-    RLeaky     Leaky with x[t] + W s[t-1]  (W: all-to-all kernel or one-to-one V)
+    RLeaky     Leaky with x[t] + W s[t-1]  (W: all-to-all kernel, convolution,
+               or one-to-one V)
     RSynaptic  Synaptic with i[t] = alpha i[t-1] + x[t] + W s[t-1]
     IF         Leaky with beta = 1
     spikes     s[t] = H(v[t] - threshold),   H(0) = 0
+
+With ``reset_delay=False`` the reset is immediate instead (Nengo, NIR,
+SpikingJelly): ``v[t] = beta v[t-1] + x[t]``, ``s[t] = H(v[t] - threshold)``,
+then the neurons that spiked are reset within the same step. SpikingJelly's
+``LIFNode(tau, decay_input=False, v_reset=0 | None, detach_reset=d)`` is
+``Leaky(1 - 1/tau, reset="zero" | "subtract", reset_delay=False,
+reset_detached=d)`` up to float rounding (``decay_input=True`` also scales the
+input by ``1/tau``).
 
 ``beta`` (and ``alpha``) is the per-step decay: ``exp(-dt / tau)`` for a time
 constant ``tau`` in seconds and step ``dt`` in seconds. A learnable ``beta``
@@ -47,6 +56,8 @@ from keras_spiking.validation import check_choice, check_number
 #: accepted ``output`` values
 OUTPUTS = ("spikes", "membrane", "both")
 
+_UNSET = object()  # default of the arguments only some subclasses have
+
 
 def _check_bool(owner, name, value):
     if not isinstance(value, bool):
@@ -60,6 +71,23 @@ def _number_or_array(owner, name, value, **bounds):
         raise TypeError(f"{owner}: {name} must be a number or an array of numbers, got {value!r}.")
     value = check_number(owner, name, value, allow_array=True, **bounds)
     return float(value) if np.ndim(value) == 0 else np.asarray(value, "float32")
+
+
+def _kernel_size(owner, value):
+    """None, or a tuple of positive ints (an int becomes a 1-tuple)."""
+    if value is None:
+        return None
+    sizes = (value,) if isinstance(value, int) else value
+    if (
+        not isinstance(sizes, (tuple, list))
+        or not sizes
+        or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in sizes)
+    ):
+        raise ValueError(
+            f"{owner}: recurrent_kernel_size must be None, a positive int or a tuple "
+            f"of them, got {value!r}."
+        )
+    return tuple(sizes)
 
 
 def _to_config(value):
@@ -89,17 +117,33 @@ class LeakyNeuron(TimeStateLayer):
         reset_detached=True,
         output="spikes",
         reset_delay=True,
-        alpha=None,
-        learn_alpha=False,
-        all_to_all=True,
-        V=1.0,
-        learn_recurrent=True,
-        recurrent_initializer="orthogonal",
+        alpha=_UNSET,
+        learn_alpha=_UNSET,
+        all_to_all=_UNSET,
+        V=_UNSET,
+        learn_recurrent=_UNSET,
+        recurrent_initializer=_UNSET,
+        recurrent_kernel_size=_UNSET,
         return_sequences=True,
         return_state=False,
         stateful=False,
         **kwargs,
     ):
+        # subclasses with a synaptic current or recurrence always pass these;
+        # anywhere else they are a mistake, not something to ignore silently
+        for arg, value, allowed in (
+            ("alpha", alpha, self.synaptic),
+            ("learn_alpha", learn_alpha, self.synaptic),
+            ("all_to_all", all_to_all, self.recurrent),
+            ("V", V, self.recurrent),
+            ("learn_recurrent", learn_recurrent, self.recurrent),
+            ("recurrent_initializer", recurrent_initializer, self.recurrent),
+            ("recurrent_kernel_size", recurrent_kernel_size, self.recurrent),
+        ):
+            if value is not _UNSET and not allowed:
+                raise TypeError(
+                    f"{type(self).__name__} got an unexpected argument {arg}={value!r}."
+                )
         super().__init__(
             return_sequences=return_sequences,
             return_state=return_state,
@@ -124,6 +168,12 @@ class LeakyNeuron(TimeStateLayer):
             self.V = _number_or_array(name, "V", V)
             self.learn_recurrent = _check_bool(name, "learn_recurrent", learn_recurrent)
             self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+            self.recurrent_kernel_size = _kernel_size(name, recurrent_kernel_size)
+            if self.recurrent_kernel_size is not None and not self.all_to_all:
+                raise ValueError(
+                    f"{name}: recurrent_kernel_size={recurrent_kernel_size!r} needs "
+                    "all_to_all=True (a one-to-one weight V has no kernel)."
+                )
         self.beta_variable = self.threshold_variable = self.alpha_variable = None
         self.recurrent_kernel = None
 
@@ -172,8 +222,24 @@ class LeakyNeuron(TimeStateLayer):
         if self.recurrent:
             if self.all_to_all:
                 units = neuron_shape[-1]
+                size = self.recurrent_kernel_size
+                if size is not None:
+                    spatial = len(neuron_shape) - 1
+                    if not 1 <= spatial <= 3:
+                        raise ValueError(
+                            f"{self.name}: recurrent_kernel_size needs inputs shaped "
+                            "(batch, time, spatial..., channels) with 1 to 3 spatial "
+                            f"axes, got input shape {tuple(input_shape)}."
+                        )
+                    size = size * spatial if len(size) == 1 else size
+                    if len(size) != spatial:
+                        raise ValueError(
+                            f"{self.name}: recurrent_kernel_size {size} has "
+                            f"{len(size)} entries for {spatial} spatial axes."
+                        )
+                    self.recurrent_kernel_size = size
                 self.recurrent_kernel = self.add_weight(
-                    shape=(units, units),
+                    shape=(size or ()) + (units, units),
                     initializer=self.recurrent_initializer,
                     trainable=self.learn_recurrent,
                     name="recurrent_kernel",
@@ -210,9 +276,17 @@ class LeakyNeuron(TimeStateLayer):
         reset = self.reset
         detached, reset_delay = self.reset_detached, self.reset_delay
         reset_fn = heaviside if detached else spike_fn
-        synaptic, recurrent, all_to_all = self.synaptic, self.recurrent, getattr(
-            self, "all_to_all", None
-        )
+        synaptic, recurrent = self.synaptic, self.recurrent
+        one_to_one = recurrent and not self.all_to_all
+        convolve = recurrent and self.recurrent_kernel_size is not None
+
+        def feedback(s):  # W s[t-1]
+            if one_to_one:
+                return s * kernel
+            if convolve:
+                return ops.conv(s, kernel, padding="same")
+            return ops.matmul(s, kernel)
+
         output = self.output_mode
 
         def step(x_t, states):
@@ -221,7 +295,7 @@ class LeakyNeuron(TimeStateLayer):
             v = states.pop(0)
             if recurrent:
                 s_prev = states.pop(0)
-                x_t = x_t + (ops.matmul(s_prev, kernel) if all_to_all else s_prev * kernel)
+                x_t = x_t + feedback(s_prev)
             if synaptic:
                 i = alpha * i + x_t
                 x_t = i
@@ -282,6 +356,7 @@ class LeakyNeuron(TimeStateLayer):
             "V": _to_config(self.V),
             "learn_recurrent": self.learn_recurrent,
             "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
+            "recurrent_kernel_size": self.recurrent_kernel_size,
         }
 
 
@@ -440,6 +515,11 @@ _RECURRENT_ARGS = """        all_to_all: True: a learnable ``(units, units)`` ke
         V: initial one-to-one weight (scalar or per unit), used if not all_to_all.
         learn_recurrent: train the recurrent weight (default True).
         recurrent_initializer: initializer of the all-to-all kernel.
+        recurrent_kernel_size: None (default) for the kernel over the last
+            axis; an int or tuple for a convolution ``W s = conv(s, kernel)``
+            with ``"same"`` padding over the spatial axes of inputs shaped
+            ``(batch, time, spatial..., channels)`` (snnTorch's
+            ``conv2d_channels``/``kernel_size``; use odd sizes to match it).
     """
 
 
@@ -463,6 +543,7 @@ class RLeaky(LeakyNeuron):
         V=1.0,
         learn_recurrent=True,
         recurrent_initializer="orthogonal",
+        recurrent_kernel_size=None,
         threshold=1.0,
         reset="subtract",
         surrogate="atan",
@@ -482,6 +563,7 @@ class RLeaky(LeakyNeuron):
             all_to_all=all_to_all, V=V,
             learn_recurrent=learn_recurrent,
             recurrent_initializer=recurrent_initializer,
+            recurrent_kernel_size=recurrent_kernel_size,
             return_sequences=return_sequences, return_state=return_state,
             stateful=stateful, **kwargs,
         )
@@ -516,6 +598,7 @@ class RSynaptic(LeakyNeuron):
         V=1.0,
         learn_recurrent=True,
         recurrent_initializer="orthogonal",
+        recurrent_kernel_size=None,
         threshold=1.0,
         reset="subtract",
         surrogate="atan",
@@ -536,6 +619,7 @@ class RSynaptic(LeakyNeuron):
             alpha=alpha, learn_alpha=learn_alpha,
             all_to_all=all_to_all, V=V, learn_recurrent=learn_recurrent,
             recurrent_initializer=recurrent_initializer,
+            recurrent_kernel_size=recurrent_kernel_size,
             return_sequences=return_sequences, return_state=return_state,
             stateful=stateful, **kwargs,
         )

@@ -130,14 +130,15 @@ class SpikingLIF(SpikingNeuron):
 
     For input current ``j = x + offset`` (held constant over each step of
     ``dt`` seconds; ``offset`` defaults to ``threshold`` as in ``LIFRate``, so
-    that firing starts at ``x = 0``) the voltage follows ``tau_rc dv/dt = j - v``, integrated exactly. When
-    ``v`` crosses ``threshold`` the neuron emits a spike (output
-    ``amplitude / dt``, else 0), ``v`` resets to 0, and the neuron ignores its
-    input for ``tau_ref`` seconds counted from the crossing time, interpolated
-    within the step. Voltages never go below 0. For constant ``j`` the mean
-    output is ``lif_rate(j) * amplitude``, the ``LIFRate`` layer's output with
-    the same parameters, as long as the neuron fires at most once per step
-    (always true when ``tau_ref >= dt``; with ``tau_ref < dt`` the rate at high
+    that firing starts at ``x = 0``) the voltage follows
+    ``tau_rc dv/dt = j - v``, integrated exactly. When ``v`` crosses
+    ``threshold`` the neuron emits a spike (output ``amplitude / dt``, else
+    0), ``v`` resets to 0, and the neuron ignores its input for ``tau_ref``
+    seconds counted from the crossing time, interpolated within the step.
+    Voltages never go below 0. For constant ``j`` the mean output is
+    ``lif_rate(j) * amplitude``, the ``LIFRate`` layer's output with the same
+    parameters, as long as the neuron fires at most once per step (always
+    true when ``tau_ref >= dt``; with ``tau_ref < dt`` the rate at high
     currents falls below ``lif_rate``, at most ``1 / dt`` Hz).
 
     State: ``(voltage, refractory_time)``, refractory time in seconds.

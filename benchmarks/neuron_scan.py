@@ -1,0 +1,68 @@
+"""Spiking neurons and synapses over time: unrolled loop vs scanned loop.
+
+``scan_time`` unrolls static time axes up to ``MAX_UNROLL`` steps and scans
+longer ones. For SpikingLIF, SpikingIF and Lowpass on ``(batch, steps,
+neurons)`` currents this times, in the same run, tracing the compiled graph
+and running it (best and median of interleaved runs) for both loops, prints
+the ratio scanned / unrolled, and the neuron-steps per second. TensorFlow
+backend.
+
+    TF_CPP_MIN_LOG_LEVEL=2 nice -n 10 python benchmarks/neuron_scan.py [--batch 64] [--steps 32] [--neurons 4096]
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from keras_spiking.layers import Lowpass, SpikingIF, SpikingLIF
+from keras_spiking.timeloop import scan_time
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=32)
+    parser.add_argument("--neurons", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=9)
+    args = parser.parse_args()
+    shape = (args.batch, args.steps, args.neurons)
+    x = tf.constant(np.random.default_rng(0).uniform(0, 3, size=shape), "float32")
+
+    fns, trace = {}, {}
+    for layer in (SpikingLIF(), SpikingIF(threshold=0.002), Lowpass(0.005)):
+        layer.build(shape)
+        for unroll in (True, False):
+            def run(x, layer=layer, unroll=unroll):
+                step = layer.step_function(x)
+                return scan_time(step, x, layer.initial_state(x), unroll=unroll)[0]
+
+            name = (type(layer).__name__, "unrolled" if unroll else "scanned")
+            fns[name] = tf.function(run)
+            start = time.perf_counter()
+            fns[name].get_concrete_function(x)
+            trace[name] = time.perf_counter() - start
+
+    for fn in fns.values():
+        fn(x)  # warm up
+    times = {name: [] for name in fns}
+    for _ in range(args.repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn(x).numpy()
+            times[name].append(time.perf_counter() - start)
+
+    print(f"currents {shape}; {args.repeats} interleaved runs each; TF {tf.__version__}")
+    print(f"{'layer':<11} {'loop':<9} {'trace s':>8} {'best ms':>8} {'median ms':>10} "
+          f"{'neuron-steps/s':>15} {'scan/unroll':>12}")
+    for (layer, loop), t in times.items():
+        ratio = min(t) / min(times[(layer, "unrolled")])
+        print(f"{layer:<11} {loop:<9} {trace[(layer, loop)]:>8.2f} {1e3 * min(t):>8.1f} "
+              f"{1e3 * statistics.median(t):>10.1f} {np.prod(shape) / min(t):>15.3g} "
+              f"{ratio:>12.2f}")
+
+
+if __name__ == "__main__":
+    main()
