@@ -31,13 +31,22 @@ Prints one JSON line: training and inference samples/s, peak RSS in bytes
 import argparse
 import importlib.metadata
 import json
-import resource
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+def peak_rss():
+    """Peak resident memory of this process, bytes (VmHWM: unlike ru_maxrss it
+    starts afresh at exec, so a big parent does not leak into the figure)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
 
 FRAMEWORKS = ("snntorch", "snntorch-static", "spikingjelly", "spikingjelly-static")
 
@@ -129,7 +138,7 @@ def main():
         import snntorch  # noqa: F401
     else:
         import spikingjelly.activation_based  # noqa: F401
-    import_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    import_rss = peak_rss()
     torch.manual_seed(args.seed)
     data = np.load(args.data)
     x = torch.from_numpy(data["x"].astype("float32") / 255.0).permute(0, 3, 1, 2).contiguous()
@@ -178,7 +187,7 @@ def main():
         framework=args.framework,
         train_samples_per_s=samples / train_time,
         infer_samples_per_s=samples / infer_time,
-        peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        peak_rss_bytes=peak_rss(),
         import_rss_bytes=import_rss,
         first_loss=losses[0], last_loss=losses[-1],
         threads=torch.get_num_threads(),

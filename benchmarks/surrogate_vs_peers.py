@@ -25,12 +25,19 @@ runs N times, interleaved, and the best throughput of each framework is kept
 ``spikingjelly`` is multi-step mode with time folded into the batch; the
 ``-static`` variants compute the first convolution once per image, as ours does.
 Test accuracy after a full epoch is measured by the example, not here.
+
+Shared machines: torch's OpenMP threads spin while waiting for work, and when
+other processes compete for the cores that costs them up to 5x (snnTorch
+training measured here at load average ~5: 27 samples/s by default, 151 with
+``OMP_WAIT_POLICY=PASSIVE``). So every framework's process runs with
+``OMP_WAIT_POLICY=PASSIVE`` by default (TensorFlow does not use OpenMP threads
+here; the setting is for the peers' benefit); ``--omp-wait-policy ''`` keeps
+the environment's setting. The load average is printed with the results.
 """
 
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -42,6 +49,16 @@ PEERS = ("snntorch", "snntorch-static", "spikingjelly", "spikingjelly-static")
 DEFAULT_PEER_PYTHON = "/work/venvs/peers-torch/bin/python"
 
 
+def peak_rss():
+    """Peak resident memory of this process, bytes (VmHWM: unlike ru_maxrss it
+    starts afresh at exec, so a big parent does not leak into the figure)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
 def keras_worker(args):
     """Our half: train and run the example's model, print one JSON line."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -51,7 +68,7 @@ def keras_worker(args):
     sys.path.insert(0, os.path.join(ROOT, "examples"))
     from surrogate_csnn import build_csnn, compile_csnn
 
-    import_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    import_rss = peak_rss()
     keras.utils.set_random_seed(args.seed)
     data = np.load(args.data)
     x, y = data["x"], data["y"]
@@ -74,15 +91,15 @@ def keras_worker(args):
         framework="keras_spiking",
         train_samples_per_s=samples / train_time,
         infer_samples_per_s=samples / infer_time,
-        peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        peak_rss_bytes=peak_rss(),
         import_rss_bytes=import_rss,
         last_loss=float(history.history["loss"][-1]),
         version=f"keras {keras.__version__}, backend {keras.backend.backend()}",
     )))
 
 
-def run(command):
-    result = subprocess.run(command, capture_output=True, text=True)
+def run(command, env):
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode or not lines:
         raise RuntimeError(
@@ -105,6 +122,9 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--loss", choices=("count", "rate"), default="count",
                         help="cross-entropy on spike counts, or at every step")
+    parser.add_argument("--omp-wait-policy", default="PASSIVE",
+                        help="OMP_WAIT_POLICY for every framework's process ('' keeps the "
+                             "environment's); see the docstring")
     parser.add_argument("--worker", choices=("keras",), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -129,6 +149,10 @@ def main():
     common = ["--steps", str(args.steps), "--batch-size", str(args.batch_size),
               "--warmup", str(args.warmup), "--batches", str(args.batches),
               "--seed", str(args.seed), "--loss", args.loss]
+    load_at_start = os.getloadavg()[0]
+    env = dict(os.environ)
+    if args.omp_wait_policy:
+        env["OMP_WAIT_POLICY"] = args.omp_wait_policy
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "batches.npz")
@@ -140,7 +164,7 @@ def main():
                               "--framework", peer, "--data", data] + common
         for repeat in range(args.repeats):
             for name, command in commands.items():
-                r = run(command)
+                r = run(command, env)
                 print(f"[run {repeat + 1}] {name:20s} train {r['train_samples_per_s']:7.1f}/s  "
                       f"infer {r['infer_samples_per_s']:7.1f}/s  "
                       f"peak RSS {r['peak_rss_bytes'] / 2**30:.2f} GiB "
@@ -153,7 +177,8 @@ def main():
 
     print(f"\nCSNN 12C5-MP2-64C5-MP2-1024FC10, T={args.steps}, batch {args.batch_size}, "
           f"{args.batches} timed batches, best of {args.repeats}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"load average {os.getloadavg()[0]:.1f} (at start {load_at_start:.1f}), "
+          f"OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', '(unset)')}")
     print(f"{'framework':22s} {'train samples/s':>16s} {'infer samples/s':>16s} "
           f"{'peak RSS GiB':>13s} {'after import':>13s} {'difference':>11s}")
     for name, r in results.items():
