@@ -57,3 +57,10 @@ def check_choice(owner, name, value, choices):
             f"{owner}: {name} must be one of {tuple(choices)}, got {value!r}."
         )
     return value
+
+
+def check_bool(owner, name, value):
+    """Check that ``value`` is True or False (not merely truthy)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be True or False, got {value!r}.")
+    return value

@@ -21,6 +21,7 @@ import keras
 from keras import ops
 
 from keras_spiking.timeloop import scan_time
+from keras_spiking.validation import check_bool
 
 
 class TimeStateLayer(keras.layers.Layer):
@@ -42,16 +43,9 @@ class TimeStateLayer(keras.layers.Layer):
         self, return_sequences=True, return_state=False, stateful=False, **kwargs
     ):
         super().__init__(**kwargs)
-        for name, value in (
-            ("return_sequences", return_sequences),
-            ("return_state", return_state),
-            ("stateful", stateful),
-        ):
-            if not isinstance(value, bool):
-                raise TypeError(f"{self.name}: {name} must be True or False, got {value!r}.")
-        self.return_sequences = return_sequences
-        self.return_state = return_state
-        self.stateful = stateful
+        self.return_sequences = check_bool(self.name, "return_sequences", return_sequences)
+        self.return_state = check_bool(self.name, "return_state", return_state)
+        self.stateful = check_bool(self.name, "stateful", stateful)
         self.state_variables = None
 
     # -- to be defined by subclasses -------------------------------------------------

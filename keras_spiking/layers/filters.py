@@ -16,7 +16,7 @@ import keras
 from keras import ops
 
 from keras_spiking.layers.base import TimeStateLayer
-from keras_spiking.validation import check_choice, check_number
+from keras_spiking.validation import check_bool, check_choice, check_number
 
 #: Accepted ``initial_value`` values.
 INITIAL_VALUES = ("zeros", "first_input")
@@ -51,8 +51,7 @@ class SynapticFilter(TimeStateLayer):
         check_number(self.name, "tau", tau, low=0)
         check_number(self.name, "dt", dt, low=0, low_open=True)
         check_choice(self.name, "initial_value", initial_value, INITIAL_VALUES)
-        if not isinstance(learn_tau, bool):
-            raise TypeError(f"{self.name}: learn_tau must be True or False, got {learn_tau!r}.")
+        check_bool(self.name, "learn_tau", learn_tau)
         if learn_tau and tau == 0:
             raise ValueError(
                 f"{self.name}: learn_tau=True needs tau > 0 to start from, got tau=0."

@@ -51,18 +51,12 @@ from keras import ops
 from keras_spiking import surrogates
 from keras_spiking.layers.base import TimeStateLayer
 from keras_spiking.neurons import RESETS, apply_reset, heaviside, lif_step
-from keras_spiking.validation import check_choice, check_number
+from keras_spiking.validation import check_bool, check_choice, check_number
 
 #: accepted ``output`` values
 OUTPUTS = ("spikes", "membrane", "both")
 
 _UNSET = object()  # default of the arguments only some subclasses have
-
-
-def _check_bool(owner, name, value):
-    if not isinstance(value, bool):
-        raise TypeError(f"{owner}: {name} must be True or False, got {value!r}.")
-    return value
 
 
 def _number_or_array(owner, name, value, **bounds):
@@ -155,18 +149,18 @@ class LeakyNeuron(TimeStateLayer):
         self.threshold = _number_or_array(name, "threshold", threshold, low=0, low_open=True)
         self.reset = check_choice(name, "reset", reset, RESETS)
         self.surrogate = surrogates.get(surrogate, owner=f"{name}: surrogate")
-        self.learn_beta = _check_bool(name, "learn_beta", learn_beta)
-        self.learn_threshold = _check_bool(name, "learn_threshold", learn_threshold)
-        self.reset_detached = _check_bool(name, "reset_detached", reset_detached)
+        self.learn_beta = check_bool(name, "learn_beta", learn_beta)
+        self.learn_threshold = check_bool(name, "learn_threshold", learn_threshold)
+        self.reset_detached = check_bool(name, "reset_detached", reset_detached)
         self.output_mode = check_choice(name, "output", output, OUTPUTS)
-        self.reset_delay = _check_bool(name, "reset_delay", reset_delay)
+        self.reset_delay = check_bool(name, "reset_delay", reset_delay)
         if self.synaptic:
             self.alpha = _number_or_array(name, "alpha", alpha, low=0, high=1)
-            self.learn_alpha = _check_bool(name, "learn_alpha", learn_alpha)
+            self.learn_alpha = check_bool(name, "learn_alpha", learn_alpha)
         if self.recurrent:
-            self.all_to_all = _check_bool(name, "all_to_all", all_to_all)
+            self.all_to_all = check_bool(name, "all_to_all", all_to_all)
             self.V = _number_or_array(name, "V", V)
-            self.learn_recurrent = _check_bool(name, "learn_recurrent", learn_recurrent)
+            self.learn_recurrent = check_bool(name, "learn_recurrent", learn_recurrent)
             self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
             self.recurrent_kernel_size = _kernel_size(name, recurrent_kernel_size)
             if self.recurrent_kernel_size is not None and not self.all_to_all:
