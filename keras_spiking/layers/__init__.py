@@ -7,6 +7,7 @@ filters.py   Lowpass, Alpha: synaptic filters, exact zero-order hold
 time.py      TimeFold, RepeatTime: stateless layers over time, static inputs over time
 leaky.py     Leaky, Synaptic, RLeaky, RSynaptic, IF: surrogate-gradient LIF (snnTorch)
 spike_time.py  SpikeTimeDense: exact time-to-first-spike layer (fast & deep)
+continuous.py  ContinuousLIF: NIR's continuous-time neurons (LIF, IF, LI, CubaLIF, ...)
 """
 
 from keras_spiking.layers.rate import LIFRate, SoftLIF
@@ -16,9 +17,11 @@ from keras_spiking.layers.filters import Alpha, Lowpass
 from keras_spiking.layers.time import RepeatTime, TimeFold
 from keras_spiking.layers.spike_time import SpikeTimeDense
 from keras_spiking.layers.leaky import IF, Leaky, RLeaky, RSynaptic, Synaptic
+from keras_spiking.layers.continuous import ContinuousLIF
 
 __all__ = [
     "Alpha",
+    "ContinuousLIF",
     "IF",
     "LIFRate",
     "Leaky",
