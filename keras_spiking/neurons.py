@@ -21,7 +21,17 @@ Nengo LIF (spiking)   exp(-dt_eff / tau_rc)        1 - decay        to 0, immedi
 snnTorch ``Leaky``    beta                         1                delayed one step
 IF / spiking ReLU     1                            dt               subtract, immediate
 NIR ``LIF`` (Euler)   1 - dt / tau                 r * dt / tau     to v_reset, immediate
+NIR ``LIF`` (exact)   exp(-dt / tau)               r (1 - decay)    to v_reset, immediate
+NIR ``IF``            1                            r * dt           to v_reset, immediate
 ====================  ===========================  ===============  =================
+
+NIR's ``v_leak`` adds ``(1 - decay) v_leak`` per step (a bias). Read backwards
+(``tau = dt / (1 - decay)`` for Euler, ``-dt / log(decay)`` for exact,
+``r = gain / (1 - decay)``), the table is how ``converters/nir.py`` exports
+every face to NIR so that the chosen scheme reproduces it spike for spike;
+``layers.ContinuousLIF`` is the NIR face itself. snnTorch's delayed reset
+to zero gives the same spikes as the immediate one; reset by subtraction
+has no NIR form.
 
 ``dt_eff = clip(dt - refractory_time, 0, dt)`` is the part of the step a
 neuron spends outside its refractory period (``tau_ref`` seconds after each
