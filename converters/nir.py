@@ -134,6 +134,10 @@ def _canonical_order(keras_shape):
     return index if index.ndim < 2 else np.moveaxis(index, -1, 0)
 
 
+def _f32(array):
+    return np.asarray(array, "float32")
+
+
 def _array_to_last(array):
     array = np.asarray(array)
     return array if array.ndim < 2 else np.moveaxis(array, 0, -1)
@@ -156,7 +160,7 @@ class _Port:
     def to_nir(self, value):
         """A per-element parameter (broadcast over the Keras shape) in NIR order."""
         full = np.broadcast_to(np.asarray(value, "float64"), self.keras_shape)
-        return np.asarray(full.reshape(-1)[self.order], "float32")
+        return full.reshape(-1)[self.order]
 
 
 # -- export ----------------------------------------------------------------------------------
@@ -282,7 +286,7 @@ class _Exporter:
             if np.any(np.asarray(keras.ops.convert_to_numpy(layer.offset)) != 0):
                 raise _error(layer, "its offset is not 0", "fold the offset into a bias")
             scale = keras.ops.convert_to_numpy(layer.scale)
-            node = nir.Scale(scale=port.to_nir(scale).reshape(port.order.shape))
+            node = nir.Scale(scale=_f32(port.to_nir(scale)))
             return _Port([self.add(layer.name, node, inputs)], out_shape, port.order)
         raise _error(
             layer, "NIR export has no rule for this class (supported: Dense, Conv1D, "
@@ -397,7 +401,7 @@ class _Exporter:
                     layer, "its exact update has no forward-Euler form in NIR",
                     "export with integration='exact', or use Lowpass",
                 )
-            tau = port.to_nir(self.tau_of(layer)).reshape(port.order.shape)
+            tau = _f32(port.to_nir(self.tau_of(layer)))
             one = np.ones_like(tau)
             node = nir.CubaLI(tau_syn=tau, tau_mem=tau, r=one, v_leak=0 * one, w_in=one)
         elif isinstance(layer, LeakyNeuron):
@@ -442,28 +446,27 @@ class _Exporter:
     def single_stage(self, layer, port, decay, gain, bias, threshold, v_reset=0.0):
         """The NIR node whose chosen discretisation is ``v <- decay v + gain x + bias``."""
         nir, dt = self.nir, self.dt
-        shape = port.order.shape
-        decay, gain, bias = (port.to_nir(v).reshape(shape) for v in (decay, gain, bias))
-        thr = None if threshold is None else port.to_nir(threshold).reshape(shape)
-        reset = port.to_nir(v_reset).reshape(shape)
+        decay, gain, bias = (port.to_nir(v) for v in (decay, gain, bias))
+        thr = None if threshold is None else _f32(port.to_nir(threshold))
+        reset = _f32(port.to_nir(v_reset))
         if np.all(decay == 1):
             if np.any(bias != 0):
                 raise _error(layer, "a constant input without leak has no NIR form",
                              "add a leak or a bias in the layer before")
-            r = (gain / dt).astype("float32")
+            r = _f32(gain / dt)
             return nir.I(r=r) if thr is None else nir.IF(r=r, v_threshold=thr, v_reset=reset)
         if np.any(decay >= 1):
             raise _error(layer, "some of its neurons leak and some do not",
                          "use one kind per layer")
         if self.integration == "euler":
-            tau = dt / (1 - decay.astype("float64"))
+            tau = dt / (1 - decay)
         else:
             if np.any(decay <= 0):
                 raise _error(layer, "a decay of 0 has no exact-integration time constant",
                              "export with integration='euler'")
-            tau = -dt / np.log(decay.astype("float64"))
-        leak = 1 - decay.astype("float64")
-        tau, r, v_leak = (np.asarray(v, "float32") for v in (tau, gain / leak, bias / leak))
+            tau = -dt / np.log(decay)
+        leak = 1 - decay
+        tau, r, v_leak = (_f32(v) for v in (tau, gain / leak, bias / leak))
         if thr is None:
             return nir.LI(tau=tau, r=r, v_leak=v_leak)
         return nir.LIF(tau=tau, r=r, v_leak=v_leak, v_threshold=thr, v_reset=reset)
@@ -485,15 +488,12 @@ class _Exporter:
         if np.any(alpha >= 1) or np.any(beta >= 1):
             raise _error(layer, "alpha = 1 or beta = 1 (no decay) has no CubaLIF form",
                          "use alpha, beta < 1")
-        shape = port.order.shape
-        alpha, beta, thr = (port.to_nir(v).reshape(shape).astype("float64")
-                            for v in (alpha, beta, threshold))
+        alpha, beta, thr = (port.to_nir(v) for v in (alpha, beta, threshold))
         dt = self.dt
-        f32 = lambda v: np.asarray(v, "float32")  # noqa: E731
         return self.nir.CubaLIF(
-            tau_syn=f32(dt / (1 - alpha)), tau_mem=f32(dt / (1 - beta)),
-            r=f32(1 / (1 - beta)), v_leak=f32(0 * beta), v_threshold=f32(thr),
-            v_reset=f32(0 * beta), w_in=f32(1 / (1 - alpha)),
+            tau_syn=_f32(dt / (1 - alpha)), tau_mem=_f32(dt / (1 - beta)),
+            r=_f32(1 / (1 - beta)), v_leak=_f32(0 * beta), v_threshold=_f32(thr),
+            v_reset=_f32(0 * beta), w_in=_f32(1 / (1 - alpha)),
         )
 
     @staticmethod
@@ -508,7 +508,7 @@ class _Exporter:
         nir = self.nir
         kernel = keras.ops.convert_to_numpy(layer.recurrent_kernel).astype("float64")
         if not layer.all_to_all:
-            node = nir.Scale(scale=port.to_nir(kernel).reshape(port.order.shape))
+            node = nir.Scale(scale=_f32(port.to_nir(kernel)))
         elif layer.recurrent_kernel_size is None and len(port.keras_shape) == 1:
             node = nir.Linear(weight=np.asarray(kernel.T, "float32"))
         else:
@@ -519,8 +519,7 @@ class _Exporter:
 
     def continuous(self, layer, port):
         nir = self.nir
-        shape = port.order.shape
-        p = {k: None if getattr(layer, k) is None else port.to_nir(getattr(layer, k)).reshape(shape)
+        p = {k: None if getattr(layer, k) is None else _f32(port.to_nir(getattr(layer, k)))
              for k in ("tau", "r", "v_leak", "v_threshold", "v_reset", "tau_syn", "w_in")}
         if layer.integration != self.integration:
             if layer.tau_syn is not None:
@@ -829,7 +828,7 @@ class _Importer:
         return ks_layers.TimeFold(layer, name=self.unique(f"{layer.name}_timefold"))(x)
 
     def node(self, key, node, x):
-        nir, kind = self.nir, type(node).__name__
+        kind = type(node).__name__
         name = self.unique(key)
         per_step = tuple(x.shape[2:])
         if kind in ("Affine", "Linear"):

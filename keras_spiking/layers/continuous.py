@@ -38,7 +38,6 @@ than ``tau``; use the one the graph was exported for.
 
 import keras
 import numpy as np
-from keras import ops
 
 from keras_spiking import surrogates
 from keras_spiking.layers.base import TimeStateLayer
