@@ -68,19 +68,21 @@ def simulate_nir(graph, x, dt):
     parents = {n: [a for a, b in graph.edges if b == n] for n in graph.nodes}
     order, done = [], set()
     while len(order) < len(graph.nodes):
-        for n in graph.nodes:
-            if n not in done and all(p in done for p in parents[n]):
-                order.append(n)
-                done.add(n)
-    state, outputs = {}, []
+        ready = [n for n in graph.nodes if n not in done and all(p in done for p in parents[n])]
+        # a cycle: start it at a node with a computed input; the rest arrives a step late
+        ready = ready or [n for n in graph.nodes if n not in done
+                          and any(p in done for p in parents[n])][:1]
+        order.extend(ready)
+        done.update(ready)
+    state, outputs, y = {}, [], {}
     for t in range(x.shape[1]):
-        y = {}
+        previous, y = y, {}
         for name in order:
             node = graph.nodes[name]
             if isinstance(node, nir.Input):
                 y[name] = x[:, t].astype("float64")
                 continue
-            i = sum(y[p] for p in parents[name])
+            i = sum(y[p] if p in y else previous.get(p, 0.0) for p in parents[name])
             if isinstance(node, nir.Output):
                 y[name] = i
             elif isinstance(node, nir.Affine):
@@ -361,27 +363,56 @@ def test_continuous_lif_saves_and_loads(tmp_path):
         ks.layers.ContinuousLIF(integration="rk4")
 
 
-def test_recurrent_export_is_a_cycle_and_import_refuses_it():
-    model = _seeded_model(lambda: [
-        keras.Input((T, 4)), ks.layers.RLeaky(0.8, reset="zero"),
-    ])
+@pytest.mark.parametrize("kind", ["dense", "one_to_one", "synaptic"])
+def test_recurrent_export_is_a_cycle(kind):
+    if kind == "synaptic":
+        neuron = lambda: ks.layers.RSynaptic(0.6, 0.8, reset="zero", name="rec")  # noqa: E731
+    else:
+        neuron = lambda: ks.layers.RLeaky(  # noqa: E731
+            0.8, all_to_all=kind == "dense", V=-0.5, reset="zero", name="rec")
+    model = _seeded_model(lambda: [keras.Input((T, 4)), _dense(4), neuron()])
+    x = _input((4,), high=1.0)
+    expected = np.asarray(model(x))
     graph = export_nir(model)
-    assert ("r_leaky", "r_leaky_recurrent") in graph.edges
-    assert ("r_leaky_recurrent", "r_leaky") in graph.edges
+    assert ("rec", "rec_recurrent") in graph.edges and ("rec_recurrent", "rec") in graph.edges
+    # NIR's cycle delivers the previous step's spikes: snnTorch's W s[t-1]
+    np.testing.assert_allclose(simulate_nir(graph, x, 0.001), expected)
+    assert expected.sum() > 10
     with pytest.raises(ConversionError, match="cycle"):
         import_nir(graph)
 
 
+def test_functional_add_static_input_and_conv1d():
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((5,))
+    x = ks.layers.RepeatTime(T)(x_in)  # static input: NIR's input is one step
+    a, b = _dense(4)(x), _dense(4)(x)
+    y = ks.layers.Leaky(0.8, reset="zero")(keras.layers.Add()([a, b]))
+    model = keras.Model(x_in, y)
+    graph = export_nir(model)
+    static = np.random.default_rng(6).uniform(0, 1, (3, 5)).astype("float32")
+    timed = np.repeat(static[:, None], T, axis=1)
+    np.testing.assert_allclose(simulate_nir(graph, timed, 0.001), np.asarray(model(static)))
+    np.testing.assert_allclose(np.asarray(import_nir(graph)(timed)), np.asarray(model(static)))
+    conv = _seeded_model(lambda: [
+        keras.Input((T, 9, 2)),
+        ks.layers.TimeFold(keras.layers.Conv1D(3, 3, strides=2, dilation_rate=1)),
+        ks.layers.Leaky(0.7, reset="zero"), ks.layers.TimeFold(keras.layers.Flatten()),
+    ])
+    _check_round_trip(conv, _input((9, 2), high=2.0))
+
+
 # -- errors ------------------------------------------------------------------------------
 def _export_error(layers, match, **options):
-    model = _seeded_model(lambda: [keras.Input((T, 4))] + layers())
+    model = keras.Sequential([keras.Input((T, 4))] + layers())
     with pytest.raises(ConversionError, match=match) as info:
         export_nir(model, **options)
     return str(info.value)
 
 
 def test_export_errors_name_layer_reason_and_fix():
-    message = _export_error(lambda: [ks.layers.Leaky(0.9)], "subtracting the threshold")
+    message = _export_error(lambda: [ks.layers.Leaky(0.9, name="leaky")], "subtracting")
     assert "'leaky' (Leaky)" in message and "approximate=('subtract_reset',)" in message
     message = _export_error(lambda: [ks.layers.SpikingLIF(tau_ref=0.002)], "refractory")
     assert "tau_ref=0" in message and "approximate=('refractory',)" in message
@@ -395,12 +426,16 @@ def test_export_errors_name_layer_reason_and_fix():
     _export_error(lambda: [keras.layers.Dense(3, activation="relu")], "activation")
     _export_error(lambda: [ks.layers.LIFRate()], "no rule")
     _export_error(lambda: [ks.layers.SpikingIF(reset="zero", dt=0.002)], "dt", dt=0.001)
-    model = _seeded_model(lambda: [keras.Input((T, 4, 4, 1)), keras.layers.Reshape((T, 16))])
+    model = keras.Sequential([keras.Input((T, 4, 4, 1)),
+                              ks.layers.TimeFold(keras.layers.Conv2D(2, 2, padding="same"))])
+    with pytest.raises(ConversionError, match="unevenly"):
+        export_nir(model)
+    model = keras.Sequential([keras.Input((T, 4, 4, 1)), keras.layers.Reshape((T, 16))])
     with pytest.raises(ConversionError, match="TimeFold"):
         export_nir(model)
-    model = _seeded_model(lambda: [keras.Input((T, 4, 4, 1)),
-                           ks.layers.TimeFold(keras.layers.MaxPooling2D(2))])
-    with pytest.raises(ConversionError, match="'max_pooling2d' .*no rule"):
+    model = keras.Sequential([keras.Input((T, 4, 4, 1)),
+                              ks.layers.TimeFold(keras.layers.MaxPooling2D(2, name="pool"))])
+    with pytest.raises(ConversionError, match="'pool' .*no rule"):
         export_nir(model)
     with pytest.raises(ValueError, match="approximate"):
         export_nir(model, approximate=("everything",))
