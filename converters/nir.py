@@ -71,7 +71,6 @@ import numpy as np
 
 from keras_spiking import layers as ks_layers
 from keras_spiking.layers.continuous import INTEGRATIONS, ContinuousLIF
-from keras_spiking.layers.leaky import LeakyNeuron
 
 from .convert import ConversionError, _graph_of
 
@@ -200,22 +199,23 @@ class _Exporter:
                 if isinstance(node.operation, keras.Model):
                     results = self.walk(node.operation, inputs)
                 else:
-                    shapes = [tuple(x.shape) for x in node.input_tensors]
-                    results = [self.layer(node.operation, inputs, shapes, tuple(outputs[0].shape))]
+                    results = [self.layer(node.operation, inputs, tuple(outputs[0].shape))]
                 for x, port in zip(outputs, results):
                     tensors[id(x)] = port
         return [tensors[id(x)] for x in graph.outputs]
 
-    def layer(self, layer, inputs, in_shapes, out_shape):
-        if isinstance(layer, (ks_layers.TimeFold, keras.layers.TimeDistributed)):
+    # Classes match exactly: a subclass may compute something else.
+    def layer(self, layer, inputs, out_shape):
+        kind = type(layer)
+        if kind in (ks_layers.TimeFold, keras.layers.TimeDistributed):
             return self.stateless(layer.layer, inputs, out_shape[2:])
-        if isinstance(layer, ks_layers.RepeatTime):
+        if kind is ks_layers.RepeatTime:
             return inputs[0]
         if isinstance(layer, ks_layers.TimeStateLayer):
             return self.neuron(layer, inputs[0])
-        if isinstance(layer, _PER_STEP):  # act on the last axes only
+        if kind in _PER_STEP:  # act on the last axes only
             return self.stateless(layer, inputs, out_shape[2:])
-        if isinstance(layer, _NEEDS_FOLD):
+        if kind in _NEEDS_FOLD:
             raise _error(
                 layer, "applied to (batch, time, ...) directly it does not act per timestep",
                 "wrap it in keras_spiking.layers.TimeFold",
@@ -224,10 +224,10 @@ class _Exporter:
 
     # stateless layers (per timestep)
     def stateless(self, layer, inputs, out_shape):
-        out_shape = tuple(out_shape)
-        if isinstance(layer, _TRANSPARENT):
+        out_shape, kind = tuple(out_shape), type(layer)
+        if kind in _TRANSPARENT:
             return inputs[0]
-        if isinstance(layer, keras.layers.Add):
+        if kind is keras.layers.Add:
             orders = [p.order for p in inputs]
             if any(not np.array_equal(o, orders[0]) for o in orders):
                 raise _error(layer, "its inputs are laid out differently", "add before flattening")
@@ -236,7 +236,7 @@ class _Exporter:
             raise _error(layer, "it has several inputs", "use Add, or one input per layer")
         (port,) = inputs
         nir = self.nir
-        if isinstance(layer, keras.layers.Dense):
+        if kind is keras.layers.Dense:
             self.check_linear(layer)
             if len(port.keras_shape) != 1:
                 raise _error(
@@ -251,11 +251,9 @@ class _Exporter:
                 else nir.Linear(weight=weight)
             )
             return _Port([self.add(layer.name, node, inputs)], out_shape)
-        if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D)) and not isinstance(
-            layer, (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose)
-        ):
+        if kind in (keras.layers.Conv1D, keras.layers.Conv2D):
             return self.conv(layer, port, out_shape)
-        if isinstance(layer, keras.layers.AveragePooling2D):
+        if kind is keras.layers.AveragePooling2D:
             self.check_channels(layer, port)
             if layer.padding != "valid" and out_shape[:2] != self.valid_pool(layer, port):
                 raise _error(
@@ -267,7 +265,7 @@ class _Exporter:
                 padding=np.array([0, 0]),
             )
             return _Port([self.add(layer.name, node, inputs)], out_shape)
-        if isinstance(layer, (keras.layers.Flatten, keras.layers.Reshape)):
+        if kind in (keras.layers.Flatten, keras.layers.Reshape):
             if len(out_shape) != 1:
                 raise _error(
                     layer, f"NIR has no reshape node; only flattening to a vector can be "
@@ -282,7 +280,7 @@ class _Exporter:
             if not port.canonical:
                 raise _error(layer, "its input is already permuted", "flatten once")
             return _Port([self.add(layer.name, node, inputs)], out_shape, port.order.reshape(-1))
-        if isinstance(layer, keras.layers.Rescaling):
+        if kind is keras.layers.Rescaling:
             if np.any(np.asarray(keras.ops.convert_to_numpy(layer.offset)) != 0):
                 raise _error(layer, "its offset is not 0", "fold the offset into a bias")
             scale = keras.ops.convert_to_numpy(layer.scale)
@@ -360,17 +358,18 @@ class _Exporter:
     def neuron(self, layer, port):
         nir = self.nir
         dt = self.dt
-        if getattr(layer, "return_sequences", True) is False:
-            raise _error(layer, "return_sequences=False drops the time axis",
-                         "export with return_sequences=True")
+        if not layer.return_sequences or layer.return_state:
+            raise _error(layer, "return_sequences=False or return_state=True changes its "
+                         "outputs", "export with return_sequences=True, return_state=False")
         layer_dt = getattr(layer, "dt", None)
         if layer_dt is not None and not np.isclose(layer_dt, dt, rtol=1e-9, atol=0):
             raise _error(layer, f"its dt={layer_dt} differs from the export's dt={dt}",
                          "export with the layer's dt")
         scale = None
-        if isinstance(layer, ks_layers.ContinuousLIF):
+        kind = type(layer)
+        if kind is ks_layers.ContinuousLIF:
             node = self.continuous(layer, port)
-        elif isinstance(layer, ks_layers.SpikingLIF):
+        elif kind is ks_layers.SpikingLIF:
             if layer.tau_ref > 0:
                 self.allow("refractory", layer, f"NIR's LIF has no refractory period "
                            f"(tau_ref={layer.tau_ref})", "use tau_ref=0")
@@ -381,18 +380,18 @@ class _Exporter:
             node = self.single_stage(layer, port, decay, 1 - decay, (1 - decay) * layer.offset,
                                      layer.threshold)
             scale = layer.amplitude / dt
-        elif isinstance(layer, ks_layers.SpikingIF):
+        elif kind is ks_layers.SpikingIF:
             self.check_reset(layer, layer.reset)
             self.check_initial(layer)
             node = self.single_stage(layer, port, 1.0, dt, 0.0, layer.threshold)
             scale = layer.amplitude / dt
-        elif isinstance(layer, ks_layers.Lowpass):
+        elif kind is ks_layers.Lowpass:
             if layer.tau == 0 and not layer.learn_tau:
                 return port
             self.check_initial_value(layer)
             a = float(np.exp(-dt / self.tau_of(layer)))
             node = self.single_stage(layer, port, a, 1 - a, 0.0, None)
-        elif isinstance(layer, ks_layers.Alpha):
+        elif kind is ks_layers.Alpha:
             if layer.tau == 0 and not layer.learn_tau:
                 return port
             self.check_initial_value(layer)
@@ -404,7 +403,8 @@ class _Exporter:
             tau = _f32(port.to_nir(self.tau_of(layer)))
             one = np.ones_like(tau)
             node = nir.CubaLI(tau_syn=tau, tau_mem=tau, r=one, v_leak=0 * one, w_in=one)
-        elif isinstance(layer, LeakyNeuron):
+        elif kind in (ks_layers.Leaky, ks_layers.IF, ks_layers.Synaptic, ks_layers.RLeaky,
+                      ks_layers.RSynaptic):
             node = self.leaky(layer, port)
         else:
             raise _error(layer, "NIR export has no rule for this layer",
@@ -567,7 +567,8 @@ def _fold_scales(nodes, edges, nir):
             out_edges[a].append(b)
             in_edges[b].append(a)
         for name, node in nodes.items():
-            if not isinstance(node, nir.Scale) or len(out_edges[name]) != 1:
+            if not isinstance(node, nir.Scale) or len(out_edges[name]) != 1 or len(
+                in_edges[name]) != 1:
                 continue
             values = np.unique(node.scale)
             if values.size != 1:
