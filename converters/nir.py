@@ -338,7 +338,8 @@ class _Exporter:
             if layer.padding == "causal" or total % 2:
                 raise _error(
                     layer, f"padding={layer.padding!r} pads {total} unevenly here; NIR pads "
-                    "both sides equally", "use padding='valid' or odd kernel sizes",
+                    "both sides equally", "use padding='valid', or sizes for which Keras pads both "
+                    "sides equally (e.g. odd kernels at stride 1)",
                 )
             padding.append(total // 2)
         nir = self.nir
@@ -916,9 +917,13 @@ class _Importer:
                                 "axes and channels", "feed it a channels-first tensor")
         def pair(v):
             return tuple(int(k) for k in np.broadcast_to(np.asarray(v), (rank,)))
-        padding = node.padding
+        padding, kernel_size = node.padding, weight.shape[2:]
+        stride, dilation = pair(node.stride), pair(node.dilation)
         if isinstance(padding, str):
             keras_padding = padding
+        elif stride == (1,) * rank and all(  # Keras' "same": (k - 1) d / 2 on each side
+                2 * p == (k - 1) * d for p, k, d in zip(pair(padding), kernel_size, dilation)):
+            keras_padding = "same"
         else:
             pads = pair(padding)
             if any(pads):
@@ -928,8 +933,8 @@ class _Importer:
             keras_padding = "valid"
         cls = keras.layers.Conv1D if rank == 1 else keras.layers.Conv2D
         bias = np.asarray(node.bias, "float32")
-        layer = cls(weight.shape[0], weight.shape[2:], strides=pair(node.stride),
-                    padding=keras_padding, dilation_rate=pair(node.dilation),
+        layer = cls(weight.shape[0], kernel_size, strides=stride,
+                    padding=keras_padding, dilation_rate=dilation,
                     groups=int(node.groups), name=name)
         y = self.fold(layer, x)
         kernel = np.transpose(weight, tuple(range(2, rank + 2)) + (1, 0))
