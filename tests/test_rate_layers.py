@@ -55,6 +55,7 @@ def test_activation_callables_match_default_layers():
         (LIFRate, dict(amplitude=0), "amplitude must be > 0"),
         (LIFRate, dict(threshold=-1), "threshold must be > 0"),
         (SoftLIF, dict(sigma=-0.1), "sigma must be >= 0, got -0.1"),
+        (LIFRate, dict(gradient_sigma=0), "gradient_sigma must be > 0, got 0"),
         (SoftLIF, dict(tau_rc=float("nan")), "tau_rc must be finite"),
         (SoftLIF, dict(offset=float("inf")), "offset must be finite"),
     ],
@@ -96,14 +97,23 @@ def test_saved_model_gives_identical_outputs(tmp_path):
     assert isinstance(loaded.layers[1], SoftLIF) and loaded.layers[1].sigma == 0.1
 
 
-def test_soft_lif_network_trains():
-    """A small all-SoftLIF network fits a separable problem with plain fit."""
+def test_lif_rate_with_gradient_sigma_round_trips():
+    layer = LIFRate(tau_rc=0.03, gradient_sigma=0.2)
+    clone = LIFRate.from_config(layer.get_config())
+    assert clone.gradient_sigma == 0.2 and clone.tau_rc == 0.03
+    assert "gradient_sigma" not in SoftLIF().get_config()
+    assert LIFRate().gradient_sigma is None
+
+
+@pytest.mark.parametrize("layer", [SoftLIF(), LIFRate(gradient_sigma=0.05)])
+def test_rate_network_trains(layer):
+    """A small LIF-rate network fits a separable problem with plain fit."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=(256, 4)).astype("float32")
     y = (x[:, 0] + x[:, 1] > 0).astype("int64")
     keras.utils.set_random_seed(1)
     model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(32), SoftLIF(), keras.layers.Dense(2)]
+        [keras.Input((4,)), keras.layers.Dense(32), layer, keras.layers.Dense(2)]
     )
     model.compile(
         keras.optimizers.Adam(0.01),
