@@ -6,6 +6,7 @@ import pytest
 
 import keras_spiking
 from keras_spiking.layers import LIFRate, SoftLIF
+from keras_spiking.layers.rate import with_exact_rates
 from keras_spiking.neurons import lif_rate, soft_lif_rate
 
 
@@ -103,6 +104,25 @@ def test_lif_rate_with_gradient_sigma_round_trips():
     assert clone.gradient_sigma == 0.2 and clone.tau_rc == 0.03
     assert "gradient_sigma" not in SoftLIF().get_config()
     assert LIFRate().gradient_sigma is None
+
+
+def test_with_exact_rates_swaps_soft_lif_in_nested_models():
+    keras.utils.set_random_seed(0)
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5), SoftLIF(sigma=0.2)])
+    inp = keras.Input((4,))
+    out = keras.layers.Dense(3)(SoftLIF(amplitude=0.1, name="outer")(inner(inp)))
+    model = keras.Model(inp, out)
+    exact = with_exact_rates(model)
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    # same function as setting every sigma to 0 by hand
+    w = model.get_weights()
+    h = np.asarray(lif_rate(x @ w[0] + w[1] + 1.0, amplitude=1 / 63))
+    y = np.asarray(lif_rate(h + 1.0, amplitude=0.1)) @ w[2] + w[3]
+    np.testing.assert_allclose(exact.predict(x, verbose=0), y, rtol=1e-5, atol=1e-6)
+    swapped = [l for l in (exact.layers + exact.layers[1].layers) if isinstance(l, LIFRate)]
+    assert sorted(l.gradient_sigma for l in swapped) == [0.05, 0.2]
+    assert not any(isinstance(l, SoftLIF) for l in swapped)
+    assert model.layers[2].sigma == 0.05  # the original is untouched
 
 
 @pytest.mark.parametrize("layer", [SoftLIF(), LIFRate(gradient_sigma=0.05)])

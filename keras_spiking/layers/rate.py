@@ -171,3 +171,27 @@ class SoftLIF(LIFRate):
         del config["gradient_sigma"]  # the forward pass itself is smooth
         config["sigma"] = self.sigma
         return config
+
+
+def with_exact_rates(model, gradient_sigma=None):
+    """A copy of ``model`` (same weights) with every ``SoftLIF`` as ``LIFRate``.
+
+    The copy computes the exact rates that spiking LIF neurons fire at, so its
+    accuracy is what a converted network approaches as T grows. Each new
+    ``LIFRate`` backpropagates the soft-LIF derivative (``gradient_sigma``;
+    None keeps each layer's ``sigma``), so the copy can be fine-tuned with
+    ``fit`` to close the gap between the soft rates it was trained with and
+    the exact ones. Activation functions (``activations.soft_lif``) are kept.
+    """
+
+    def clone(layer):
+        if not isinstance(layer, SoftLIF):
+            return layer.__class__.from_config(layer.get_config())
+        config = layer.get_config()
+        sigma = config.pop("sigma")
+        config["gradient_sigma"] = (gradient_sigma or sigma) or None
+        return LIFRate.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy
