@@ -17,22 +17,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_spiking  # noqa: E402
-
-
-def with_exact_rates(model):
-    """A copy of a Sequential ``model`` whose SoftLIF layers have ``sigma = 0``."""
-    config = model.get_config()
-    for layer in config["layers"]:
-        if layer["class_name"] == "SoftLIF":
-            layer["config"]["sigma"] = 0.0
-    exact = keras.Sequential.from_config(config)
-    exact.set_weights(model.get_weights())
-    return exact
+from keras_spiking.layers.rate import with_exact_rates  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="a saved Sequential .keras model")
+    parser.add_argument("--model", required=True, help="a saved .keras model with SoftLIF layers")
     args = parser.parse_args(argv)
     model = keras.models.load_model(args.model)
     x, y = keras_spiking.datasets.load_fashion_mnist("test", as_numpy=True)

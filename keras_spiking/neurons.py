@@ -84,7 +84,13 @@ def lif_rate(j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0):
 
 
 def soft_lif_rate(
-    j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0, sigma=0.02
+    j,
+    tau_rc=0.02,
+    tau_ref=0.002,
+    threshold=1.0,
+    amplitude=1.0,
+    sigma=0.02,
+    exact_forward=False,
 ):
     """Smoothed LIF rate for training (Hunsberger & Eliasmith, arXiv 1510.08829).
 
@@ -93,27 +99,38 @@ def soft_lif_rate(
     bounded derivative; ``sigma -> 0`` recovers ``lif_rate`` and ``sigma = 0``
     is exactly ``lif_rate``. Far below threshold, where that smoothed current
     falls under 1e-30, the rate stays at its value there (below 1 Hz).
+
+    ``exact_forward=True`` returns the exact ``lif_rate`` but keeps the smooth
+    derivative (a straight-through estimator): a network trained this way
+    computes exactly the rates its spiking LIF neurons will fire at.
     """
     if sigma == 0:
         return lif_rate(j, tau_rc, tau_ref, threshold, amplitude)
     j, dtype = _float32(j)
 
-    @ops.custom_gradient
-    def rate_fn(j):
-        # the explicit derivative costs a third fewer kernels than autodiff
+    def smooth(j):
         z = (j - threshold) * (1.0 / sigma)
         x = ops.maximum(sigma * ops.softplus(z), 1e-30)  # log and 1/x stay finite
         rate = _rate_from_log_term(
             ops.log1p(threshold / x), tau_rc, tau_ref, amplitude
         )
+        return rate, z, x
+
+    @ops.custom_gradient
+    def rate_fn(j):
+        # the explicit derivative costs a third fewer kernels than autodiff
+        parts = None if exact_forward else smooth(j)
 
         def grad(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
+            rate, z, x = parts or smooth(j)
             # d rate / dj = rate^2 tau_rc threshold sigmoid(z) / (amplitude x (x + threshold))
             scale = tau_rc * threshold / amplitude
             return upstream * (rate * rate) * ops.sigmoid(z) * scale / (x * (x + threshold))
 
-        return rate, grad
+        if exact_forward:
+            return lif_rate(j, tau_rc, tau_ref, threshold, amplitude), grad
+        return parts[0], grad
 
     return ops.cast(rate_fn(j), dtype)
 

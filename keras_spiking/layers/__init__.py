@@ -5,6 +5,7 @@ rate.py      LIFRate, SoftLIF: rate activations for training with fit
 spiking.py   SpikingLIF, SpikingIF: spiking neurons (Nengo LIF, spiking ReLU)
 filters.py   Lowpass, Alpha: synaptic filters, exact zero-order hold
 time.py      TimeFold, RepeatTime: stateless layers over time, static inputs over time
+pooling.py   SpikeMaxPool: max pooling that keeps spike trains spikes
 leaky.py     Leaky, Synaptic, RLeaky, RSynaptic, IF: surrogate-gradient LIF (snnTorch)
 spike_time.py  SpikeTimeDense: exact time-to-first-spike layer (fast & deep)
 continuous.py  ContinuousLIF: NIR's continuous-time neurons (LIF, IF, LI, CubaLIF, ...)
@@ -15,6 +16,7 @@ from keras_spiking.layers.base import TimeStateLayer
 from keras_spiking.layers.spiking import SpikingIF, SpikingLIF
 from keras_spiking.layers.filters import Alpha, Lowpass
 from keras_spiking.layers.time import RepeatTime, TimeFold
+from keras_spiking.layers.pooling import SpikeMaxPool
 from keras_spiking.layers.spike_time import SpikeTimeDense
 from keras_spiking.layers.leaky import IF, Leaky, RLeaky, RSynaptic, Synaptic
 from keras_spiking.layers.continuous import ContinuousLIF
@@ -30,6 +32,7 @@ __all__ = [
     "RSynaptic",
     "RepeatTime",
     "SoftLIF",
+    "SpikeMaxPool",
     "SpikeTimeDense",
     "SpikingIF",
     "SpikingLIF",
