@@ -437,6 +437,10 @@ def test_export_errors_name_layer_reason_and_fix():
                               ks.layers.TimeFold(keras.layers.MaxPooling2D(2, name="pool"))])
     with pytest.raises(ConversionError, match="'pool' .*no rule"):
         export_nir(model)
+    model = keras.Sequential([keras.Input((T, 4, 4, 1)),
+                              ks.layers.SpikeMaxPool(keras.layers.MaxPooling2D(2), name="smp")])
+    with pytest.raises(ConversionError, match="'smp' \\(SpikeMaxPool\\).*no rule"):
+        export_nir(model)  # a TimeFold subclass: not taken for a plain TimeFold
     with pytest.raises(ValueError, match="approximate"):
         export_nir(model, approximate=("everything",))
 
