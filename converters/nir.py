@@ -505,12 +505,18 @@ class _Exporter:
         return np.asarray(getattr(layer, name), "float64")
 
     def recurrence(self, layer, port, name):
-        """RLeaky/RSynaptic: a cycle neuron -> weight -> neuron (one step of delay)."""
+        """RLeaky/RSynaptic/ContinuousLIF: a cycle neuron -> weight -> neuron (one
+        step of delay: the weight carries the previous step's output)."""
         nir = self.nir
         kernel = keras.ops.convert_to_numpy(layer.recurrent_kernel).astype("float64")
-        if not layer.all_to_all:
+        if type(layer) is ks_layers.ContinuousLIF:
+            one_to_one, convolved = layer.recurrent == "one_to_one", False
+        else:
+            one_to_one = not layer.all_to_all
+            convolved = layer.recurrent_kernel_size is not None
+        if one_to_one:
             node = nir.Scale(scale=_f32(port.to_nir(kernel)))
-        elif layer.recurrent_kernel_size is None and len(port.keras_shape) == 1:
+        elif not convolved and len(port.keras_shape) == 1:
             node = nir.Linear(weight=np.asarray(kernel.T, "float32"))
         else:
             raise _error(layer, "only dense or one-to-one recurrence on vectors is exported",
@@ -722,8 +728,10 @@ def import_nir(graph_or_path, *, dt=None, integration=None, timesteps=None, name
         timesteps: number of steps of the model's input, or None (any).
         name: the model's name.
 
-    Raises ``ConversionError`` for nodes without a Keras form (Delay, nested
-    graphs, recurrent cycles, uneven pooling padding, partial Flatten).
+    A neuron's own recurrence (a cycle neuron -> Linear/Scale -> neuron)
+    becomes ``ContinuousLIF(recurrent=...)``: the previous step's output fed
+    back. Raises ``ConversionError`` for nodes without a Keras form (Delay,
+    nested graphs, other cycles, pooling padding, partial Flatten).
     """
     nir = _nir()
     graph = graph_or_path
@@ -761,9 +769,27 @@ class _Importer:
         self.integration, self.timesteps = integration, timesteps
         self.names = set()
 
-    def order(self):
-        """Topological order of the nodes; a cycle (recurrence) raises."""
+    def find_loops(self):
+        """Self-recurrence ``neuron -> Linear/Scale -> the same neuron``:
+        ``{neuron: (weight node name, weight node)}``."""
         nodes, edges = self.graph.nodes, self.graph.edges
+        found = {}
+        for key, node in nodes.items():
+            if type(node).__name__ not in ("Linear", "Scale"):
+                continue
+            ins = [a for a, b in edges if b == key]
+            outs = [b for a, b in edges if a == key]
+            if (len(ins) == 1 and outs == ins and ins[0] not in found
+                    and type(nodes[ins[0]]).__name__ in _NEURONS):
+                found[ins[0]] = (key, node)
+        return found
+
+    def order(self):
+        """Topological order of the nodes, without self-recurrence loops (which
+        become the neurons' recurrent weights); another cycle raises."""
+        loops = {weight: neuron for neuron, (weight, _) in self.loops.items()}
+        nodes = {k: n for k, n in self.graph.nodes.items() if k not in loops}
+        edges = [(a, b) for a, b in self.graph.edges if a not in loops and b not in loops]
         parents = {n: [] for n in nodes}
         children = {n: [] for n in nodes}
         for a, b in edges:
@@ -783,13 +809,15 @@ class _Importer:
             cyclic = sorted(n for n in nodes if n not in order)
             node = nodes[cyclic[0]]
             raise _import_error(
-                cyclic[0], node, f"the graph has a cycle through {cyclic} (recurrence), which "
-                "import_nir does not map yet", "import a feed-forward graph",
+                cyclic[0], node, f"the graph has a cycle through {cyclic} that is not a "
+                "neuron's own recurrence (neuron -> Linear/Scale -> the same neuron), which "
+                "import_nir does not map", "import a graph with only such loops",
             )
         return order, parents
 
     def build(self, name):
         nir = self.nir
+        self.loops = self.find_loops()
         order, parents = self.order()
         tensors, inputs, outputs = {}, [], []
         for key in order:
@@ -879,8 +907,19 @@ class _Importer:
             return ContinuousLIF(tau=self.dt, v_threshold=thr, dt=self.dt,
                                  integration="euler", name=name)(x)
         if kind in _NEURONS:
-            return ContinuousLIF(dt=self.dt, integration=self.integration, name=name,
-                                 **self.neuron_params(node, kind))(x)
+            loop = self.loops.get(key)
+            recurrent = None if loop is None else (
+                "one_to_one" if type(loop[1]).__name__ == "Scale" else "dense")
+            layer = ContinuousLIF(dt=self.dt, integration=self.integration, name=name,
+                                  recurrent=recurrent, **self.neuron_params(node, kind))
+            y = layer(x)
+            if loop is not None:
+                if recurrent == "dense":
+                    kernel = np.asarray(loop[1].weight, "float32").T
+                else:
+                    kernel = np.broadcast_to(_array_to_last(loop[1].scale), per_step)
+                layer.set_weights([np.asarray(kernel, "float32")])
+            return y
         raise _import_error(
             key, node, "import_nir has no Keras form for it (supported: Input, Output, "
             "Affine, Linear, Scale, Conv1d, Conv2d, AvgPool2d, SumPool2d, Flatten, "

@@ -350,8 +350,9 @@ def test_threshold_scale_and_sum_of_edges_import():
 
 def test_continuous_lif_saves_and_loads(tmp_path):
     layer = ks.layers.ContinuousLIF(tau=0.02, r=[1.0, 2.0], v_leak=0.1, tau_syn=0.005,
-                                    v_reset=-0.1, integration="exact")
+                                    v_reset=-0.1, integration="exact", recurrent="dense")
     model = keras.Sequential([keras.Input((T, 2)), layer])
+    layer.set_weights([np.array([[0.0, -0.5], [0.3, 0.0]], "float32")])
     x = _input((2,), high=4.0)
     path = tmp_path / "m.keras"
     model.save(path)
@@ -378,8 +379,28 @@ def test_recurrent_export_is_a_cycle(kind):
     # NIR's cycle delivers the previous step's spikes: snnTorch's W s[t-1]
     np.testing.assert_allclose(simulate_nir(graph, x, 0.001), expected)
     assert expected.sum() > 10
-    with pytest.raises(ConversionError, match="cycle"):
-        import_nir(graph)
+    imported = import_nir(graph)  # the loop becomes ContinuousLIF(recurrent=...)
+    np.testing.assert_allclose(np.asarray(imported(x)), expected)
+    # ... and exports back to the same cycle
+    again = export_nir(imported)
+    weight = "scale" if kind == "one_to_one" else "weight"
+    np.testing.assert_allclose(getattr(again.nodes["rec_recurrent"], weight),
+                               getattr(graph.nodes["rec_recurrent"], weight))
+
+
+def test_import_refuses_other_cycles():
+    n = 2
+    lif = dict(tau=np.full(n, 0.01), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n))
+    nodes = {
+        "in": nir.Input(input_type={"input": np.array([n])}),
+        "a": nir.LIF(**lif), "b": nir.LIF(**lif),
+        "ab": nir.Linear(weight=np.eye(n)), "ba": nir.Linear(weight=np.eye(n)),
+        "out": nir.Output(output_type={"output": np.array([n])}),
+    }
+    edges = [("in", "a"), ("a", "ab"), ("ab", "b"), ("b", "ba"), ("ba", "a"), ("b", "out")]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+    with pytest.raises(ConversionError, match="cycle through"):
+        import_nir(graph, dt=0.001)
 
 
 def test_functional_add_static_input_and_conv1d():

@@ -38,6 +38,7 @@ than ``tau``; use the one the graph was exported for.
 
 import keras
 import numpy as np
+from keras import ops
 
 from keras_spiking import surrogates
 from keras_spiking.layers.base import TimeStateLayer
@@ -46,6 +47,8 @@ from keras_spiking.validation import check_choice, check_number
 
 #: accepted ``integration`` values
 INTEGRATIONS = ("euler", "exact")
+#: accepted ``recurrent`` values
+RECURRENT = (None, "dense", "one_to_one")
 
 
 def _param(owner, name, value, **bounds):
@@ -84,6 +87,12 @@ class ContinuousLIF(TimeStateLayer):
         w_in: input weight of the synaptic current (with ``tau_syn``).
         dt: simulation step, seconds (> 0).
         integration: ``"euler"`` (default) or ``"exact"``.
+        recurrent: None (default); ``"dense"``: the input gains
+            ``y[t-1] @ recurrent_kernel`` (a ``(units, units)`` weight, flat
+            inputs); ``"one_to_one"``: ``y[t-1] * recurrent_kernel`` (one
+            weight per neuron). ``y`` is the layer's output: NIR's cycle
+            neuron -> Linear/Scale -> neuron, with one step of delay. The
+            weight starts at 0 (``set_weights`` sets it; ``import_nir`` does).
         surrogate: spike function for training (``keras_spiking.surrogates``);
             forward it is the exact step.
         return_sequences, return_state, stateful: see ``TimeStateLayer``.
@@ -109,6 +118,7 @@ class ContinuousLIF(TimeStateLayer):
         w_in=1.0,
         dt=0.001,
         integration="euler",
+        recurrent=None,
         surrogate="atan",
         return_sequences=True,
         return_state=False,
@@ -133,6 +143,8 @@ class ContinuousLIF(TimeStateLayer):
         self.w_in = _param(name, "w_in", w_in)
         self.dt = float(check_number(name, "dt", dt, low=0, low_open=True))
         self.integration = check_choice(name, "integration", integration, INTEGRATIONS)
+        self.recurrent = check_choice(name, "recurrent", recurrent, RECURRENT)
+        self.recurrent_kernel = None
         self.surrogate = surrogates.get(surrogate, owner=f"{name}: surrogate")
         if self.tau is None and np.any(np.asarray(self.v_leak) != 0):
             raise ValueError(
@@ -148,7 +160,8 @@ class ContinuousLIF(TimeStateLayer):
 
     @property
     def state_names(self):
-        return ("current", "voltage") if self.tau_syn is not None else ("voltage",)
+        names = ("current", "voltage") if self.tau_syn is not None else ("voltage",)
+        return names + ("output",) * (self.recurrent is not None)
 
     @property
     def spiking(self):
@@ -209,6 +222,16 @@ class ContinuousLIF(TimeStateLayer):
                         f"to the neurons' shape {neuron_shape}; pass a scalar or one "
                         "value per neuron."
                     )
+        if self.recurrent == "dense" and len(neuron_shape) != 1:
+            raise ValueError(
+                f"{self.name}: recurrent='dense' needs flat inputs (batch, time, units), "
+                f"got input shape {tuple(input_shape)}; use recurrent='one_to_one'."
+            )
+        if self.recurrent is not None:
+            shape = neuron_shape * 2 if self.recurrent == "dense" else neuron_shape
+            self.recurrent_kernel = self.add_weight(
+                shape=shape, initializer="zeros", name="recurrent_kernel"
+            )
 
     def step_function(self, inputs):
         c = self.coefficients
@@ -218,8 +241,16 @@ class ContinuousLIF(TimeStateLayer):
         v_reset = _const(self.v_reset)
         spike_fn = self.surrogate if spiking else heaviside
         reset = "zero" if spiking else "none"
+        recurrent = self.recurrent
+        kernel = None if recurrent is None else ops.cast(self.recurrent_kernel, inputs.dtype)
 
         def step(x_t, states):
+            if recurrent is not None:
+                *states, y_prev = states
+                feedback = (
+                    y_prev * kernel if recurrent == "one_to_one" else ops.matmul(y_prev, kernel)
+                )
+                x_t = x_t + feedback
             if synaptic:
                 i, v = states
                 i_new = c["i_decay"] * i + c["i_gain"] * x_t
@@ -235,7 +266,8 @@ class ContinuousLIF(TimeStateLayer):
                 reset=reset, spike_fn=spike_fn, reset_value=v_reset,
             )
             y = s if spiking else v
-            return y, ((i_new, v) if synaptic else (v,))
+            states = ((i_new, v) if synaptic else (v,)) + ((y,) if recurrent else ())
+            return y, states
 
         return step
 
@@ -251,6 +283,7 @@ class ContinuousLIF(TimeStateLayer):
             w_in=_to_config(self.w_in),
             dt=self.dt,
             integration=self.integration,
+            recurrent=self.recurrent,
             surrogate=surrogates.serialize(self.surrogate),
         )
         return config
