@@ -730,8 +730,8 @@ def import_nir(graph_or_path, *, dt=None, integration=None, timesteps=None, name
 
     A neuron's own recurrence (a cycle neuron -> Linear/Scale -> neuron)
     becomes ``ContinuousLIF(recurrent=...)``: the previous step's output fed
-    back. Raises ``ConversionError`` for nodes without a Keras form (Delay,
-    nested graphs, other cycles, pooling padding, partial Flatten).
+    back. Nested graphs are inlined. Raises ``ConversionError`` for nodes
+    without a Keras form (Delay, other cycles, pooling padding, partial Flatten).
     """
     nir = _nir()
     graph = graph_or_path
@@ -757,6 +757,34 @@ def import_nir(graph_or_path, *, dt=None, integration=None, timesteps=None, name
     return _Importer(nir, graph, dt, integration, timesteps).build(name)
 
 
+def _inline_subgraphs(nir, graph):
+    """The nodes and edges of ``graph`` with nested NIRGraphs inlined (their
+    nodes named ``outer_inner``; edges into a subgraph go to the nodes after
+    its Input, edges out of it leave from the nodes before its Output)."""
+    nodes, edges, ports = {}, [], {}
+    for key, node in graph.nodes.items():
+        if not isinstance(node, nir.NIRGraph):
+            nodes[key] = node
+            continue
+        inner_nodes, inner_edges = _inline_subgraphs(nir, node)
+        ins = [k for k, n in inner_nodes.items() if isinstance(n, nir.Input)]
+        outs = [k for k, n in inner_nodes.items() if isinstance(n, nir.Output)]
+        if len(ins) != 1 or len(outs) != 1 or (ins[0], outs[0]) in inner_edges:
+            raise _import_error(key, node, "a nested graph needs exactly one Input and one "
+                                "Output, not joined directly", "flatten the graph")
+        entry = [f"{key}_{b}" for a, b in inner_edges if a == ins[0]]
+        exit_ = [f"{key}_{a}" for a, b in inner_edges if b == outs[0]]
+        ports[key] = (entry, exit_)
+        nodes.update((f"{key}_{k}", n) for k, n in inner_nodes.items() if k not in (ins[0], outs[0]))
+        edges.extend((f"{key}_{a}", f"{key}_{b}") for a, b in inner_edges
+                     if a != ins[0] and b != outs[0])
+    for a, b in graph.edges:
+        sources = ports[a][1] if a in ports else [a]
+        targets = ports[b][0] if b in ports else [b]
+        edges.extend((s, t) for s in sources for t in targets)
+    return nodes, edges
+
+
 def _import_error(name, node, why, fix):
     return ConversionError(
         f"Cannot import NIR node '{name}' ({type(node).__name__}): {why}. To fix: {fix}."
@@ -765,14 +793,15 @@ def _import_error(name, node, why, fix):
 
 class _Importer:
     def __init__(self, nir, graph, dt, integration, timesteps):
-        self.nir, self.graph, self.dt = nir, graph, dt
+        self.nir, self.dt = nir, dt
+        self.nodes, self.edges = _inline_subgraphs(nir, graph)
         self.integration, self.timesteps = integration, timesteps
         self.names = set()
 
     def find_loops(self):
         """Self-recurrence ``neuron -> Linear/Scale -> the same neuron``:
         ``{neuron: (weight node name, weight node)}``."""
-        nodes, edges = self.graph.nodes, self.graph.edges
+        nodes, edges = self.nodes, self.edges
         found = {}
         for key, node in nodes.items():
             if type(node).__name__ not in ("Linear", "Scale"):
@@ -788,8 +817,8 @@ class _Importer:
         """Topological order of the nodes, without self-recurrence loops (which
         become the neurons' recurrent weights); another cycle raises."""
         loops = {weight: neuron for neuron, (weight, _) in self.loops.items()}
-        nodes = {k: n for k, n in self.graph.nodes.items() if k not in loops}
-        edges = [(a, b) for a, b in self.graph.edges if a not in loops and b not in loops]
+        nodes = {k: n for k, n in self.nodes.items() if k not in loops}
+        edges = [(a, b) for a, b in self.edges if a not in loops and b not in loops]
         parents = {n: [] for n in nodes}
         children = {n: [] for n in nodes}
         for a, b in edges:
@@ -821,7 +850,7 @@ class _Importer:
         order, parents = self.order()
         tensors, inputs, outputs = {}, [], []
         for key in order:
-            node = self.graph.nodes[key]
+            node = self.nodes[key]
             if isinstance(node, nir.Input):
                 shape = _to_last(tuple(int(d) for d in np.asarray(node.input_type["input"])))
                 x = keras.Input((self.timesteps,) + shape, name=self.unique(key))

@@ -388,6 +388,28 @@ def test_recurrent_export_is_a_cycle(kind):
                                getattr(graph.nodes["rec_recurrent"], weight))
 
 
+def test_import_inlines_nested_graphs():
+    model = _seeded_model(lambda: [
+        keras.Input((T, 4)), _dense(4), ks.layers.RLeaky(0.8, reset="zero", name="rec"),
+    ])
+    flat = export_nir(model)
+    io = {"input_type": {"input": np.array([4])}}
+    sub = nir.NIRGraph(
+        nodes={"input": nir.Input(**io), "lif": flat.nodes["rec"],
+               "w": flat.nodes["rec_recurrent"],
+               "output": nir.Output(output_type={"output": np.array([4])})},
+        edges=[("input", "lif"), ("lif", "w"), ("w", "lif"), ("lif", "output")],
+        type_check=False)
+    nested = nir.NIRGraph(
+        nodes={"in": nir.Input(**io), "dense": flat.nodes["dense"], "sub": sub,
+               "out": nir.Output(output_type={"output": np.array([4])})},
+        edges=[("in", "dense"), ("dense", "sub"), ("sub", "out")], type_check=False)
+    x = _input((4,), high=1.0)
+    imported = import_nir(nested, dt=0.001)
+    assert "sub_lif" in [layer.name for layer in imported.layers]
+    np.testing.assert_allclose(np.asarray(imported(x)), np.asarray(model(x)))
+
+
 def test_import_refuses_other_cycles():
     n = 2
     lif = dict(tau=np.full(n, 0.01), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n))
