@@ -170,6 +170,7 @@ class _Exporter:
         self.approximate = approximate
         self.nodes = {}
         self.edges = []
+        self.missing = []  # approximations the current layer needs
         self.nir = _nir()
 
     # graph building
@@ -182,9 +183,19 @@ class _Exporter:
             self.edges.extend((s, name) for s in port.sources)
         return name
 
-    def allow(self, what, layer, why, fix):
+    def allow(self, what, layer, why, fix=None):
+        """Note an approximation ``layer`` needs; ``check_allowed`` raises for all."""
         if what not in self.approximate:
-            raise _error(layer, why, f"{fix}, or pass approximate=('{what}',) to accept it")
+            self.missing.append((what, why, fix))
+
+    def check_allowed(self, layer):
+        missing, self.missing = self.missing, []
+        if missing:
+            names = tuple(what for what, _, _ in missing)
+            fixes = [fix for _, _, fix in missing if fix]
+            accept = f"pass approximate={names!r} to accept the difference"
+            raise _error(layer, "; ".join(why for _, why, _ in missing),
+                         f"{' and '.join(fixes)}, or {accept}" if fixes else accept)
 
     # walking
     def walk(self, model, ports):
@@ -375,7 +386,7 @@ class _Exporter:
                 self.allow("refractory", layer, f"NIR's LIF has no refractory period "
                            f"(tau_ref={layer.tau_ref})", "use tau_ref=0")
             self.allow("voltage_floor", layer, "SpikingLIF clips its voltage at 0 (as "
-                       "Nengo does); NIR's LIF does not", "accept the difference")
+                       "Nengo does); NIR's LIF does not, so spikes differ after negative input")
             self.check_initial(layer)
             decay = np.exp(-dt / layer.tau_rc)
             node = self.single_stage(layer, port, decay, 1 - decay, (1 - decay) * layer.offset,
@@ -410,6 +421,7 @@ class _Exporter:
         else:
             raise _error(layer, "NIR export has no rule for this layer",
                          "replace it with a supported neuron or filter")
+        self.check_allowed(layer)
         name = self.add(layer.name, node, [port])
         if getattr(layer, "recurrent", False):
             self.recurrence(layer, port, name)

@@ -458,8 +458,10 @@ def test_export_errors_name_layer_reason_and_fix():
     message = _export_error(lambda: [ks.layers.Leaky(0.9, name="leaky")], "subtracting")
     assert "'leaky' (Leaky)" in message and "approximate=('subtract_reset',)" in message
     message = _export_error(lambda: [ks.layers.SpikingLIF(tau_ref=0.002)], "refractory")
-    assert "tau_ref=0" in message and "approximate=('refractory',)" in message
+    assert "use tau_ref=0" in message and "approximate=('refractory', 'voltage_floor')" in message
     _export_error(lambda: [ks.layers.SpikingLIF(tau_ref=0.0)], "clips its voltage")
+    message = _export_error(lambda: [ks.layers.SpikingLIF(initial_voltage="half")], "refractory")
+    assert "approximate=('refractory', 'voltage_floor', 'initial_voltage')" in message
     _export_error(lambda: [ks.layers.SpikingIF(reset="zero", initial_voltage="half")], "initial_voltage")
     _export_error(lambda: [ks.layers.Alpha(0.01)], "integration='exact'")
     _export_error(lambda: [ks.layers.Synaptic(0.5, 0.5, reset="zero")], "integration='euler'",
