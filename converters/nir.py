@@ -42,7 +42,12 @@ AveragePooling2D          AvgPool2d        "valid" padding
 Flatten, Reshape to 1-D   Flatten          see channels-last below
 Rescaling (offset 0)      Scale
 Add                       (edges)          NIR sums a node's incoming edges
+recurrent weight          Linear / Scale   a cycle neuron -> weight -> neuron
+                                           carrying the previous step's output
 ========================  ===============  =====================================
+
+``import_nir`` reads the same nodes back (neurons as ``ContinuousLIF``, a
+neuron's own cycle as its ``recurrent`` weight, nested graphs inlined).
 
 A Scale in front of an Affine/Linear/Conv (through Flatten and pooling) is
 folded into its weights, so hardware receives 0/1 spikes. Keras is
