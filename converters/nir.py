@@ -39,6 +39,9 @@ ContinuousLIF             its node         parameters as they are
 Dense                     Affine / Linear  ``weight = kernel.T``
 Conv1D / Conv2D           Conv1d / Conv2d  kernel HWIO -> OIHW
 AveragePooling2D          AvgPool2d        "valid" padding
+GlobalAveragePooling2D    AvgPool2d        + Flatten
+ZeroPadding1D/2D          (Conv padding)   symmetric, right before a Conv
+Permute                   (no node)        only the Keras order changes
 Flatten, Reshape to 1-D   Flatten          see channels-last below
 Rescaling (offset 0)      Scale
 Add                       (edges)          NIR sums a node's incoming edges
@@ -99,7 +102,8 @@ _TRANSPARENT = (
 _PER_STEP = _TRANSPARENT + (keras.layers.Dense, keras.layers.Add, keras.layers.Rescaling)
 #: stateless layers that need TimeFold on (batch, time, ...)
 _NEEDS_FOLD = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.AveragePooling2D,
-               keras.layers.Flatten, keras.layers.Reshape)
+               keras.layers.GlobalAveragePooling2D, keras.layers.Flatten, keras.layers.Reshape,
+               keras.layers.Permute, keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D)
 
 
 def _nir():
@@ -150,10 +154,12 @@ def _array_to_last(array):
 class _Port:
     """An exported tensor: the NIR nodes whose summed outputs it is, its Keras
     per-step shape, and ``order``: NIR-shaped, the Keras flat index of each
-    NIR element (canonical = channels moved first)."""
+    NIR element (canonical = channels moved first). ``pad``: a pending
+    symmetric ZeroPadding per spatial axis, which only a Conv can take."""
 
-    def __init__(self, sources, keras_shape, order=None):
+    def __init__(self, sources, keras_shape, order=None, pad=None):
         self.sources = tuple(sources)
+        self.pad = pad
         self.keras_shape = tuple(int(d) for d in keras_shape)
         self.order = _canonical_order(self.keras_shape) if order is None else order
 
@@ -223,6 +229,12 @@ class _Exporter:
     # Classes match exactly: a subclass may compute something else.
     def layer(self, layer, inputs, out_shape):
         kind = type(layer)
+        inner = type(layer.layer) if kind in (ks_layers.TimeFold, keras.layers.TimeDistributed) else kind
+        takes_pad = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.ZeroPadding1D,
+                     keras.layers.ZeroPadding2D)
+        if any(p.pad for p in inputs) and inner not in takes_pad:
+            raise _error(layer, "it follows a ZeroPadding layer; NIR has no padding node and only "
+                         "a Conv can take the padding over", "pad inside the Conv (padding='same')")
         if kind in (ks_layers.TimeFold, keras.layers.TimeDistributed):
             return self.stateless(layer.layer, inputs, out_shape[2:])
         if kind is ks_layers.RepeatTime:
@@ -290,12 +302,35 @@ class _Exporter:
             if len(port.keras_shape) == 1:
                 return port
             node = nir.Flatten(
-                input_type={"input": np.array(_to_first(port.keras_shape))},
+                input_type={"input": np.array(port.order.shape)},
                 start_dim=0, end_dim=-1,
             )
-            if not port.canonical:
-                raise _error(layer, "its input is already permuted", "flatten once")
             return _Port([self.add(layer.name, node, inputs)], out_shape, port.order.reshape(-1))
+        if kind is keras.layers.Permute:  # no node: only the Keras order changes
+            index = np.arange(port.order.size).reshape(port.keras_shape)
+            moved = np.transpose(index, [d - 1 for d in layer.dims]).reshape(-1)
+            new_index = np.empty_like(moved)
+            new_index[moved] = np.arange(moved.size)
+            return _Port(port.sources, out_shape, new_index[port.order])
+        if kind in (keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D):
+            self.check_channels(layer, port)
+            pads = [layer.padding] if kind is keras.layers.ZeroPadding1D else layer.padding
+            if any(before != after for before, after in pads):
+                raise _error(layer, f"padding {layer.padding} is not symmetric; NIR pads both "
+                             "sides equally", "pad symmetrically")
+            pad = tuple(before for before, _ in pads)
+            if port.pad:
+                pad = tuple(a + b for a, b in zip(pad, port.pad))
+            return _Port(port.sources, port.keras_shape, port.order, pad=pad)
+        if kind is keras.layers.GlobalAveragePooling2D and not layer.keepdims:
+            self.check_channels(layer, port)
+            size = np.array(port.keras_shape[:2])
+            pooled = self.add(layer.name, nir.AvgPool2d(kernel_size=size, stride=size,
+                                                        padding=np.array([0, 0])), inputs)
+            flat = nir.Flatten(input_type={"input": np.array([port.keras_shape[2], 1, 1])},
+                               start_dim=0, end_dim=-1)
+            return _Port([self.add(f"{layer.name}_flatten", flat,
+                                   [_Port([pooled], (1, 1, port.keras_shape[2]))])], out_shape)
         if kind is keras.layers.Rescaling:
             if np.any(np.asarray(keras.ops.convert_to_numpy(layer.offset)) != 0):
                 raise _error(layer, "its offset is not 0", "fold the offset into a bias")
@@ -304,7 +339,8 @@ class _Exporter:
             return _Port([self.add(layer.name, node, inputs)], out_shape, port.order)
         raise _error(
             layer, "NIR export has no rule for this class (supported: Dense, Conv1D, "
-            "Conv2D, AveragePooling2D, Flatten, Reshape to 1-D, Rescaling, Add, Dropout, "
+            "Conv2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape to 1-D, "
+            "Permute, ZeroPadding before a Conv, Rescaling, Add, Dropout, "
             "and the package's neurons and filters)",
             "replace it, or export the supported part of the model",
         )
@@ -347,9 +383,11 @@ class _Exporter:
         if bias is None:
             bias = np.zeros(weight.shape[0])
         spatial = port.keras_shape[:rank]
+        pending = port.pad or (0,) * rank  # from a ZeroPadding layer before
         padding = []
-        for n, k, s, d, m in zip(spatial, layer.kernel_size, layer.strides,
-                                 layer.dilation_rate, out_shape[:rank]):
+        for n, k, s, d, m, p in zip(spatial, layer.kernel_size, layer.strides,
+                                    layer.dilation_rate, out_shape[:rank], pending):
+            n = n + 2 * p
             total = 0 if layer.padding == "valid" else max((m - 1) * s + (k - 1) * d + 1 - n, 0)
             if layer.padding == "causal" or total % 2:
                 raise _error(
@@ -357,7 +395,7 @@ class _Exporter:
                     "both sides equally", "use padding='valid', or sizes for which Keras pads both "
                     "sides equally (e.g. odd kernels at stride 1)",
                 )
-            padding.append(total // 2)
+            padding.append(total // 2 + p)
         nir = self.nir
         cls = nir.Conv1d if rank == 1 else nir.Conv2d
         node = cls(
@@ -572,6 +610,9 @@ class _Exporter:
                        v_threshold=p["v_threshold"], v_reset=p["v_reset"])
 
     def output(self, port, name):
+        if port.pad:
+            raise ConversionError("export_nir: the model's output is a ZeroPadding layer's, "
+                                  "which NIR cannot express; remove it.")
         if port.order.ndim == 1 and not port.canonical:
             n = port.order.size
             weight = np.zeros((n, n), "float32")

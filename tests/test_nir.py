@@ -188,6 +188,43 @@ def test_flattened_output_is_unpermuted():
     np.testing.assert_allclose(simulate_nir(graph, _channels_first(x), 0.001), expected)
 
 
+def test_nir_graph_imports_and_exports_back():
+    """NIR -> Keras -> NIR: a strided, padded Conv2d (ZeroPadding2D in Keras), NIR's
+    flatten order (a Permute in Keras) and global pooling come back unchanged."""
+    rng = np.random.default_rng(7)
+    nodes = {
+        "in": nir.Input(input_type={"input": np.array([2, 7, 7])}),
+        "conv": nir.Conv2d(input_shape=(7, 7), weight=rng.normal(0, 0.5, (3, 2, 3, 3)),
+                           stride=2, padding=1, dilation=1, groups=1, bias=np.full(3, 0.2)),
+        "lif": nir.LIF(tau=np.full((3, 4, 4), 0.01), r=np.ones((3, 4, 4)),
+                       v_leak=np.zeros((3, 4, 4)), v_threshold=np.full((3, 4, 4), 0.5)),
+        "flat": nir.Flatten(input_type={"input": np.array([3, 4, 4])}, start_dim=0, end_dim=-1),
+        "fc": nir.Affine(weight=rng.normal(0, 0.5, (5, 48)), bias=np.zeros(5)),
+        "out": nir.Output(output_type={"output": np.array([5])}),
+    }
+    edges = [("in", "conv"), ("conv", "lif"), ("lif", "flat"), ("flat", "fc"), ("fc", "out")]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges)
+    x = _input((7, 7, 2), high=2.0)
+    expected = simulate_nir(graph, _channels_first(x), 0.001)
+    model = import_nir(graph, dt=0.001)
+    np.testing.assert_allclose(np.asarray(model(x)), expected, rtol=1e-5, atol=1e-5)
+    again = export_nir(model)
+    np.testing.assert_allclose(simulate_nir(again, _channels_first(x), 0.001), expected,
+                               rtol=1e-5, atol=1e-5)
+    assert tuple(again.nodes["conv"].padding) == (1, 1)
+    np.testing.assert_allclose(again.nodes["fc"].weight, nodes["fc"].weight, rtol=1e-6)
+    pooled = _seeded_model(lambda: [
+        keras.Input((T, 6, 6, 2)), ks.layers.TimeFold(keras.layers.Conv2D(4, 3)),
+        ks.layers.Leaky(0.8, reset="zero"),
+        ks.layers.TimeFold(keras.layers.GlobalAveragePooling2D()),
+        _dense(3), ks.layers.Leaky(0.9, threshold=0.3, reset="zero"),
+    ])
+    x = _input((6, 6, 2), high=2.0)
+    graph, expected = _check_round_trip(pooled, x)
+    assert expected.sum() > 5
+    np.testing.assert_allclose(simulate_nir(graph, _channels_first(x), 0.001), expected)
+
+
 def test_synaptic_and_if_round_trip():
     model = _seeded_model(lambda: [
         keras.Input((T, 5)), _dense(6),
