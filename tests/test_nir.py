@@ -364,10 +364,10 @@ def test_import_if_integrates_r_times_input_over_dt():
 
 def test_euler_and_exact_give_different_spike_counts():
     graph, n = _lif_graph(tau=0.005, r=1.0, v_leak=0.0, v_threshold=1.0, v_reset=0.0)
-    x = np.full((1, 200, n), 1.5, "float32")
+    x = np.full((1, 60, n), 1.5, "float32")  # Euler fires every 5 steps, exact every 6
     euler = np.asarray(import_nir(graph, dt=0.001, integration="euler")(x)).sum()
     exact = np.asarray(import_nir(graph, dt=0.001, integration="exact")(x)).sum()
-    assert euler != exact
+    assert (euler, exact) == (12 * n, 10 * n)
 
 
 def test_threshold_scale_and_sum_of_edges_import():
