@@ -203,12 +203,7 @@ class ContinuousLIF(TimeStateLayer):
 
     def build(self, input_shape):
         super().build(input_shape)
-        neuron_shape = tuple(input_shape[2:])
-        if any(d is None for d in neuron_shape):
-            raise ValueError(
-                f"{self.name}: every axis after time must have a known size, got "
-                f"input shape {tuple(input_shape)}."
-            )
+        neuron_shape = self.unit_shape(input_shape)
         for key, value in self.get_config().items():
             if key in ("tau", "r", "v_leak", "v_threshold", "v_reset", "tau_syn", "w_in"):
                 shape = np.shape(value)
