@@ -38,7 +38,7 @@ an .npz file; it checks that its Keras 2 copy of the ANN gives our logits.
 Readouts: ``last`` = output at step T, ``mean`` = mean over the last
 max(1, round(T/2)) steps. Throughput: images/s, image-steps/s and image-steps
 per CPU-second, each framework timed at every T on the first
-``--timing-images`` images (NengoDL: ``--nengodl-timing-images``).
+``--timing-images`` images (NengoDL: ``--nengodl-timing-images``), best of 2 passes.
 
 Peer venvs (recipes of /work/shared/ANCHORS.md; plain venvs, not the project's):
 
