@@ -18,3 +18,4 @@ from .convert import (
 from . import rules  # registers the built-in rules
 from .evaluate import evaluate_timesteps, firing_rates, plot_evaluation, run_chunked
 from .report import convert_and_report
+from .nir import export_nir, import_nir  # nir itself is imported on first use
