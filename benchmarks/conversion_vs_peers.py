@@ -1,6 +1,7 @@
 """Benchmark: our converter vs NengoDL 3.6's Converter and KerasSpiking 0.3, side by side.
 
-Run (from the repository root, in our environment; ~10-15 min on 2 shared cores):
+Run (from the repository root, in our environment; 18-21 min on 2 cores shared at load 5-11,
+including 2-4 min to train the ANN the first time):
 
     nice -n 10 python benchmarks/conversion_vs_peers.py
     nice -n 10 python benchmarks/conversion_vs_peers.py --pixels raw
