@@ -135,14 +135,14 @@ def run_nengodl(model, x, y, args):
             entry["accuracy_run"] = dict(images=len(x), steps=T_max, wall=run.wall,
                                          cpu=run.cpu)
             if scale in args.timed_settings:
-                entry["timing"] = time_nengodl(sim, inp, out, flat, args)
+                entry["timing"] = time_nengodl(sim, inp, flat, args)
         log(f"NengoDL scale {scale}: accuracy (last) at T={T_max}: "
             f"{np.mean(np.array(entry['last'])[:, -1]):.2%}")
         result["settings"][str(scale)] = entry
     return result
 
 
-def time_nengodl(sim, inp, out, flat, args, repeats=2):
+def time_nengodl(sim, inp, flat, args, repeats=2):
     """Best of ``repeats`` wall times over full minibatches, at every T."""
     n = args.timing_images
     batches = [flat[i:i + args.minibatch] for i in range(0, n, args.minibatch)]
