@@ -1,0 +1,343 @@
+"""Benchmark: our converter vs NengoDL 3.6's Converter and KerasSpiking 0.3, side by side.
+
+Run (from the repository root, in our environment; 18-21 min on 2 cores shared at load 5-11,
+including 2-4 min to train the ANN the first time):
+
+    nice -n 10 python benchmarks/conversion_vs_peers.py
+    nice -n 10 python benchmarks/conversion_vs_peers.py --pixels raw
+
+The reference ANN (/work/shared/ANCHORS.md): Conv2D 32 3x3 > Conv2D 64 3x3 s2
+> Conv2D 128 3x3 s2 > Flatten > Dense 10, ReLU, Adam, 2 epochs on Fashion-MNIST
+with pixels in [0, 1] (``--pixels unit``) or in [0, 255] (``--pixels raw``; an
+ANN trained on raw pixels has larger activations (printed: the 99.9th
+percentile per layer), which moves the peers' spike rates and accuracy). ``--ann PATH`` loads it from PATH,
+or trains it and saves it there when PATH does not exist (default
+``runs/conversion_vs_peers/ann_<pixels>.keras``).
+
+One run measures, on the same test images and the same T list (default
+T = 10 20 30 50 120):
+
+* ours: ``keras_spiking.converters.convert(ann, calibration_data=<1000
+  training images>)`` with default settings (binary spikes, data-based
+  normalisation, synapse 5 ms, dt 1 ms, no hand-tuned scale), built for static
+  input (``timesteps=T, static_input=True``; timed also with the input tiled
+  over time, as the peers get it);
+* KerasSpiking 0.3 as a converter: every ReLU -> ``SpikingActivation("relu",
+  dt)`` followed by ``Lowpass(tau)``, at dt = 0.1 and at dt = 1.0 (many spikes
+  per neuron per step);
+* NengoDL 3.6 ``Converter``: ReLU -> ``SpikingRectifiedLinear``, synapse 5 ms,
+  dt 1 ms, at each ``scale_firing_rates`` of ``--nengodl-scales`` (it needs
+  hand tuning; all are reported). NengoDL runs ~3.5 images/s at T = 120, so it
+  gets the first ``--nengodl-test-images`` images (everyone's accuracy is also
+  printed on that subset);
+* the plain Keras forward pass of the ANN (the dense bound: one SNN step
+  cannot cost less than one ANN pass).
+
+Each peer runs ``benchmarks/peers_conversion.py`` in its own venv as a
+subprocess (so its CPU time is its own), with the ANN's weights passed through
+an .npz file; it checks that its Keras 2 copy of the ANN gives our logits.
+Readouts: ``last`` = output at step T, ``mean`` = mean over the last
+max(1, round(T/2)) steps. Throughput: images/s, image-steps/s and image-steps
+per CPU-second, each framework timed at every T on the first
+``--timing-images`` images (NengoDL: ``--nengodl-timing-images``), best of 2 passes.
+
+Peer venvs (recipes of /work/shared/ANCHORS.md; plain venvs, not the project's):
+
+    python -m venv /work/venvs/peer-kerasspiking
+    /work/venvs/peer-kerasspiking/bin/pip install tensorflow-cpu==2.15.1 keras-spiking==0.3.0
+    python -m venv /work/venvs/peer-nengodl
+    /work/venvs/peer-nengodl/bin/pip install tensorflow-cpu==2.12.1 nengo==4.1.0 \
+        jinja2 progressbar2 packaging
+    /work/venvs/peer-nengodl/bin/pip install --no-deps nengo-dl==3.6.0
+
+``--skip-nengodl`` / ``--skip-kerasspiking`` leave a peer out.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_spiking  # noqa: E402
+from keras_spiking.converters import convert, firing_rates  # noqa: E402
+from keras_spiking.converters.evaluate import (  # noqa: E402
+    _compiled,
+    mean_firing_rate,
+    predict_steps,
+)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from peers_conversion import LAYERS, Clock, readouts  # noqa: E402
+
+PEER_SCRIPT = os.path.join(HERE, "peers_conversion.py")
+
+
+def build_ann():
+    """The reference ANN of ANCHORS.md (layer names shared with the peer script)."""
+    inp = keras.Input((28, 28, 1))
+    x = inp
+    for name, filters, stride in LAYERS:
+        x = keras.layers.Conv2D(filters, 3, strides=stride, activation="relu", name=name)(x)
+    x = keras.layers.Flatten()(x)
+    out = keras.layers.Dense(10, name="readout")(x)
+    return keras.Model(inp, out, name="reference_ann")
+
+
+def train_ann(x, y, epochs, path):
+    keras.utils.set_random_seed(0)
+    model = build_ann()
+    model.compile(keras.optimizers.Adam(), keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True), metrics=["accuracy"])
+    model.fit(x, y, batch_size=64, epochs=epochs, verbose=2)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path[:-len(".keras")] + ".tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, path)
+    return model
+
+
+def save_npz(path, **arrays):
+    tmp = path[:-len(".npz")] + ".tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def load_time():
+    return os.getloadavg()
+
+
+def timed(fn, x, batch_size, repeats=2):
+    """Best of ``repeats`` passes over ``x`` in batches: a ``Clock`` (wall, cpu)."""
+    batches = [np.asarray(x[i:i + batch_size], "float32")
+               for i in range(0, len(x), batch_size)]
+    keras.ops.convert_to_numpy(fn(batches[0]))  # trace / warm up
+    best = None
+    for _ in range(repeats):
+        with Clock() as clock:
+            for b in batches:
+                keras.ops.convert_to_numpy(fn(b))
+        if best is None or clock.wall < best.wall:
+            best = clock
+    return dict(images=len(x), wall=best.wall, cpu=best.cpu)
+
+
+def run_ours(ann, x_cal, x, y, x_time, timesteps, batch_size):
+    """Accuracy (one run of the longest T) and timings at every T of our converter."""
+    T_max = timesteps[-1]
+    snn = convert(ann, calibration_data=x_cal, timesteps=T_max, static_input=True)
+    with Clock() as run:
+        pred = predict_steps(snn, x, T_max, batch_size=batch_size,
+                             reduce=lambda out: np.stack(readouts(out, timesteps), 1))
+    rate = mean_firing_rate(firing_rates(snn, x[:100], T_max))
+    result = dict(last=(pred[:, 0] == y[:, None]), mean=(pred[:, 1] == y[:, None]),
+                  accuracy_run=dict(images=len(x), steps=T_max, wall=run.wall, cpu=run.cpu),
+                  spikes_per_neuron_step=rate, timing={}, timing_tiled={}, ann_timing=[])
+    ann_call = _compiled(ann)
+    for T in timesteps:
+        static = convert(ann, calibration_data=x_cal, timesteps=T, static_input=True)
+        tiled = convert(ann, calibration_data=x_cal, timesteps=T)
+        tiled_call = _compiled(tiled)
+        result["ann_timing"].append(timed(ann_call, x_time, batch_size))
+        result["timing"][T] = timed(_compiled(static), x_time, batch_size)
+        result["timing_tiled"][T] = timed(
+            lambda b: tiled_call(np.repeat(b[:, None], T, axis=1)), x_time, batch_size)
+        print(f"  ours T={T}: {len(x_time) / result['timing'][T]['wall']:.1f} images/s",
+              flush=True)
+    return result
+
+
+def run_peer(python, framework, workdir, args, settings, timed_settings, images,
+             timing_images):
+    out = os.path.join(workdir, f"{framework}.json")
+    if os.path.exists(out):
+        os.remove(out)
+    command = [python, PEER_SCRIPT, "--framework", framework,
+               "--weights", os.path.join(workdir, "ann_weights.npz"),
+               "--data", os.path.join(workdir, "test_data.npz"), "--out", out,
+               "--images", str(images), "--timing-images", str(timing_images),
+               "--timesteps", *map(str, args.timesteps),
+               "--settings", *map(str, settings),
+               "--timed-settings", *map(str, timed_settings)]
+    if framework == "kerasspiking":
+        command += ["--tau", str(args.ks_tau)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONNOUSERSITE="1")
+    env.pop("PYTHONPATH", None)
+    print(f"\n$ {' '.join(command)}", flush=True)
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env)
+    if done.returncode:
+        print(f"!! {framework} failed (exit {done.returncode}); left out of the table")
+        return None
+    with open(out) as f:
+        result = json.load(f)
+    print(f"({framework} took {time.perf_counter() - start:.0f} s)", flush=True)
+    return result
+
+
+def rate(t, T):
+    """(images/s, image-steps/s, image-steps per CPU-second) of a timing entry."""
+    return (t["images"] / t["wall"], t["images"] * T / t["wall"],
+            t["images"] * T / max(t["cpu"], 1e-9))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pixels", choices=("unit", "raw"), default="unit",
+                        help="images scaled to [0, 1] (unit) or kept in [0, 255] (raw)")
+    parser.add_argument("--ann", default=None,
+                        help="trained ANN (.keras): loaded if it exists, else trained and "
+                             "saved (default runs/conversion_vs_peers/ann_<pixels>.keras)")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--timesteps", type=int, nargs="+", default=[10, 20, 30, 50, 120])
+    parser.add_argument("--test-images", type=int, default=1000)
+    parser.add_argument("--timing-images", type=int, default=200)
+    parser.add_argument("--nengodl-test-images", type=int, default=200)
+    parser.add_argument("--nengodl-timing-images", type=int, default=50)
+    parser.add_argument("--nengodl-scales", type=float, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--ks-dts", type=float, nargs="+", default=[0.1, 1.0])
+    parser.add_argument("--ks-tau", type=float, default=0.1,
+                        help="KerasSpiking Lowpass tau (s) after every spiking layer")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--workdir", default=None, help="default: next to --ann")
+    parser.add_argument("--kerasspiking-python",
+                        default="/work/venvs/peer-kerasspiking/bin/python")
+    parser.add_argument("--nengodl-python", default="/work/venvs/peer-nengodl/bin/python")
+    parser.add_argument("--skip-nengodl", action="store_true")
+    parser.add_argument("--skip-kerasspiking", action="store_true")
+    args = parser.parse_args(argv)
+    args.timesteps = sorted(set(args.timesteps))
+    args.ann = args.ann or f"runs/conversion_vs_peers/ann_{args.pixels}.keras"
+    workdir = args.workdir or os.path.join(os.path.dirname(os.path.abspath(args.ann)),
+                                           args.pixels)
+    os.makedirs(workdir, exist_ok=True)
+    loads = [("start", load_time())]
+    started = time.perf_counter()
+
+    (x_train, y_train), (x_test, y_test) = keras_spiking.datasets.load_fashion_mnist(
+        as_numpy=True)
+    scale = 1 / 255.0 if args.pixels == "unit" else 1.0
+    x_train = (x_train * scale).astype("float32")
+    x_test = (x_test[:args.test_images] * scale).astype("float32")
+    print(f"pixels: {args.pixels} (inputs in [0, {255 * scale:g}])")
+    y_test = y_test[:args.test_images].reshape(-1).astype("int64")
+    if os.path.exists(args.ann):
+        ann = keras.models.load_model(args.ann)
+        print(f"loaded the ANN from {args.ann}")
+    else:
+        print(f"training the reference ANN for {args.epochs} epochs -> {args.ann}")
+        ann = train_ann(x_train, y_train, args.epochs, args.ann)
+    logits = ann.predict(x_test, batch_size=500, verbose=0)
+    ann_correct = np.argmax(logits, -1) == y_test
+    probe = keras.Model(ann.inputs, [ann.get_layer(n).output for n, _, _ in LAYERS])
+    percentiles = [np.percentile(keras.ops.convert_to_numpy(v), 99.9)
+                   for v in probe.predict(x_test[:200], verbose=0)]
+    print("ANN activations, 99.9th percentile per layer (200 test images): " + ", ".join(
+        f"{n} {p:.3g}" for (n, _, _), p in zip(LAYERS, percentiles)))
+    weights = {}
+    for name in [n for n, _, _ in LAYERS] + ["readout"]:
+        kernel, bias = ann.get_layer(name).get_weights()
+        weights[f"{name}/kernel"], weights[f"{name}/bias"] = kernel, bias
+    save_npz(os.path.join(workdir, "ann_weights.npz"), **weights)
+    save_npz(os.path.join(workdir, "test_data.npz"), x=x_test, y=y_test, logits=logits)
+
+    print("\nours: converting with default settings and simulating", flush=True)
+    x_time = x_test[:args.timing_images]
+    ours = run_ours(ann, x_train[:1000], x_test, y_test, x_time, args.timesteps,
+                    args.batch_size)
+    loads.append(("after ours", load_time()))
+
+    peers = {}
+    if not args.skip_kerasspiking:
+        peers["kerasspiking"] = run_peer(
+            args.kerasspiking_python, "kerasspiking", workdir, args, args.ks_dts,
+            args.ks_dts[:1], args.test_images, args.timing_images)
+        loads.append(("after KerasSpiking", load_time()))
+    if not args.skip_nengodl:
+        peers["nengodl"] = run_peer(
+            args.nengodl_python, "nengodl", workdir, args, args.nengodl_scales,
+            args.nengodl_scales[:1], args.nengodl_test_images, args.nengodl_timing_images)
+        loads.append(("after NengoDL", load_time()))
+
+    report(args, ann_correct, ours, peers)
+    print("\nload average (1/5/15 min): " + "; ".join(
+        f"{label} {a:.2f}/{b:.2f}/{c:.2f}" for label, (a, b, c) in loads))
+    print(f"whole run {time.perf_counter() - started:.0f} s; Keras {keras.__version__}, "
+          f"backend {keras.backend.backend()}")
+
+
+def report(args, ann_correct, ours, peers):
+    Ts = args.timesteps
+    rows = [("ours (default convert)", ours["last"], ours["mean"])]
+    names = {"kerasspiking": ("KerasSpiking", "dt", f", Lowpass {args.ks_tau:g} s"),
+             "nengodl": ("NengoDL", "scale", "")}
+    for key, peer in peers.items():
+        if peer is None:
+            continue
+        label, what, extra = names[key]
+        for setting, entry in peer["settings"].items():
+            rows.append((f"{label} {what} {float(setting):g}{extra}",
+                         np.array(entry["last"], bool), np.array(entry["mean"], bool)))
+    subsets = sorted({len(r[1]) for r in rows}, reverse=True)
+    for n in subsets:
+        print(f"\nAccuracy on the first {n} test images (ANN {ann_correct[:n].mean():.2%}); "
+              "readout last step / mean of last T/2 steps")
+        print(f"{'':36}" + "".join(f"{'T=' + str(T):>15}" for T in Ts))
+        for label, last, mean in rows:
+            if len(last) < n:
+                continue
+            print(f"{label:36}" + "".join(
+                f"{last[:n, i].mean():>8.1%}/{mean[:n, i].mean():>6.1%}"
+                for i in range(len(Ts))))
+    print(f"ours: {ours['spikes_per_neuron_step']:.3f} spikes per neuron per step "
+          f"(mean over all neurons, T = {Ts[-1]}, 100 images)")
+
+    ann_wall = min(t["wall"] / t["images"] for t in ours["ann_timing"])
+    ann_cpu = min(t["cpu"] / t["images"] for t in ours["ann_timing"])
+    print(f"\nThroughput (each timed at every T; ANN forward pass in our env: "
+          f"{1 / ann_wall:.0f} images/s, {1 / ann_cpu:.0f} images per CPU-s)")
+    print(f"{'':36}{'T':>5}{'images/s':>10}{'img-steps/s':>13}{'per CPU-s':>11}"
+          f"{'ours/peer':>11}{'ours/peer CPU':>15}")
+    timings = [("ours, static input", ours["timing"]),
+               ("ours, input tiled over T", ours["timing_tiled"])]
+    for key, peer in peers.items():
+        if peer is None:
+            continue
+        label, what, _ = names[key]
+        for setting, entry in peer["settings"].items():
+            if "timing" in entry:
+                timings.append((f"{label} ({what} {float(setting):g})",
+                                {int(T): t for T, t in entry["timing"].items()}))
+    for T in Ts:
+        ours_ips, _, ours_cpu = rate(ours["timing"][T], T)
+        for label, timing in timings:
+            ips, steps, cpu = rate(timing[T], T)
+            ratio = "" if label.startswith("ours") else f"{ours_ips / ips:>10.2f}x"
+            ratio_cpu = "" if label.startswith("ours") else f"{ours_cpu / cpu:>14.2f}x"
+            print(f"{label:36}{T:>5}{ips:>10.1f}{steps:>13.0f}{cpu:>11.0f}{ratio:>11}"
+                  f"{ratio_cpu:>15}")
+        t = ours["timing"][T]
+        print(f"{'  ours / (T x ANN time)':36}{T:>5}"
+              f"{t['wall'] / t['images'] / (T * ann_wall):>10.2f}")
+    ks = peers.get("kerasspiking")
+    if ks and "ann_forward" in ks:
+        a = ks["ann_forward"]
+        print(f"(ANN forward in the KerasSpiking venv, TF {ks['tf_version']}: "
+              f"{a['images'] / a['wall']:.0f} images/s)")
+    for key, peer in peers.items():
+        if peer is None:
+            continue
+        for setting, entry in peer["settings"].items():
+            if entry.get("build_seconds"):
+                print(f"{names[key][0]} {setting}: simulator build {entry['build_seconds']:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
