@@ -7,6 +7,7 @@ Fashion-MNIST images. Every framework runs in its own process (so each peak RSS
 is its own) on the same batches, in one run:
 
     nice -n 10 python benchmarks/surrogate_vs_peers.py \\
+        --keras-python /work/venvs/snnspeed-clean/bin/python \\
         --peer-python /work/venvs/peers-torch/bin/python
 
 The peers live in their own venv (never in the project's):
@@ -15,12 +16,20 @@ The peers live in their own venv (never in the project's):
     /work/venvs/peers-torch/bin/pip install torch==2.13.0
     /work/venvs/peers-torch/bin/pip install torch==2.13.0 snntorch==1.0.0 spikingjelly==2.0.0
 
+``--keras-python`` runs our side in a venv of its own too, with only what it
+needs (``python -m venv V; V/bin/pip install tensorflow-cpu keras numpy;
+V/bin/pip install --no-deps -e .``): Keras imports IPython, matplotlib, scipy
+and PIL at start-up when they are installed (a development environment has
+them), which adds ~0.06 GiB to the peak RSS without being used here.
+
 Measured per framework: training samples/s (``--batches`` optimiser steps after
 ``--warmup`` untimed ones) and inference samples/s (same batches, no gradient),
 and the process's peak resident memory (also shown above its value right after
 importing the framework: TensorFlow's runtime alone is much larger than torch's). With ``--repeats N`` the whole sequence
 runs N times, interleaved, and the best throughput of each framework is kept
-(the machine is shared: the best run is the least disturbed one). Peer variants
+(the machine is shared: the best run is the least disturbed one). Next to
+wall-clock samples/s, samples per CPU-second of the process (``process_time``)
+give ratios that depend less on what else runs on the machine. Peer variants
 (see benchmarks/peers_torch.py): ``snntorch`` is the tutorial's per-step loop;
 ``spikingjelly`` is multi-step mode with time folded into the batch; the
 ``-static`` variants compute the first convolution once per image, as ours does.
