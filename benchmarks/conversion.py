@@ -2,7 +2,7 @@
 
 Run (from the repository root, after the main job saved its model):
 
-    nice -n 10 python benchmarks/conversion.py --model runs/fashion_mnist/soft_lif_cnn.keras
+    nice -n 10 python benchmarks/conversion.py --model runs/fashion_mnist/lif_cnn.keras
 
 or train the model here first (``--epochs 3``; no ``--model``). Prints, measured
 in this run on Fashion-MNIST (normalisation from 1000 training images, no

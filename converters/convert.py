@@ -39,7 +39,7 @@ import numpy as np
 
 from keras_spiking.validation import check_choice, check_number
 
-MAX_POOL_MODES = ("error", "avg", "max")
+MAX_POOL_MODES = ("error", "avg", "max", "spike")
 MODES = ("spike", "rate")
 TARGETS = ("if", "lif", "rate")
 
@@ -117,11 +117,14 @@ class Signal:
 
     ``linear`` is the copied Dense/Conv layer whose (linear) output this is,
     while a following BatchNormalization may still be folded into it.
+    ``spikes`` is the neuron output before the synapse, when ``tensor`` is a
+    spiking neuron site's synapse output (``max_pool="spike"`` pools it).
     """
 
     tensor: object
     timed: bool
     linear: object = None
+    spikes: object = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,9 +214,11 @@ class Converter:
         swap_activations: dict {activation (name, function or layer class):
             "if" | "lif" | "rate"}; "rate" keeps the rate activation (not
             spiking). Defaults: relu/leaky_relu -> "if", soft_lif/lif -> "lif".
-        max_pool: "error" (default), "avg" (replace by average pooling) or
+        max_pool: "error" (default), "avg" (replace by average pooling),
             "max" (max over the synapse-filtered traces of each step; exact in
-            rate mode, but the pooled values are not spikes).
+            rate mode, but the pooled values are not spikes) or "spike"
+            (``SpikeMaxPool`` between a neuron and its synapse: spikes of the
+            input that has spiked most so far; spikes stay spikes).
         initial_voltage: "zeros", "half" (half the threshold; rounds instead
             of truncating spike counts) or "uniform" (seeded random), for all
             spiking neurons.
@@ -498,17 +503,21 @@ class Converter:
             return self.apply(layer, signal, copy=False)
         signal = self.timed(signal)
         layer = rules.spiking_layer(self, source, k, name)
-        y = layer(signal.tensor)
-        if self.synapse is not None:
-            cls, config = self.synapse
-            cls = getattr(_layers(), cls) if isinstance(cls, str) else cls
-            kwargs = dict(config, name=self.unique(f"{site}_synapse"))
-            if "dt" in kwargs or cls.__name__ in ("Lowpass", "Alpha"):
-                kwargs["dt"] = self.dt
-            if self.stateful:
-                kwargs["stateful"] = True
-            y = cls(**kwargs)(y)
-        return Signal(y, True)
+        spikes = layer(signal.tensor)
+        return Signal(self.synapse_of(spikes, site), True, spikes=spikes)
+
+    def synapse_of(self, spikes, site):
+        """``spikes`` through a new synapse named after ``site`` (if any)."""
+        if self.synapse is None:
+            return spikes
+        cls, config = self.synapse
+        cls = getattr(_layers(), cls) if isinstance(cls, str) else cls
+        kwargs = dict(config, name=self.unique(f"{site}_synapse"))
+        if "dt" in kwargs or cls.__name__ in ("Lowpass", "Alpha"):
+            kwargs["dt"] = self.dt
+        if self.stateful:
+            kwargs["stateful"] = True
+        return cls(**kwargs)(spikes)
 
 
 def convert(model, **options):

@@ -24,7 +24,7 @@ import numpy as np
 
 from keras_spiking.layers.rate import DEFAULT_AMPLITUDE, LIFRate, SoftLIF
 
-from .convert import NeuronSource, Rule, register
+from .convert import NeuronSource, Rule, Signal, register
 
 
 def _lif_source(key, tau_rc=0.02, tau_ref=0.002, threshold=1.0,
@@ -275,7 +275,7 @@ for _cls in (keras.layers.Dropout, keras.layers.SpatialDropout1D,
 
 class MaxPoolingRule(Rule):
     """Max pooling: an error by default, or average pooling, or a max over the
-    synapse-filtered traces (see ``Converter(max_pool=...)``)."""
+    synapse-filtered traces, or gated spike pooling (``Converter(max_pool=...)``)."""
 
     average = {
         keras.layers.MaxPooling1D: keras.layers.AveragePooling1D,
@@ -287,21 +287,38 @@ class MaxPoolingRule(Rule):
     }
 
     def convert(self, layer, inputs, converter):
-        if converter.max_pool == "error":
+        mode = converter.max_pool
+        if mode == "error":
             raise converter.error(
                 layer,
                 "spiking neurons have no exact max pooling (the max of spike "
                 "trains is not the max of rates)",
                 "pass max_pool='avg' to convert it to average pooling (retrain with "
-                "AveragePooling for the best accuracy), or max_pool='max' for a max "
-                "over the synapse-filtered traces of each step (needs a synapse)",
+                "AveragePooling for the best accuracy), max_pool='spike' to pass on "
+                "the spikes of each window's most active input, or max_pool='max' "
+                "for a max over the synapse-filtered traces (not spikes)",
             )
-        if converter.max_pool == "avg":
+        if mode == "avg":
             config = layer.get_config()
             config.pop("name")
             avg = self.average[type(layer)](name=converter.unique(layer.name), **config)
             return converter.apply(avg, inputs[0], copy=False)
-        return converter.apply(layer, inputs[0])
+        spikes = inputs[0].spikes
+        if mode == "max" or converter.mode_now == "rate" or not inputs[0].timed:
+            return converter.apply(layer, inputs[0])  # a plain max
+        if spikes is None:
+            raise converter.error(
+                layer,
+                "max_pool='spike' pools spikes, but its input is not the output of "
+                "a spiking neuron",
+                "put the max pooling right after an activation (relu, SoftLIF, ...), "
+                "or use max_pool='max' or 'avg'",
+            )
+        from keras_spiking.layers import SpikeMaxPool
+
+        inner = converter.clone(layer)
+        pool = SpikeMaxPool(inner, stateful=converter.stateful, name=inner.name)
+        return Signal(converter.synapse_of(pool(spikes), inner.name), True)
 
 
 for _cls in MaxPoolingRule.average:

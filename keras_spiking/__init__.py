@@ -19,6 +19,7 @@ from keras_spiking import (
     spike_time,
     surrogates,
 )
+from keras_spiking.layers.rate import with_exact_rates
 from keras_spiking.neurons import lif_rate, soft_lif_rate
 from keras_spiking.spike_time_training import (
     FirstSpikeAccuracy,

@@ -21,7 +21,17 @@ Nengo LIF (spiking)   exp(-dt_eff / tau_rc)        1 - decay        to 0, immedi
 snnTorch ``Leaky``    beta                         1                delayed one step
 IF / spiking ReLU     1                            dt               subtract, immediate
 NIR ``LIF`` (Euler)   1 - dt / tau                 r * dt / tau     to v_reset, immediate
+NIR ``LIF`` (exact)   exp(-dt / tau)               r (1 - decay)    to v_reset, immediate
+NIR ``IF``            1                            r * dt           to v_reset, immediate
 ====================  ===========================  ===============  =================
+
+NIR's ``v_leak`` adds ``(1 - decay) v_leak`` per step (a bias). Read backwards
+(``tau = dt / (1 - decay)`` for Euler, ``-dt / log(decay)`` for exact,
+``r = gain / (1 - decay)``), the table is how ``converters/nir.py`` exports
+every face to NIR so that the chosen scheme reproduces it spike for spike;
+``layers.ContinuousLIF`` is the NIR face itself. snnTorch's delayed reset
+to zero gives the same spikes as the immediate one; reset by subtraction
+has no NIR form.
 
 ``dt_eff = clip(dt - refractory_time, 0, dt)`` is the part of the step a
 neuron spends outside its refractory period (``tau_ref`` seconds after each
@@ -74,7 +84,13 @@ def lif_rate(j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0):
 
 
 def soft_lif_rate(
-    j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0, sigma=0.02
+    j,
+    tau_rc=0.02,
+    tau_ref=0.002,
+    threshold=1.0,
+    amplitude=1.0,
+    sigma=0.02,
+    exact_forward=False,
 ):
     """Smoothed LIF rate for training (Hunsberger & Eliasmith, arXiv 1510.08829).
 
@@ -83,27 +99,38 @@ def soft_lif_rate(
     bounded derivative; ``sigma -> 0`` recovers ``lif_rate`` and ``sigma = 0``
     is exactly ``lif_rate``. Far below threshold, where that smoothed current
     falls under 1e-30, the rate stays at its value there (below 1 Hz).
+
+    ``exact_forward=True`` returns the exact ``lif_rate`` but keeps the smooth
+    derivative (a straight-through estimator): a network trained this way
+    computes exactly the rates its spiking LIF neurons will fire at.
     """
     if sigma == 0:
         return lif_rate(j, tau_rc, tau_ref, threshold, amplitude)
     j, dtype = _float32(j)
 
-    @ops.custom_gradient
-    def rate_fn(j):
-        # the explicit derivative costs a third fewer kernels than autodiff
+    def smooth(j):
         z = (j - threshold) * (1.0 / sigma)
         x = ops.maximum(sigma * ops.softplus(z), 1e-30)  # log and 1/x stay finite
         rate = _rate_from_log_term(
             ops.log1p(threshold / x), tau_rc, tau_ref, amplitude
         )
+        return rate, z, x
+
+    @ops.custom_gradient
+    def rate_fn(j):
+        # the explicit derivative costs a third fewer kernels than autodiff
+        parts = None if exact_forward else smooth(j)
 
         def grad(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
+            rate, z, x = parts or smooth(j)
             # d rate / dj = rate^2 tau_rc threshold sigmoid(z) / (amplitude x (x + threshold))
             scale = tau_rc * threshold / amplitude
             return upstream * (rate * rate) * ops.sigmoid(z) * scale / (x * (x + threshold))
 
-        return rate, grad
+        if exact_forward:
+            return lif_rate(j, tau_rc, tau_ref, threshold, amplitude), grad
+        return parts[0], grad
 
     return ops.cast(rate_fn(j), dtype)
 

@@ -7,6 +7,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
+if keras.backend.backend() == "jax":  # float64 references need float64 arrays
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():

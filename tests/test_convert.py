@@ -71,6 +71,8 @@ RULE_CASES = {
     "leaky_relu": ((6,), [L.Dense(5), L.LeakyReLU(0.2), L.Dense(3)]),
     "soft_lif": ((6,), [L.Dense(5), ks_layers.SoftLIF(), L.Dense(3)]),
     "lif_rate": ((6,), [L.Dense(5), ks_layers.LIFRate(amplitude=0.05), L.Dense(3)]),
+    "lif_rate_soft_gradient": ((6,), [L.Dense(5), ks_layers.LIFRate(gradient_sigma=0.1),
+                                      L.Dense(3)]),
     "soft_lif_fn": ((6,), [L.Dense(5, activation=keras_spiking.activations.soft_lif),
                            L.Dense(3)]),
     "softmax_out": ((6,), [L.Dense(5, activation="relu"),

@@ -6,6 +6,7 @@ import pytest
 
 import keras_spiking
 from keras_spiking.layers import LIFRate, SoftLIF
+from keras_spiking.layers.rate import with_exact_rates
 from keras_spiking.neurons import lif_rate, soft_lif_rate
 
 
@@ -55,6 +56,7 @@ def test_activation_callables_match_default_layers():
         (LIFRate, dict(amplitude=0), "amplitude must be > 0"),
         (LIFRate, dict(threshold=-1), "threshold must be > 0"),
         (SoftLIF, dict(sigma=-0.1), "sigma must be >= 0, got -0.1"),
+        (LIFRate, dict(gradient_sigma=0), "gradient_sigma must be > 0, got 0"),
         (SoftLIF, dict(tau_rc=float("nan")), "tau_rc must be finite"),
         (SoftLIF, dict(offset=float("inf")), "offset must be finite"),
     ],
@@ -96,14 +98,42 @@ def test_saved_model_gives_identical_outputs(tmp_path):
     assert isinstance(loaded.layers[1], SoftLIF) and loaded.layers[1].sigma == 0.1
 
 
-def test_soft_lif_network_trains():
-    """A small all-SoftLIF network fits a separable problem with plain fit."""
+def test_lif_rate_with_gradient_sigma_round_trips():
+    layer = LIFRate(tau_rc=0.03, gradient_sigma=0.2)
+    clone = LIFRate.from_config(layer.get_config())
+    assert clone.gradient_sigma == 0.2 and clone.tau_rc == 0.03
+    assert "gradient_sigma" not in SoftLIF().get_config()
+    assert LIFRate().gradient_sigma is None
+
+
+def test_with_exact_rates_swaps_soft_lif_in_nested_models():
+    keras.utils.set_random_seed(0)
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5), SoftLIF(sigma=0.2)])
+    inp = keras.Input((4,))
+    out = keras.layers.Dense(3)(SoftLIF(amplitude=0.1, name="outer")(inner(inp)))
+    model = keras.Model(inp, out)
+    exact = with_exact_rates(model)
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    # same function as setting every sigma to 0 by hand
+    w = model.get_weights()
+    h = np.asarray(lif_rate(x @ w[0] + w[1] + 1.0, amplitude=1 / 63))
+    y = np.asarray(lif_rate(h + 1.0, amplitude=0.1)) @ w[2] + w[3]
+    np.testing.assert_allclose(exact.predict(x, verbose=0), y, rtol=1e-5, atol=1e-6)
+    swapped = [l for l in (exact.layers + exact.layers[1].layers) if isinstance(l, LIFRate)]
+    assert sorted(l.gradient_sigma for l in swapped) == [0.05, 0.2]
+    assert not any(isinstance(l, SoftLIF) for l in swapped)
+    assert model.layers[2].sigma == 0.05  # the original is untouched
+
+
+@pytest.mark.parametrize("layer", [SoftLIF(), LIFRate(gradient_sigma=0.05)])
+def test_rate_network_trains(layer):
+    """A small LIF-rate network fits a separable problem with plain fit."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=(256, 4)).astype("float32")
     y = (x[:, 0] + x[:, 1] > 0).astype("int64")
     keras.utils.set_random_seed(1)
     model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(32), SoftLIF(), keras.layers.Dense(2)]
+        [keras.Input((4,)), keras.layers.Dense(32), layer, keras.layers.Dense(2)]
     )
     model.compile(
         keras.optimizers.Adam(0.01),

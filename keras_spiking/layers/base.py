@@ -71,6 +71,16 @@ class TimeStateLayer(keras.layers.Layer):
                 "keras_spiking.layers.RepeatTime or ops.expand_dims(x, 1))."
             )
 
+    def unit_shape(self, input_shape):
+        """The shape of one timestep's units (all axes after time), all known."""
+        shape = tuple(input_shape[2:])
+        if any(d is None for d in shape):
+            raise ValueError(
+                f"{self.name}: every axis after time must have a known size, got "
+                f"input shape {tuple(input_shape)}."
+            )
+        return shape
+
     def build(self, input_shape):
         self.check_input_shape(input_shape)
         if self.stateful:

@@ -199,12 +199,7 @@ class LeakyNeuron(TimeStateLayer):
 
     def build(self, input_shape):
         super().build(input_shape)
-        neuron_shape = tuple(input_shape[2:])
-        if any(d is None for d in neuron_shape):
-            raise ValueError(
-                f"{self.name}: every axis after time must have a known size, got "
-                f"input shape {tuple(input_shape)}."
-            )
+        neuron_shape = self.unit_shape(input_shape)
         self.beta_variable = self._parameter("beta", self.beta, self.learn_beta, neuron_shape)
         self.threshold_variable = self._parameter(
             "threshold", self.threshold, self.learn_threshold, neuron_shape

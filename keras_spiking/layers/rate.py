@@ -18,7 +18,7 @@ ReLU's. Both keep an all-LIF network about as easy to train as a ReLU one.
 
 import keras
 
-from keras_spiking.neurons import lif_rate, soft_lif_rate
+from keras_spiking.neurons import soft_lif_rate
 from keras_spiking.validation import check_number
 
 #: Output scale that makes a neuron at ``j = 2 * threshold`` output about 1.
@@ -58,6 +58,12 @@ class LIFRate(keras.layers.Layer):
         offset: constant current added to the input; None (default) means
             ``threshold``, so that firing starts at ``x = 0`` as ReLU's does.
             ``offset=0`` makes the input the current itself (Nengo's convention).
+        gradient_sigma: None (default) differentiates the exact rate, whose
+            slope is infinite at threshold; a width (> 0, in units of input
+            current) keeps the exact rate in the forward pass but
+            backpropagates ``SoftLIF(sigma=gradient_sigma)``'s derivative, so
+            the layer trains with ``fit`` while computing exactly the rate a
+            spiking LIF neuron fires at (no soft-to-exact gap on conversion).
 
     Example::
 
@@ -76,10 +82,15 @@ class LIFRate(keras.layers.Layer):
         threshold=1.0,
         amplitude=DEFAULT_AMPLITUDE,
         offset=None,
+        gradient_sigma=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_lif_parameters(self.name, tau_rc, tau_ref, threshold, amplitude)
+        if gradient_sigma is not None:
+            check_number(self.name, "gradient_sigma", gradient_sigma, low=0, low_open=True)
+            gradient_sigma = float(gradient_sigma)
+        self.gradient_sigma = gradient_sigma
         self.tau_rc = float(tau_rc)
         self.tau_ref = float(tau_ref)
         self.threshold = float(threshold)
@@ -89,12 +100,14 @@ class LIFRate(keras.layers.Layer):
 
     def rate(self, inputs):
         """The steady-state rate function used by ``call`` (and the converter)."""
-        return lif_rate(
+        return soft_lif_rate(
             inputs + self.offset,
             self.tau_rc,
             self.tau_ref,
             self.threshold,
             self.amplitude,
+            sigma=self.gradient_sigma or 0.0,
+            exact_forward=True,
         )
 
     def call(self, inputs):
@@ -111,6 +124,7 @@ class LIFRate(keras.layers.Layer):
             threshold=self.threshold,
             amplitude=self.amplitude,
             offset=self.offset,
+            gradient_sigma=self.gradient_sigma,
         )
         return config
 
@@ -154,5 +168,30 @@ class SoftLIF(LIFRate):
 
     def get_config(self):
         config = super().get_config()
+        del config["gradient_sigma"]  # the forward pass itself is smooth
         config["sigma"] = self.sigma
         return config
+
+
+def with_exact_rates(model, gradient_sigma=None):
+    """A copy of ``model`` (same weights) with every ``SoftLIF`` as ``LIFRate``.
+
+    The copy computes the exact rates that spiking LIF neurons fire at, so its
+    accuracy is what a converted network approaches as T grows. Each new
+    ``LIFRate`` backpropagates the soft-LIF derivative (``gradient_sigma``;
+    None keeps each layer's ``sigma``), so the copy can be fine-tuned with
+    ``fit`` to close the gap between the soft rates it was trained with and
+    the exact ones. Activation functions (``activations.soft_lif``) are kept.
+    """
+
+    def clone(layer):
+        if not isinstance(layer, SoftLIF):
+            return layer.__class__.from_config(layer.get_config())
+        config = layer.get_config()
+        sigma = config.pop("sigma")
+        config["gradient_sigma"] = (gradient_sigma or sigma) or None
+        return LIFRate.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy
