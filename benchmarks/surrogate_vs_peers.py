@@ -17,8 +17,8 @@ The peers live in their own venv (never in the project's):
     /work/venvs/peers-torch/bin/pip install torch==2.13.0 snntorch==1.0.0 spikingjelly==2.0.0
 
 ``--keras-python`` runs our side in a venv of its own too, with only what it
-needs (``python -m venv V; V/bin/pip install tensorflow-cpu keras numpy;
-V/bin/pip install --no-deps -e .``): Keras imports IPython, matplotlib, scipy
+needs (``python -m venv V; V/bin/pip install tensorflow-cpu keras numpy``;
+the worker imports keras_spiking from this checkout): Keras imports IPython, matplotlib, scipy
 and PIL at start-up when they are installed (a development environment has
 them), which adds ~0.06 GiB to the peak RSS without being used here.
 
@@ -74,7 +74,8 @@ def keras_worker(args):
     import keras
     import numpy as np
 
-    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    # this checkout's package and example, whatever the venv has installed
+    sys.path[:0] = [ROOT, os.path.join(ROOT, "examples")]
     from surrogate_csnn import build_csnn, compile_csnn
 
     import_rss = peak_rss()
