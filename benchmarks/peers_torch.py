@@ -24,7 +24,8 @@ from the peers' documented APIs:
   path); ``spikingjelly-static`` computes the first convolution and pooling
   once, as SpikingJelly's own Fashion-MNIST example does.
 
-Prints one JSON line: training and inference samples/s, peak RSS in bytes
+Prints one JSON line: training and inference samples/s (wall clock and per
+CPU-second of the process), peak RSS in bytes
 (and the RSS right after importing the framework).
 """
 
@@ -168,25 +169,27 @@ def main():
     model.train()
     for xb, yb in batches[: args.warmup]:
         train_step(xb, yb)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     losses = [train_step(xb, yb) for xb, yb in batches[args.warmup:]]
-    train_time = time.perf_counter() - start
+    train_time, train_cpu = time.perf_counter() - start, time.process_time() - cpu
 
     model.eval()
     with torch.no_grad():
         for xb, _ in batches[: args.warmup]:
             model(xb)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         correct = 0
         for xb, yb in batches[args.warmup:]:
             correct += int((model(xb).sum(0).argmax(-1) == yb).sum())
-        infer_time = time.perf_counter() - start
+        infer_time, infer_cpu = time.perf_counter() - start, time.process_time() - cpu
 
     samples = args.batches * args.batch_size
     print(json.dumps(dict(
         framework=args.framework,
         train_samples_per_s=samples / train_time,
         infer_samples_per_s=samples / infer_time,
+        train_samples_per_cpu_s=samples / train_cpu,
+        infer_samples_per_cpu_s=samples / infer_cpu,
         peak_rss_bytes=peak_rss(),
         import_rss_bytes=import_rss,
         first_loss=losses[0], last_loss=losses[-1],

@@ -12,6 +12,7 @@ shape (28, 28, 1), int64 labels; 60 000 train / 10 000 test):
    for minutes before failing, so it comes last, and ``source`` can exclude it.
 """
 
+import glob
 import gzip
 import hashlib
 import os
@@ -109,6 +110,22 @@ def _tfds_split(split, data_dir, download, as_numpy):
     return images, labels.astype(np.int64)
 
 
+def _tfds_may_be_prepared(data_dir):
+    """Cheap check before importing tensorflow-datasets (~1 s, ~15 MiB): a
+    local data_dir can hold a prepared fashion_mnist only if one of its
+    versions has the ``dataset_info.json`` that tfds writes when preparing."""
+    if data_dir is not None and "://" in str(data_dir):
+        return True  # remote storage (gs://, ...): only tfds can tell
+    root = data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.join(
+        os.path.expanduser("~"), "tensorflow_datasets"
+    )
+    base = os.path.join(root, "fashion_mnist")
+    return any(
+        glob.glob(os.path.join(base, *(["*"] * depth), "dataset_info.json"))
+        for depth in (1, 2)  # <version>/ or <config>/<version>/
+    )
+
+
 def _tfds_prepared(data_dir):
     import tensorflow_datasets as tfds
 
@@ -153,7 +170,7 @@ def load_fashion_mnist(
             )
 
     if source == "auto":
-        if _tfds_prepared(data_dir):
+        if _tfds_may_be_prepared(data_dir) and _tfds_prepared(data_dir):
             source = "tfds"
         elif _debian_available(debian_dir):
             source = "debian"

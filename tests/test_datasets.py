@@ -74,6 +74,20 @@ def test_auto_prefers_prepared_tfds_then_debian(fake_debian, tmp_path):
     assert x_te.shape == (5, 28, 28, 1)
 
 
+def test_auto_asks_tfds_only_if_a_prepared_copy_can_exist(fake_debian, tmp_path, monkeypatch):
+    """No dataset_info.json under data_dir: tensorflow-datasets is not even imported."""
+    directory, _ = fake_debian
+    asked = []
+    monkeypatch.setattr(datasets, "_tfds_prepared", lambda d: asked.append(d) or False)
+    tfds_dir = tmp_path / "tfds"
+    (tfds_dir / "fashion_mnist" / "3.0.1").mkdir(parents=True)  # unprepared leftover
+    datasets.load_fashion_mnist("test", data_dir=str(tfds_dir), debian_dir=str(directory))
+    assert asked == []
+    (tfds_dir / "fashion_mnist" / "3.0.1" / "dataset_info.json").write_text("{}")
+    datasets.load_fashion_mnist("test", data_dir=str(tfds_dir), debian_dir=str(directory))
+    assert asked == [str(tfds_dir)]
+
+
 def test_corrupt_debian_file_is_an_error(fake_debian, monkeypatch):
     directory, _ = fake_debian
     monkeypatch.setitem(datasets.FASHION_MNIST_SHA256, "t10k-labels-idx1-ubyte", "ab" * 32)
