@@ -207,7 +207,7 @@ def layer_counts(layer, in_shape, out_shape):
     if isinstance(layer, TimeFold):
         return layer_counts(layer.layer, in_shape, out_shape)
     if isinstance(layer, _NEURONS):
-        return 0, out_size
+        return 0, _size(in_shape)  # one update per unit (also without return_sequences)
     if isinstance(layer, keras.layers.Activation):
         return 0, out_size if _nonlinear(layer.activation) else 0
     if isinstance(layer, _ACTIVATIONS):
@@ -229,6 +229,20 @@ def layer_counts(layer, in_shape, out_shape):
                                                 keras.layers.LayerNormalization)):
         return None
     return 0, neurons
+
+
+def recurrent_macs(layer, units_shape):
+    """Multiply-accumulates per step of the recurrent weights of ``RLeaky`` &
+    co. (0 for other layers): ``units * units`` per position for all-to-all
+    weights (times the kernel size if convolutional), one per unit for a
+    one-to-one weight ``V``."""
+    if not getattr(layer, "recurrent", False):
+        return 0
+    size = _size(units_shape)
+    if not layer.all_to_all:
+        return size
+    kernel = layer.recurrent_kernel_size
+    return size * units_shape[-1] * (_size(kernel) if kernel else 1)
 
 
 def _is_time_layer(layer):
@@ -317,6 +331,8 @@ class ModelEnergy:
             x, y = node.input_tensors[0], node.output_tensors[0]
             x_timed = any(timed.get(id(t), False) for t in node.input_tensors)
             y_timed = x_timed or isinstance(layer, RepeatTime)
+            if isinstance(layer, TimeStateLayer) and not layer.return_sequences:
+                y_timed = False
             for t in node.output_tensors:
                 timed[id(t)] = y_timed
             if isinstance(layer, SynapticFilter):
@@ -331,6 +347,12 @@ class ModelEnergy:
             stats.append(LayerEnergy(layer.name, type(layer).__name__, *counts,
                                      once=once))
             inputs.append(source.get(id(x), x))
+            feedback = recurrent_macs(layer, in_shape)
+            if feedback:  # events: the layer's own spikes of the previous step
+                spikes = layer.output_mode == "spikes" and layer.return_sequences
+                stats.append(LayerEnergy(f"{layer.name}/recurrent", type(layer).__name__,
+                                         feedback, 0))
+                inputs.append(y if spikes else None)
         if unknown:
             warnings.warn(
                 f"ModelEnergy: no counting rule for the layers {unknown} (they have "
@@ -339,7 +361,8 @@ class ModelEnergy:
 
     def _measure(self, graph_inputs, inputs, data, batch_size):
         """Fraction of nonzero inputs of every synaptic layer, over ``data``."""
-        synaptic = [i for i, s in enumerate(self.layers) if s.macs > 0]
+        synaptic = [i for i, s in enumerate(self.layers)
+                    if s.macs > 0 and inputs[i] is not None]
         if not synaptic:
             return
         fractions = []
@@ -381,14 +404,14 @@ class ModelEnergy:
         return sum(s.neurons for s in self.layers)
 
     def layer_energy(self, device, timesteps=1):
-        """Joules per inference of each layer on ``device``: ``{name: J}``."""
+        """Joules per inference of each entry of ``self.layers`` on ``device``."""
         device = get_device(device)
         timesteps = self._check_timesteps(timesteps)
         if device.spiking and not self.measured:
             raise ValueError(
                 f"ModelEnergy: device '{device.name}' is spiking: its cost depends on "
                 "the input activity; pass example_data to ModelEnergy to measure it.")
-        energy = {}
+        energy = []
         for s in self.layers:
             if device.spiking:
                 steps = 1 if s.once else timesteps
@@ -396,7 +419,7 @@ class ModelEnergy:
                                   + s.neurons * device.energy_per_neuron)
             else:
                 joules = s.macs * device.energy_per_op + s.neurons * device.energy_per_neuron
-            energy[s.name] = energy.get(s.name, 0.0) + joules
+            energy.append(joules)
         return energy
 
     def total_energy(self, device, timesteps=1):
@@ -405,7 +428,7 @@ class ModelEnergy:
         Spiking devices run ``timesteps`` steps; non-spiking devices run one
         ANN pass, so ``timesteps`` does not change their figure.
         """
-        return sum(self.layer_energy(device, timesteps).values())
+        return sum(self.layer_energy(device, timesteps))
 
     @staticmethod
     def _check_timesteps(timesteps):
@@ -432,7 +455,7 @@ class ModelEnergy:
             header += ["Input activity", "Synops/step"]
         header += [f"J/inf ({d.name})" for d in usable]
         rows = []
-        for s in self.layers:
+        for i, s in enumerate(self.layers):
             mark = " *" if s.once else ""
             row = [f"{s.name} ({s.type}){mark}", f"{s.neurons:,}", f"{s.macs:,}"]
             if self.measured:
@@ -441,7 +464,7 @@ class ModelEnergy:
                 else:
                     rate = f" ({s.activity / self.dt:.3g} Hz)" if self.dt else ""
                     row += [f"{s.activity:.3g}{rate}", f"{s.synops:,.0f}"]
-            row += [f"{e[s.name]:.3g}" for e in per_device]
+            row += [f"{e[i]:.3g}" for e in per_device]
             rows.append(row)
         widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
 
@@ -462,7 +485,7 @@ class ModelEnergy:
             how = (f"{timesteps} steps, event-driven" if d.spiking
                    else "one ANN pass, every MAC")
             out.append(f"Energy per inference on {d.name} ({how}): "
-                       f"{sum(e.values()):.3g} J  [{d.source}]")
+                       f"{sum(e):.3g} J  [{d.source}]")
         for d in devices:
             if d not in usable:
                 out.append(f"{d.name}: skipped (spiking device; pass example_data "

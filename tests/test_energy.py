@@ -156,3 +156,24 @@ def test_converted_model_end_to_end():
     energy.summary(devices=("cpu", "gpu", "loihi"), timesteps=20, print_fn=lines.append)
     assert "Energy per inference on loihi (20 steps" in lines[0]
     assert "runs once per inference" in lines[0]
+
+
+def test_recurrent_weights_and_last_step_output():
+    from keras_spiking.layers import RLeaky
+
+    inp = keras.Input((None, 8))
+    x = TimeFold(keras.layers.Dense(5))(inp)
+    x = RLeaky(beta=0.9)(x)  # all-to-all 5x5 feedback of its own spikes
+    x = TimeFold(keras.layers.Dense(2))(x)
+    y = RLeaky(beta=0.9, all_to_all=False, return_sequences=False)(x)
+    model = keras.Model(inp, y)
+    energy = E.ModelEnergy(model, quarter_spikes())
+    rows = {s.name: s for s in energy.layers}
+    first, second = (layer.name for layer in model.layers if type(layer) is RLeaky)
+    assert (rows[first].neurons, rows[f"{first}/recurrent"].macs) == (5, 25)
+    assert (rows[second].neurons, rows[f"{second}/recurrent"].macs) == (2, 2)
+    spikes = keras.Model(inp, model.get_layer(first).output).predict(quarter_spikes(),
+                                                                    verbose=0)
+    assert rows[f"{first}/recurrent"].activity == pytest.approx(np.mean(spikes != 0))
+    # the last layer only returns its final step: its feedback is not measured
+    assert rows[f"{second}/recurrent"].activity is None
