@@ -388,6 +388,9 @@ class ModelEnergy:
         for i, total in zip(synaptic, sums):
             self.layers[i].activity = total / n
 
+    # the totals add layers marked ``once`` (static input, run once per
+    # inference) as they are: per inference, not per step
+
     @property
     def macs(self):
         """Multiply-accumulates per step and sample, every connection counted."""
@@ -475,6 +478,8 @@ class ModelEnergy:
         out = [line(header), "-" * len(line(header))] + [line(r) for r in rows]
         out.append("=" * len(line(header)))
         total = f"Total per step: {self.neurons:,} neuron updates, {self.macs:,} MACs"
+        if any(s.once for s in self.layers):
+            total = total.replace("per step", "per step (* once per inference)")
         if self.measured:
             total += f", {self.synops:,.0f} synops"
         out.append(total)
