@@ -43,7 +43,7 @@ from keras_spiking.layers.leaky import LeakyNeuron
 from keras_spiking.layers.pooling import SpikeMaxPool
 from keras_spiking.layers.rate import LIFRate
 from keras_spiking.layers.spiking import SpikingNeuron
-from keras_spiking.layers.time import RepeatTime, TimeFold
+from keras_spiking.layers.time import RepeatTime, TimeFold, check_positive_integer
 from keras_spiking.validation import check_bool, check_number
 
 
@@ -143,9 +143,10 @@ class LayerEnergy:
     """Counts of one layer call, per timestep and per sample.
 
     ``once``: the layer acts on a static input before ``RepeatTime`` (a
-    converted model's first layer with ``static_input=True``), so it runs once
-    per inference, not once per step. ``activity`` is the fraction of nonzero inputs per step (None: not
-    measured); ``synops`` = ``macs * activity`` (``macs`` if not measured).
+    converted model's first layer with ``static_input=True``), so it runs
+    once per inference, not once per step. ``activity`` is the fraction of
+    nonzero inputs per step (None: not measured); ``synops`` =
+    ``macs * activity`` (``macs`` if not measured).
     """
 
     name: str
@@ -175,11 +176,6 @@ def _nonlinear(activation):
 def _channels(layer, shape):
     first = getattr(layer, "data_format", "channels_last") == "channels_first"
     return shape[0] if first else shape[-1]
-
-
-def _spatial(layer, shape):
-    first = getattr(layer, "data_format", "channels_last") == "channels_first"
-    return shape[1:] if first else shape[:-1]
 
 
 _CONV = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
@@ -245,10 +241,6 @@ def recurrent_macs(layer, units_shape):
     return size * units_shape[-1] * (_size(kernel) if kernel else 1)
 
 
-def _is_time_layer(layer):
-    return isinstance(layer, (TimeStateLayer, TimeFold, RepeatTime))
-
-
 class ModelEnergy:
     """Synaptic operations, neuron updates and energy per inference of a model.
 
@@ -267,6 +259,10 @@ class ModelEnergy:
             ``dt`` of the model's neuron layers, if they have one.
         batch_size: samples per call when measuring the activity.
 
+    Attributes:
+        layers: one ``LayerEnergy`` per layer call (plus one per recurrent
+            weight), in graph order: name, type, macs, neurons, activity, synops.
+
     Example::
 
         energy = ModelEnergy(snn, example_data=x_test[:200])
@@ -284,8 +280,8 @@ class ModelEnergy:
         self.layers, inputs, graph_inputs = self._count(model)
         self.measured = example_data is not None
         if self.measured:
-            batch_size = check_number("ModelEnergy", "batch_size", batch_size, low=1)
-            self._measure(graph_inputs, inputs, example_data, int(batch_size))
+            batch_size = check_positive_integer("ModelEnergy", "batch_size", batch_size)
+            self._measure(graph_inputs, inputs, example_data, batch_size)
 
     @staticmethod
     def _model_dt(model):
