@@ -117,13 +117,12 @@ def get_device(name):
 
 # Degnan, Marr & Hasler, "Assessing trends in performance per watt for signal
 # processing applications", IEEE TVLSI 24(1):58-66, 2016 (online 2015),
-# doi:10.1109/TVLSI.2015.2392942: energy per multiply-accumulate of an Intel
-# i7-4960X CPU (8.6 nJ) and an Nvidia GTX Titan Black GPU (0.3 nJ). A neuron
-# update is counted as one operation. (These are the figures KerasSpiking's
-# ModelEnergy uses for "cpu" and "gpu"; its documented outputs give 8.6e-9 and
-# 3.0e-10 J per operation.)
-_DEGNAN = ("Degnan, Marr & Hasler 2016, IEEE TVLSI 24(1):58-66, "
-           "doi:10.1109/TVLSI.2015.2392942")
+# https://ieeexplore.ieee.org/abstract/document/7054508: energy per
+# multiply-accumulate of an Intel i7-4960X CPU (8.6 nJ) and an Nvidia GTX
+# Titan Black GPU (0.3 nJ); a neuron update counts as one operation. These
+# are the figures behind KerasSpiking's "cpu" and "gpu" devices (its documented
+# example outputs give 8.6e-9 and 3.0e-10 J per operation).
+_DEGNAN = "Degnan, Marr & Hasler 2016, IEEE TVLSI 24(1):58-66"
 register_device("cpu", spiking=False, energy_per_op=8.6e-9, energy_per_neuron=8.6e-9,
                 source=_DEGNAN + " (Intel i7-4960X)")
 register_device("gpu", spiking=False, energy_per_op=0.3e-9, energy_per_neuron=0.3e-9,
@@ -369,7 +368,13 @@ class ModelEnergy:
         probe = keras.Model(graph_inputs[0] if len(graph_inputs) == 1 else graph_inputs,
                             fractions)
         multi = isinstance(data, (list, tuple))
-        n = len(data[0]) if multi else len(data)
+        arrays = data if multi else [data]
+        if not all(hasattr(a, "__len__") and hasattr(a, "__getitem__") for a in arrays):
+            raise TypeError(
+                "ModelEnergy: example_data must be an array (or a list of arrays, one "
+                f"per model input), got {type(data).__name__}; take a batch of a "
+                "dataset as a numpy array first.")
+        n = len(arrays[0])
         if n == 0:
             raise ValueError("ModelEnergy: example_data is empty.")
         sums = np.zeros(len(synaptic))

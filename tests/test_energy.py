@@ -177,3 +177,8 @@ def test_recurrent_weights_and_last_step_output():
     assert rows[f"{first}/recurrent"].activity == pytest.approx(np.mean(spikes != 0))
     # the last layer only returns its final step: its feedback is not measured
     assert rows[f"{second}/recurrent"].activity is None
+
+
+def test_example_data_must_be_arrays():
+    with pytest.raises(TypeError, match="example_data must be an array"):
+        E.ModelEnergy(spiking_model(), example_data=iter([quarter_spikes()]))
