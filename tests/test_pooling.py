@@ -97,7 +97,7 @@ def test_converter_pools_spikes_before_the_synapse():
                   static_input=True)
     pools = [layer for layer in snn.layers if isinstance(layer, SpikeMaxPool)]
     assert len(pools) == 1
-    probe = keras.Model(snn.inputs, pools[0].output)
+    probe = keras.Model(snn.input, pools[0].output)
     pooled = np.asarray(probe(x))
     neuron = pools[0]._inbound_nodes[0].input_tensors[0]._keras_history.operation
     spike = np.float32(neuron.amplitude / neuron.dt)  # Nengo: amplitude / dt per spike

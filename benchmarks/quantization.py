@@ -1,0 +1,55 @@
+"""Benchmark: accuracy of the main-job network with integer weights, ANN and SNN.
+
+    nice -n 10 python benchmarks/quantization.py --model runs/fashion_mnist/lif_cnn.keras
+
+Rounds every kernel to ``bits``-bit signed integers times a scale per layer
+or per output channel (``keras_spiking.converters.quantize_weights``), then
+prints the ANN's test accuracy and the converted SNN's at T steps (binary
+spikes, normalisation from 1000 training images, mean readout) for 16, 8, 6, 4
+and 3 bits next to the float weights. Options: --test-size (default 2000),
+--timesteps (default 32).
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_spiking  # noqa: E402
+from keras_spiking.converters import convert, evaluate_timesteps, quantize_weights  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a trained .keras classifier")
+    parser.add_argument("--test-size", type=int, default=2000)
+    parser.add_argument("--timesteps", type=int, default=32)
+    args = parser.parse_args(argv)
+
+    (x_train, _), (x_test, y_test) = keras_spiking.datasets.load_fashion_mnist(as_numpy=True)
+    x_test, y_test = x_test[:args.test_size], y_test[:args.test_size]
+    model = keras.models.load_model(args.model)
+    T = args.timesteps
+
+    def accuracies(net):
+        ann = np.mean(np.argmax(net.predict(x_test, batch_size=500, verbose=0), -1) == y_test)
+        snn = convert(net, calibration_data=x_train[:1000], timesteps=T, static_input=True)
+        return ann, evaluate_timesteps(snn, (x_test, y_test), [T], verbose=0).mean[T]
+
+    print(f"{len(y_test)} test images; SNN at T = {T} (mean readout)")
+    print(f"{'weights':<24}{'ANN':>9}{'SNN':>9}")
+    ann, snn = accuracies(model)
+    print(f"{'float32':<24}{ann:>9.2%}{snn:>9.2%}", flush=True)
+    for bits in (16, 8, 6, 4, 3):
+        for per_channel in (False, True):
+            net, _ = quantize_weights(model, bits, per_channel=per_channel)
+            ann, snn = accuracies(net)
+            label = f"{bits} bits, per {'channel' if per_channel else 'layer'}"
+            print(f"{label:<24}{ann:>9.2%}{snn:>9.2%}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
