@@ -9,7 +9,8 @@ or without ``--model`` to train a small stand-in here (``build_cnn`` for
 model (normalisation from 1000 training images, static input), measures each
 layer's input activity on ``--images`` test images with ``ModelEnergy`` and
 prints, per number of timesteps T: the SNN's accuracy on those images, its
-synaptic events and neuron updates per step, its estimated energy per image
+synaptic events per step (and those of the layers on the static input, run
+once per image) and neuron updates per step, its estimated energy per image
 on Loihi, and the ANN's estimated energy per image on CPU and GPU (one pass,
 every MAC), with the ratios. Then the per-layer table at ``--summary-T``.
 
@@ -60,8 +61,8 @@ def main(argv=None):
     print(f"model: {origin}; {args.images} test images")
     print(f"ANN: {ann.macs:,} MACs + {ann.neurons:,} neuron updates per image, "
           f"accuracy {ann_acc:.2%}; cpu {cpu:.3g} J, gpu {gpu:.3g} J per image")
-    print(f"\n{'T':>4} | {'SNN acc':>7} | {'synops/step':>12} | {'neurons/step':>12} | "
-          f"{'loihi J/img':>11} | {'cpu/loihi':>9} | {'gpu/loihi':>9}")
+    print(f"\n{'T':>4} | {'SNN acc':>7} | {'synops/step':>12} | {'+ once':>9} | "
+          f"{'neurons/step':>12} | {'loihi J/img':>11} | {'cpu/loihi':>9} | {'gpu/loihi':>9}")
     calibration = x_train[:1000]
     for T in args.timesteps:
         snn = convert(model, calibration_data=calibration, timesteps=T, static_input=True)
@@ -70,8 +71,11 @@ def main(argv=None):
         acc = np.mean(np.argmax(last, -1) == y)
         energy = ModelEnergy(snn, x)
         loihi = energy.total_energy("loihi", timesteps=T)
-        print(f"{T:>4} | {acc:>7.2%} | {energy.synops:>12,.0f} | {energy.neurons:>12,} | "
-              f"{loihi:>11.3g} | {cpu / loihi:>9.0f} | {gpu / loihi:>9.1f}")
+        step = sum(s.synops for s in energy.layers if not s.once)
+        once = sum(s.synops for s in energy.layers if s.once)
+        print(f"{T:>4} | {acc:>7.2%} | {step:>12,.0f} | {once:>9,.0f} | "
+              f"{energy.neurons:>12,} | {loihi:>11.3g} | {cpu / loihi:>9.0f} | "
+              f"{gpu / loihi:>9.1f}")
         if T == args.summary_T:
             summary = energy
     if args.summary_T in args.timesteps:
