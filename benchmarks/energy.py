@@ -71,8 +71,7 @@ def main(argv=None):
         acc = np.mean(np.argmax(last, -1) == y)
         energy = ModelEnergy(snn, x)
         loihi = energy.total_energy("loihi", timesteps=T)
-        step = sum(s.synops for s in energy.layers if not s.once)
-        once = sum(s.synops for s in energy.layers if s.once)
+        step, once = energy.synops, energy.totals(once=True)[1]
         print(f"{T:>4} | {acc:>7.2%} | {step:>12,.0f} | {once:>9,.0f} | "
               f"{energy.neurons:>12,} | {loihi:>11.3g} | {cpu / loihi:>9.0f} | "
               f"{gpu / loihi:>9.1f}")

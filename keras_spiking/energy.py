@@ -389,23 +389,29 @@ class ModelEnergy:
         for i, total in zip(synaptic, sums):
             self.layers[i].activity = total / n
 
-    # the totals add layers marked ``once`` (static input, run once per
-    # inference) as they are: per inference, not per step
+    def totals(self, once=False):
+        """``(macs, synops, neurons)`` summed over the layers that run every
+        step (``once=False``) or once per inference (``once=True``: layers on
+        a static input before ``RepeatTime``)."""
+        rows = [s for s in self.layers if s.once == once]
+        return (sum(s.macs for s in rows), sum(s.synops for s in rows),
+                sum(s.neurons for s in rows))
 
     @property
     def macs(self):
-        """Multiply-accumulates per step and sample, every connection counted."""
-        return sum(s.macs for s in self.layers)
+        """Multiply-accumulates per step and sample, every connection counted
+        (layers run once per inference: ``totals(once=True)``)."""
+        return self.totals()[0]
 
     @property
     def synops(self):
         """Synaptic events per step and sample (connections with a nonzero input)."""
-        return sum(s.synops for s in self.layers)
+        return self.totals()[1]
 
     @property
     def neurons(self):
         """Neuron updates per step and sample."""
-        return sum(s.neurons for s in self.layers)
+        return self.totals()[2]
 
     def layer_energy(self, device, timesteps=1):
         """Joules per inference of each entry of ``self.layers`` on ``device``."""
@@ -478,15 +484,15 @@ class ModelEnergy:
 
         out = [line(header), "-" * len(line(header))] + [line(r) for r in rows]
         out.append("=" * len(line(header)))
-        total = f"Total per step: {self.neurons:,} neuron updates, {self.macs:,} MACs"
-        if any(s.once for s in self.layers):
-            total = total.replace("per step", "per step (* once per inference)")
-        if self.measured:
-            total += f", {self.synops:,.0f} synops"
-        out.append(total)
-        if any(s.once for s in self.layers):
-            out.append("* acts on the static input before RepeatTime: runs once per "
-                       "inference, not once per step")
+        for once in (False, True):
+            if once and not any(s.once for s in self.layers):
+                continue
+            macs, synops, neurons = self.totals(once)
+            total = (("* once per inference (static input before RepeatTime): " if once
+                      else "Per step: ") + f"{neurons:,} neuron updates, {macs:,} MACs")
+            if self.measured:
+                total += f", {synops:,.0f} synops"
+            out.append(total)
         for d, e in zip(usable, per_device):
             how = (f"{timesteps} steps, event-driven" if d.spiking
                    else "one ANN pass, every MAC")
