@@ -10,6 +10,7 @@ from keras_spiking import (
     activations,
     datasets,
     encoders,
+    energy,
     layers,
     losses,
     metrics,
@@ -19,6 +20,7 @@ from keras_spiking import (
     spike_time,
     surrogates,
 )
+from keras_spiking.energy import ModelEnergy
 from keras_spiking.layers.rate import with_exact_rates
 from keras_spiking.neurons import lif_rate, soft_lif_rate
 from keras_spiking.spike_time_training import (
