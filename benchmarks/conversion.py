@@ -69,7 +69,8 @@ def main(argv=None):
     else:
         from keras_spiking.demo import train as train_model
 
-        model, _, _ = train_model("soft_lif", (train, test), args.epochs, 64, verbose=2)
+        model, *_ = train_model("soft_lif", (train, test), args.epochs, 64,
+                                finetune_epochs=1, verbose=2)
 
     start = time.perf_counter()
     result = convert_and_report(model, train, test, test_size=args.test_size,
