@@ -237,8 +237,8 @@ def test_any_length_time_axis():
     model = model_of((6,), L.Dense(5, activation="relu"), L.Dense(2))
     snn = convert(model, synapse=0.01)
     assert snn.input.shape == (None, None, 6)
-    out = snn(tile_time(data((6,), 2), 70))  # scanned, not unrolled
-    assert out.shape == (2, 70, 2)
+    out = snn(tile_time(data((6,), 2), 130))  # > MAX_UNROLL: scanned, not unrolled
+    assert out.shape == (2, 130, 2)
 
 
 # -- errors ---------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def test_step_and_impulse_responses(cls, tau, dt):
 @pytest.mark.parametrize("cls", [Lowpass, Alpha])
 def test_random_input_and_dc_gain(cls):
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(2, 100, 3)).astype("float32")  # > 64 steps: the scanned loop
+    x = rng.normal(size=(2, 150, 3)).astype("float32")  # > MAX_UNROLL: the scanned loop
     y = np.asarray(cls(0.01)(x))
     np.testing.assert_allclose(y, held_input_response(x, cls, 0.01, DT), atol=1e-5)
     const = np.full((1, 400, 2), 3.5, "float32")
