@@ -17,14 +17,7 @@ mean of the last max(1, round(T / 2)) steps), then times the first
 settings to time; the spiking rate does not change a dense simulator's cost).
 Writes a JSON result (atomically) with accuracies and wall/CPU seconds.
 
-Install recipes (each peer in its own plain venv, from /work/shared/ANCHORS.md):
-
-    python -m venv /work/venvs/peer-kerasspiking
-    /work/venvs/peer-kerasspiking/bin/pip install tensorflow-cpu==2.15.1 keras-spiking==0.3.0
-    python -m venv /work/venvs/peer-nengodl
-    /work/venvs/peer-nengodl/bin/pip install tensorflow-cpu==2.12.1 nengo==4.1.0 \
-        jinja2 progressbar2 packaging
-    /work/venvs/peer-nengodl/bin/pip install --no-deps nengo-dl==3.6.0
+The peer venvs are made as the docstring of ``conversion_vs_peers.py`` says.
 """
 
 import argparse

@@ -79,6 +79,7 @@ import numpy as np
 
 from keras_spiking import layers as ks_layers
 from keras_spiking.layers.continuous import INTEGRATIONS, ContinuousLIF
+from keras_spiking.optional import require
 
 from .convert import ConversionError, _graph_of
 
@@ -107,14 +108,7 @@ _NEEDS_FOLD = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.AveragePoo
 
 
 def _nir():
-    try:
-        import nir
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "NIR export/import needs the nir package: pip install 'keras_spiking[nir]' "
-            "(or pip install nir)."
-        ) from e
-    return nir
+    return require("nir", "NIR export/import", "nir")
 
 
 def _error(layer, why, fix):

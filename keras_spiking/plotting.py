@@ -14,16 +14,11 @@ or in seconds when ``dt`` (the step length in seconds) is given.
 
 import numpy as np
 
+from keras_spiking.optional import require
+
 
 def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "keras_spiking.plotting needs matplotlib, which is not installed. "
-            "Install it with `pip install matplotlib` (or the package's `plot` extra)."
-        ) from e
-    return plt
+    return require("matplotlib.pyplot", "keras_spiking.plotting", "plot")
 
 
 def _one_sample(owner, values):

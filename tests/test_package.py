@@ -31,3 +31,12 @@ def test_console_command_rejects_unknown_commands(capsys):
         cli.main(["train-everything"])
     assert info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_missing_optional_dependency_names_the_pip_extra():
+    from keras_spiking.optional import require
+
+    assert require("numpy", "arrays", "none").__name__ == "numpy"
+    with pytest.raises(ImportError, match=r"plots needs the no_such_module_xyz package.*"
+                                          r"pip install 'keras_spiking\[plot\]'"):
+        require("no_such_module_xyz.sub", "plots", "plot")
