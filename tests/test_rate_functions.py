@@ -3,8 +3,8 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
+from gradients import value_and_grads
 from keras_spiking.neurons import lif_rate, soft_lif_rate
 
 
@@ -23,17 +23,8 @@ def tutorial_soft_lif(j, tau_m=0.02, tau_ref=0.004, v_thr=1.0, gamma=0.15):
 
 
 def value_and_grad(fn, j):
-    """``fn(j)`` and the gradient of ``sum(fn(j))`` on the active backend, as numpy."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        y, vjp = jax.vjp(fn, jax.numpy.asarray(j))
-        return np.asarray(y), np.asarray(vjp(jax.numpy.ones_like(y))[0])
-    j = tf.constant(j)
-    with tf.GradientTape() as tape:
-        tape.watch(j)
-        y = fn(j)
-    return y.numpy(), tape.gradient(y, j).numpy()
+    y, (grad,) = value_and_grads(fn, j)
+    return y, grad
 
 
 PARAMS = [
