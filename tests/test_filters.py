@@ -6,6 +6,8 @@ import keras
 
 from keras_spiking.layers import Alpha, Lowpass
 
+from gradients import value_and_grads
+
 DT = 0.001
 
 
@@ -97,22 +99,20 @@ def test_float16_policy_keeps_float32_state(cls):
 
 @pytest.mark.parametrize("cls", [Lowpass, Alpha])
 def test_learned_tau_gradient_matches_finite_difference(cls):
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("uses tf.GradientTape")
-    import tensorflow as tf
-
     x = np.random.default_rng(5).normal(size=(2, 30, 3)).astype("float32")
     target = np.asarray(cls(0.02)(x))
     layer = cls(0.008, learn_tau=True)
     layer.build(x.shape)
     assert [w.name for w in layer.trainable_weights] == ["tau"]
 
-    def loss():
-        return tf.reduce_mean(tf.square(layer(x) - target))
+    def loss(tau=None):
+        if tau is None:
+            return keras.ops.mean(keras.ops.square(layer(x) - target))
+        y, _ = layer.stateless_call([tau], [], x)
+        return keras.ops.mean(keras.ops.square(y - target))
 
-    with tf.GradientTape() as tape:
-        value = loss()
-    grad = float(tape.gradient(value, layer.tau_variable))
+    _, (grad,) = value_and_grads(loss, np.asarray(layer.tau_variable))
+    grad = float(grad)
     h = 1e-4
     layer.tau_variable.assign(0.008 + h)
     upper = float(loss())
@@ -168,23 +168,19 @@ def test_bad_arguments(cls, kwargs, error, match):
 def test_scanned_and_unrolled_loops_agree_with_gradients(cls):
     """Long runs use the scanned loop, short ones the unrolled one: same values
     and same input gradients (the scan returns outputs shaped unlike its state)."""
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("uses tf.GradientTape")
-    import tensorflow as tf
-
     from keras_spiking.timeloop import scan_time
 
     layer = cls(0.005)
-    x = tf.constant(np.random.default_rng(4).normal(size=(2, 12, 3)).astype("float32"))
-    weights = tf.constant(np.arange(12, dtype="float32")[None, :, None])
+    x = np.random.default_rng(4).normal(size=(2, 12, 3)).astype("float32")
+    weights = np.arange(12, dtype="float32")[None, :, None]
     results = []
     for unroll in (True, False):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            step = layer.step_function(x)
-            y, state = scan_time(step, x, layer.initial_state(x), unroll=unroll)
-            loss = tf.reduce_sum(y * weights)
-        results.append((y.numpy(), state[-1].numpy(), tape.gradient(loss, x).numpy()))
+        def run(x_):
+            return scan_time(layer.step_function(x_), x_, layer.initial_state(x_), unroll=unroll)
+
+        _, (grad,) = value_and_grads(lambda x_: run(x_)[0] * weights, x)
+        y, state = run(keras.ops.convert_to_tensor(x))
+        results.append((np.asarray(y), np.asarray(state[-1]), grad))
     for unrolled, scanned in zip(*results):
         np.testing.assert_allclose(unrolled, scanned, rtol=1e-6, atol=1e-7)
     assert y.shape == x.shape
