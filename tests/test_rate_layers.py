@@ -125,6 +125,16 @@ def test_with_exact_rates_swaps_soft_lif_in_nested_models():
     assert model.layers[2].sigma == 0.05  # the original is untouched
 
 
+def test_with_exact_rates_bad_input():
+    with pytest.raises(TypeError, match="expected a keras.Model, got SoftLIF"):
+        with_exact_rates(SoftLIF())
+    relu = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="relu")])
+    with pytest.raises(ValueError, match="gradient_sigma must be > 0"):
+        with_exact_rates(relu, gradient_sigma=-1)
+    with pytest.warns(UserWarning, match="has no SoftLIF layer"):
+        with_exact_rates(relu)
+
+
 @pytest.mark.parametrize("layer", [SoftLIF(), LIFRate(gradient_sigma=0.05)])
 def test_rate_network_trains(layer):
     """A small LIF-rate network fits a separable problem with plain fit."""

@@ -16,6 +16,8 @@ fires at about 63 Hz and saturates at ``1 / tau_ref = 500 Hz``; ``amplitude``
 ReLU's. Both keep an all-LIF network about as easy to train as a ReLU one.
 """
 
+import warnings
+
 import keras
 
 from keras_spiking.neurons import soft_lif_rate
@@ -184,14 +186,26 @@ def with_exact_rates(model, gradient_sigma=None):
     the exact ones. Activation functions (``activations.soft_lif``) are kept.
     """
 
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"with_exact_rates: expected a keras.Model, got {type(model).__name__}.")
+    if gradient_sigma is not None:
+        check_number("with_exact_rates", "gradient_sigma", gradient_sigma, low=0, low_open=True)
+    swapped = []
+
     def clone(layer):
         if not isinstance(layer, SoftLIF):
             return layer.__class__.from_config(layer.get_config())
         config = layer.get_config()
         sigma = config.pop("sigma")
         config["gradient_sigma"] = (gradient_sigma or sigma) or None
+        swapped.append(layer.name)
         return LIFRate.from_config(config)
 
     copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
     copy.set_weights(model.get_weights())
+    if not swapped:
+        warnings.warn(
+            f"with_exact_rates: '{model.name}' has no SoftLIF layer, so the copy computes "
+            "what the model does (soft_lif activation functions are not swapped; use "
+            "SoftLIF layers to fine-tune on exact rates).", stacklevel=2)
     return copy
