@@ -10,9 +10,10 @@ import keras
 from keras import ops
 
 #: Longest static time axis that is unrolled; longer (or unknown) ones use scan.
-#: At 120 steps an unrolled spiking layer ran 15 % faster than the while loop
-#: (layer-1 shape of the main job), for about twice the graph-building time.
-MAX_UNROLL = 128
+#: At 120 steps one unrolled spiking layer ran 15 % faster than the while loop
+#: but took twice as long to build, and a whole converted network showed no
+#: measurable gain (benchmarks/conversion.py), so longer runs keep the loop.
+MAX_UNROLL = 64
 
 
 def _flat(xs):
