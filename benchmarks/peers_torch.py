@@ -39,14 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-def peak_rss():
-    """Peak resident memory of this process, bytes (VmHWM: unlike ru_maxrss it
-    starts afresh at exec, so a big parent does not leak into the figure)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+from surrogate_vs_peers import peak_rss  # the same measure on every side
 
 
 FRAMEWORKS = ("snntorch", "snntorch-static", "spikingjelly", "spikingjelly-static")
