@@ -29,3 +29,19 @@ def value_and_grads(fn, *args):
             tape.watch(x)
         y = fn(*xs)
     return y.numpy(), [g.numpy() for g in tape.gradient(y, xs)]
+
+
+def gradients(fn, *args):
+    """Gradients of the scalar ``fn(*args)`` w.r.t. each argument (nested
+    structures allowed), on the TensorFlow or the JAX backend."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.grad(fn, argnums=tuple(range(len(args))))(*args)
+    import tensorflow as tf
+
+    args = tf.nest.map_structure(tf.convert_to_tensor, args)
+    with tf.GradientTape() as tape:
+        tape.watch(args)
+        loss = fn(*args)
+    return tape.gradient(loss, args)

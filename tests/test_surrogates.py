@@ -5,23 +5,8 @@ import numpy as np
 import pytest
 from keras import ops
 
+from gradients import gradients
 from keras_spiking import surrogates
-
-
-def gradients(fn, *args):
-    """Gradients of the scalar ``fn(*args)`` w.r.t. each argument (nested
-    structures allowed), on the TensorFlow or the JAX backend."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return jax.grad(fn, argnums=tuple(range(len(args))))(*args)
-    import tensorflow as tf
-
-    args = tf.nest.map_structure(tf.convert_to_tensor, args)
-    with tf.GradientTape() as tape:
-        tape.watch(args)
-        loss = fn(*args)
-    return tape.gradient(loss, args)
 
 
 def compiled(fn):

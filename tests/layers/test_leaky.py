@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-from test_surrogates import gradients
+from gradients import gradients
 
 from keras_spiking import surrogates
 from keras_spiking.layers import IF, Leaky, RLeaky, RSynaptic, Synaptic

@@ -1,19 +1,13 @@
 """The example CSNN (examples/surrogate_csnn.py) builds, trains a step, and round-trips."""
 
-import os
-import sys
-
 import keras
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples"))
 
-from surrogate_csnn import build_csnn, compile_csnn  # noqa: E402
-
-
-def test_example_csnn_trains_and_round_trips(tmp_path):
+def test_example_csnn_trains_and_round_trips(tmp_path, load_example):
+    example = load_example("surrogate_csnn")
     keras.utils.set_random_seed(0)
-    model = compile_csnn(build_csnn(steps=3))
+    model = example.compile_csnn(example.build_csnn(steps=3))
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (16, 28, 28, 1), dtype=np.uint8)
     y = rng.integers(0, 10, 16)
