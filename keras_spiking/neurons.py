@@ -1,18 +1,25 @@
-"""The leaky integrate-and-fire (LIF) dynamics core, in pure ``keras.ops``.
+"""The dynamics core: every neuron and synapse of the package, in pure ``keras.ops``.
 
-Every LIF in the package is the one ODE
+Every LIF in the package (and every synaptic filter) is one discrete update,
+per step of ``dt`` seconds, described by a frozen ``Dynamics``::
 
-    tau dv/dt = (v_leak - v) + r * I,    spike when v > threshold, then reset,
+    J[t] = x[t] + offset + W y[t-1]                         input current (W: recurrence)
+    i[t] = synapse_decay i[t-1] + synapse_gain J[t]         synaptic current (optional)
+    v[t] = decay v[t-1] + gain I[t] + bias                  charge; I = i[t], or J[t] without synapse
+    v[t] = decay v[t-1] + gain J[t] + current_gain i[t-1] + bias   (current_gain set: exact coupled pair)
+    v[t] = I[t] + decay (v[t-1] - I[t])                     (gain=None: tau dv/dt = I - v, zero-order hold)
+    s[t] = H(v[t] - threshold)                              fire (graded: floor(v / threshold) spikes)
+    v[t] -= s[t] threshold | v[t] = reset_value | nothing   reset "subtract" | "zero" | "none"
 
-seen through different parameters and discretisations. This module holds the
-only implementations of
+``charge``, ``fire`` and ``reset`` are the three parts and ``step`` chains
+them; the reset is *immediate* (Nengo, NIR, SpikingJelly), or *delayed*
+(snnTorch: the previous step's spike resets before thresholding). A
+refractory period (Nengo's LIF) shortens the part of a step a neuron
+integrates after a spike. The layers are faces of this update: each builds a
+``Dynamics`` from its own parameters and calls ``step``; the NIR exporter and
+``ModelEnergy`` read the same description (``layer.dynamics()``).
 
-* its steady-state rate (``lif_rate``) and the smoothed rate used for training
-  (``soft_lif_rate``, Hunsberger & Eliasmith 2015), and
-* its discrete update (``lif_step``): decay, integrate, threshold, reset.
-
-The faces of LIF map onto ``lif_step`` as follows (``decay`` multiplies the
-voltage, ``gain`` the input, per step of length ``dt`` seconds):
+Parameter mappings (``decay`` multiplies the voltage, ``gain`` the input):
 
 ====================  ===========================  ===============  =================
 face                  decay                        gain             reset
@@ -23,26 +30,29 @@ IF / spiking ReLU     1                            dt               subtract, im
 NIR ``LIF`` (Euler)   1 - dt / tau                 r * dt / tau     to v_reset, immediate
 NIR ``LIF`` (exact)   exp(-dt / tau)               r (1 - decay)    to v_reset, immediate
 NIR ``IF``            1                            r * dt           to v_reset, immediate
+``Lowpass``           exp(-dt / tau)               1 - decay        none (no threshold)
+``Alpha``             NIR ``CubaLI`` exact, tau_syn = tau, r = w_in = 1
 ====================  ===========================  ===============  =================
 
-NIR's ``v_leak`` adds ``(1 - decay) v_leak`` per step (a bias). Read backwards
-(``tau = dt / (1 - decay)`` for Euler, ``-dt / log(decay)`` for exact,
-``r = gain / (1 - decay)``), the table is how ``converters/nir.py`` exports
-every face to NIR so that the chosen scheme reproduces it spike for spike;
-``layers.ContinuousLIF`` is the NIR face itself. snnTorch's delayed reset
-to zero gives the same spikes as the immediate one; reset by subtraction
-has no NIR form.
+NIR's ``v_leak`` adds ``(1 - decay) v_leak`` per step (a bias).
+``discretize`` computes the continuous -> discrete mapping of NIR's
+``tau dv/dt = (v_leak - v) + r I`` (with ``tau_syn dI/dt = -I + w_in x``) by
+forward Euler or exact zero-order hold, and ``continuous`` reads a
+single-stage update back (``tau = dt / (1 - decay)`` for Euler,
+``-dt / log(decay)`` for exact, ``r = gain / (1 - decay)``). snnTorch's delayed
+reset to zero gives the same spikes as the immediate one; reset by
+subtraction has no NIR form.
 
-``dt_eff = clip(dt - refractory_time, 0, dt)`` is the part of the step a
-neuron spends outside its refractory period (``tau_ref`` seconds after each
-spike); ``refractory_step`` keeps that bookkeeping, with the spike time
-interpolated inside the step so that mean rates match ``lif_rate`` exactly.
+The module also holds the LIF's steady-state rate (``lif_rate``) and the
+smoothed rate used for training (``soft_lif_rate``, Hunsberger & Eliasmith 2015).
 """
 
+import dataclasses
+
 import keras
+import numpy as np
 from keras import ops
 
-RESETS = ("subtract", "zero", "none")
 
 
 def _float32(x):
@@ -135,105 +145,338 @@ def soft_lif_rate(
     return ops.cast(rate_fn(j), dtype)
 
 
+# ---------------------------------------------------------------------------------------
+# the discrete update
+# ---------------------------------------------------------------------------------------
+
+RESETS = ("subtract", "zero", "none")
+RECURRENCES = (None, "one_to_one", "dense", "conv")
+METHODS = ("euler", "exact")
+
+
 def heaviside(x):
     """Spike function without a surrogate: 1 where ``x > 0``, else 0."""
     return ops.cast(x > 0, x.dtype)
 
 
-def apply_reset(v, spikes, threshold, reset, reset_value=0.0):
-    """Reset the voltage of the neurons that spiked.
+def _is(value, number):
+    """True if ``value`` is the Python number ``number`` (no op is needed)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == number
 
-    ``"subtract"`` removes ``threshold`` per spike (keeps the overshoot),
-    ``"zero"`` sets ``v`` to ``reset_value``, ``"none"`` leaves ``v`` alone.
+
+@dataclasses.dataclass(frozen=True)
+class Dynamics:
+    """One discrete neuron/synapse update (see the module docstring for the equations).
+
+    Values are Python floats (folded into the graph), numpy arrays (one per
+    unit) or tensors (learned parameters, read once per call).
+
+    Attributes:
+        decay: membrane decay per step.
+        gain: input gain; None means ``1 - decay`` in relaxation form
+            (``v = I + decay (v - I)``, the exact step of ``tau dv/dt = I - v``).
+        bias: added to the voltage every step.
+        offset: added to the input current (Nengo's LIF: ``j = x + offset``).
+        threshold: spike threshold; None for no spikes (the voltage is the output).
+        reset: ``"subtract"``, ``"zero"`` (to ``reset_value``) or ``"none"``.
+        reset_value: voltage after a ``"zero"`` reset.
+        reset_delayed: the previous step's spike resets (snnTorch); else immediate.
+        reset_detached: no gradient through the reset.
+        spike_fn: ``x -> spikes`` of ``x = v - threshold`` (a surrogate for training).
+        graded: emit ``floor(v / threshold)`` spikes per step (an integer payload),
+            limited to ``[min_spikes, max_spikes]`` (None: unbounded), instead of 0/1.
+        amplitude: value of one spike in the output.
+        refractory: refractory period, seconds (None: none); needs ``tau`` and ``dt``.
+        tau: membrane time constant, seconds (only read with ``refractory``).
+        dt: step, seconds (only read with ``refractory``).
+        min_voltage: voltages below it are clipped to it (None: no floor).
+        synapse_decay: decay of the synaptic current per step; None: no current.
+        synapse_gain: input gain of the synaptic current.
+        current_gain: None: the membrane integrates the new current ``i[t]``;
+            a value: it integrates ``gain x[t] + current_gain i[t-1]`` (the exact
+            solution of the coupled pair).
+        recurrent: None, ``"one_to_one"`` (``W y = V * y``), ``"dense"``
+            (``y @ W``) or ``"conv"`` (``conv(y, W, "same")``); ``y`` is the
+            previous step's spikes (or voltage without threshold).
+        recurrent_kernel: the recurrent weight.
+        initial_voltage: the voltage at the first step.
     """
-    if reset == "subtract":
-        return v - (spikes if _is_one(threshold) else spikes * threshold)
-    if reset == "zero":
-        kept = v * (1 - spikes)
-        if isinstance(reset_value, (int, float)) and reset_value == 0:
-            return kept
-        return kept + spikes * reset_value
-    if reset == "none":
-        return v
-    raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
+
+    decay: object = 1.0
+    gain: object = 1.0
+    bias: object = 0.0
+    offset: object = 0.0
+    threshold: object = 1.0
+    reset: str = "subtract"
+    reset_value: object = 0.0
+    reset_delayed: bool = False
+    reset_detached: bool = False
+    spike_fn: object = heaviside
+    graded: bool = False
+    min_spikes: object = 0
+    max_spikes: object = None
+    amplitude: object = 1.0
+    refractory: object = None
+    tau: object = None
+    dt: object = None
+    min_voltage: object = None
+    synapse_decay: object = None
+    synapse_gain: object = 1.0
+    current_gain: object = None
+    recurrent: object = None
+    recurrent_kernel: object = None
+    initial_voltage: object = 0.0
+
+    def __post_init__(self):
+        if self.reset not in RESETS:
+            raise ValueError(f"Dynamics: reset must be one of {RESETS}, got {self.reset!r}.")
+        if self.recurrent not in RECURRENCES:
+            raise ValueError(
+                f"Dynamics: recurrent must be one of {RECURRENCES}, got {self.recurrent!r}.")
+        if self.refractory is not None and (self.tau is None or self.dt is None):
+            raise ValueError("Dynamics: a refractory period needs tau and dt (seconds).")
+        if self.reset_delayed and self.graded:
+            raise ValueError("Dynamics: graded spikes have no delayed reset.")
+        if self.gain is None and not _is(self.bias, 0):
+            raise ValueError("Dynamics: gain=None (relaxation form) takes no bias; use offset.")
+
+    @property
+    def spiking(self):
+        """True if the update emits spikes (it has a threshold)."""
+        return self.threshold is not None
+
+    @property
+    def synaptic(self):
+        """True if the update carries a synaptic current."""
+        return self.synapse_decay is not None
+
+    @property
+    def state_names(self):
+        """Names of the state, in ``step``'s order: the current (if synaptic), the
+        voltage, the refractory time (if any), the last output (if recurrent)."""
+        return (
+            ("current",) * self.synaptic
+            + ("voltage",)
+            + ("refractory_time",) * (self.refractory is not None)
+            + ("output",) * (self.recurrent is not None)
+        )
+
+    def replace(self, **changes):
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
 
 
-def _is_one(value):
-    return isinstance(value, (int, float)) and value == 1
+def initial_state(d, like):
+    """The state at the first step, each entry shaped like ``like`` ``(batch, ...)``."""
+    zeros = ops.zeros_like(like)
+    voltage = zeros if _is(d.initial_voltage, 0) else zeros + ops.cast(d.initial_voltage, like.dtype)
+    return tuple(voltage if name == "voltage" else zeros for name in d.state_names)
 
 
-def lif_step(
-    v,
-    x,
-    *,
-    decay,
-    gain=1.0,
-    threshold=1.0,
-    reset="subtract",
-    spike_fn=heaviside,
-    previous_spikes=None,
-    reset_value=0.0,
-):
-    """One discrete LIF update. Returns ``(spikes, v_before_reset, v_next)``.
+def feedback(d, y):
+    """The recurrent input ``W y`` of the previous step's output ``y``."""
+    kernel = d.recurrent_kernel
+    if d.recurrent == "one_to_one":
+        return y * kernel
+    if d.recurrent == "conv":
+        return ops.conv(y, kernel, padding="same")
+    return ops.matmul(y, kernel)
 
-    ``v <- decay * v + gain * x``; ``spikes = spike_fn(v - threshold)``.
 
-    The reset is *immediate* (Nengo, NIR) when ``previous_spikes`` is None: the
-    neurons that spike this step are reset and ``v_next`` is the reset voltage.
-    It is *delayed* (snnTorch's ``Leaky`` convention) when ``previous_spikes``
-    is given: the previous step's spikes reset the voltage before
-    thresholding, and ``v_next`` equals ``v_before_reset``. Delayed
-    ``"subtract"`` removes ``threshold`` after integrating
-    (``v = decay v + gain x - s[t-1] threshold``); delayed ``"zero"`` sets the
-    old voltage to ``reset_value`` before it decays, keeping this step's input
-    (``v = decay (v (1 - s[t-1]) + s[t-1] reset_value) + gain x``).
-    ``gain=None`` means ``gain = 1 - decay`` (``v`` relaxes towards ``x``: the
-    exact zero-order-hold step of ``tau dv/dt = x - v``), computed as
-    ``x + decay (v - x)``. ``gain`` or ``decay`` equal to the Python number 1
-    adds no multiply.
+def _scaled(gain, x):
+    return x if _is(gain, 1) else gain * x
+
+
+def charge(d, v, x, current=None):
+    """Integrate one step: returns ``(v, current)`` before firing and reset.
+
+    ``x`` is the input current of this step, recurrence included; ``current`` the
+    synaptic current of the previous step (if ``d.synaptic``).
     """
-    delayed = previous_spikes is not None
-    if delayed and reset == "zero":
-        v = apply_reset(v, previous_spikes, threshold, reset, reset_value)
-    if gain is None:
-        v = x + decay * (v - x)
+    if not _is(d.offset, 0):
+        x = x + d.offset
+    new_current = None
+    if d.synaptic:
+        new_current = d.synapse_decay * current + _scaled(d.synapse_gain, x)
+        if d.current_gain is None:
+            drive_in = new_current
+        else:
+            drive_in = None
     else:
-        if not _is_one(decay):
-            v = decay * v
-        v = v + (x if _is_one(gain) else gain * x)
-    if delayed and reset != "zero":
-        v = apply_reset(v, previous_spikes, threshold, reset, reset_value)
-    spikes = spike_fn(v - threshold)
-    if delayed:
-        return spikes, v, v
-    return spikes, v, apply_reset(v, spikes, threshold, reset, reset_value)
+        drive_in = x
+    if d.gain is None:  # relaxation form: v = I + decay (v - I)
+        return drive_in + d.decay * (v - drive_in), new_current
+    if drive_in is None:  # exact coupled pair: gain x[t] + current_gain i[t-1]
+        drive = _scaled(d.gain, x) + d.current_gain * current
+    else:
+        drive = _scaled(d.gain, drive_in)
+    if not _is(d.bias, 0):
+        drive = drive + d.bias
+    if not _is(d.decay, 1):
+        v = d.decay * v
+    return v + drive, new_current
 
 
-def refractory_step(
-    v, x, refractory_time, *, dt, tau_rc, tau_ref, threshold=1.0, min_voltage=0.0
-):
-    """One step of Nengo's spiking LIF, built on ``lif_step``.
+def fire(d, v, spike_fn=None):
+    """Spikes of voltage ``v``: ``spike_fn(v - threshold)`` (0/1), or graded counts."""
+    if d.graded:
+        count = ops.floor(v if _is(d.threshold, 1) else v / d.threshold)
+        if d.min_spikes is not None or d.max_spikes is not None:
+            low = -float("inf") if d.min_spikes is None else d.min_spikes
+            high = float("inf") if d.max_spikes is None else d.max_spikes
+            count = ops.clip(count, low, high)
+        return count
+    return (spike_fn or d.spike_fn)(v - d.threshold)
 
-    ``v`` integrates ``(x - v) / tau_rc`` exactly (zero-order hold) over the part
-    of the step outside the refractory period; a neuron crossing ``threshold``
-    spikes, resets to 0, and stays refractory for ``tau_ref`` seconds counted
-    from the interpolated crossing time. At most one spike per step. Voltages
-    below ``min_voltage`` are clipped to it (Nengo's default: 0).
-    Returns ``(spikes, v_next, refractory_time_next)``; ``spikes`` is 0/1.
-    """
-    refractory_time = refractory_time - dt
-    # decay = exp(-dt_eff / tau_rc) with dt_eff = clip(dt - refractory_time, 0, dt)
-    decay = ops.exp(ops.clip(refractory_time - dt, -dt, 0.0) * (1.0 / tau_rc))
-    spikes, v_peak, v_next = lif_step(
-        v, x, decay=decay, gain=None, threshold=threshold, reset="zero"
-    )
-    # Time from the crossing to the end of the step, from the exact solution.
+
+def reset(d, v, spikes):
+    """Reset the neurons that spiked: subtract ``threshold`` per spike, set to
+    ``reset_value``, or leave ``v`` alone."""
+    if d.reset == "subtract":
+        return v - _scaled(d.threshold, spikes)
+    if d.reset == "zero":
+        kept = v * (1 - spikes)
+        return kept if _is(d.reset_value, 0) else kept + spikes * d.reset_value
+    return v
+
+
+def _refractory_decay(d, refractory_time):
+    """``exp(-dt_eff / tau)`` with ``dt_eff = clip(dt - refractory_time, 0, dt)``:
+    the part of the step spent outside the refractory period."""
+    return ops.exp(ops.clip(refractory_time - d.dt, -d.dt, 0.0) * (1.0 / d.tau))
+
+
+def _refractory_time(d, refractory_time, spikes, v_peak, x):
+    """Refractory time left after this step: ``refractory`` seconds from the spike
+    time, interpolated inside the step from the exact solution, so that mean
+    rates match ``lif_rate`` exactly."""
     # Only read where a neuron spiked (then v_peak > threshold and x > threshold
     # when the voltage starts below threshold); elsewhere it may be inf or NaN.
-    overshoot = ops.clip((v_peak - threshold) / (x - threshold), 0.0, 1.0 - 1e-7)
-    t_after = tau_rc * ops.log1p(-overshoot)  # negative: minus the time after
-    refractory_time = ops.where(
-        spikes > 0, (tau_ref + dt) + t_after, refractory_time
+    overshoot = ops.clip((v_peak - d.threshold) / (x - d.threshold), 0.0, 1.0 - 1e-7)
+    t_after = d.tau * ops.log1p(-overshoot)  # negative: minus the time after the spike
+    return ops.where(spikes > 0, (d.refractory + d.dt) + t_after, refractory_time)
+
+
+def step(d, x, state):
+    """One step of ``d`` for input ``x`` ``(batch, ...)`` and ``state`` (a tuple in
+    ``d.state_names`` order). Returns ``(spikes, voltage, state)``; ``spikes`` is
+    None without a threshold, else the 0/1 (or graded) spikes times
+    ``amplitude``; ``voltage`` is the voltage after the reset.
+    """
+    state = list(state)
+    current = state.pop(0) if d.synaptic else None
+    v = state.pop(0)
+    refractory_time = state.pop(0) if d.refractory is not None else None
+    if d.recurrent is not None:
+        x = x + feedback(d, state.pop(0))
+    if refractory_time is not None:
+        refractory_time = refractory_time - d.dt
+        d_now = d.replace(decay=_refractory_decay(d, refractory_time))
+    else:
+        d_now = d
+    if d.reset_delayed and d.spiking and d.reset != "none":
+        # snnTorch: the previous step's spike (recomputed from v) resets first
+        previous = fire(d, v, heaviside if d.reset_detached else None)
+        if d.reset == "zero":
+            v = reset(d, v, previous)
+        v, current = charge(d_now, v, x, current)
+        if d.reset == "subtract":
+            v = reset(d, v, previous)
+        spikes = fire(d, v)
+    else:
+        v, current = charge(d_now, v, x, current)
+        spikes = fire(d, v) if d.spiking else None
+        if spikes is not None and not d.reset_delayed:
+            v_peak = v
+            v = reset(d, v, ops.stop_gradient(spikes) if d.reset_detached else spikes)
+            if refractory_time is not None:
+                j = x if _is(d.offset, 0) else x + d.offset
+                refractory_time = _refractory_time(d, refractory_time, spikes, v_peak, j)
+    if d.min_voltage is not None:
+        v = ops.maximum(v, d.min_voltage)
+    new_state = (
+        ((current,) if d.synaptic else ())
+        + (v,)
+        + ((refractory_time,) if refractory_time is not None else ())
+        + (((v if spikes is None else spikes),) if d.recurrent is not None else ())
     )
-    v_next = ops.maximum(v_next, min_voltage)
-    return spikes, v_next, refractory_time
+    if spikes is not None and not _is(d.amplitude, 1):
+        spikes = spikes * d.amplitude
+    return spikes, v, new_state
+
+
+# ---------------------------------------------------------------------------------------
+# continuous <-> discrete
+# ---------------------------------------------------------------------------------------
+
+
+def _numeric(*values):
+    return all(v is None or isinstance(v, (int, float, np.ndarray, np.number)) for v in values)
+
+
+def discretize(tau, r=1.0, v_leak=0.0, *, dt, method="euler", tau_syn=None, w_in=1.0):
+    """``Dynamics`` coefficients of NIR's LIF family for a step of ``dt`` seconds.
+
+    ``tau dv/dt = (v_leak - v) + r J`` (``tau=None``: ``dv/dt = r J``), with
+    ``J = I`` and ``tau_syn dI/dt = -I + w_in x`` when ``tau_syn`` is given, else
+    ``J = x``; the input held constant over each step.
+
+    * ``"euler"``: ``I <- I + dt/tau_syn (w_in x - I)``, then with the new ``I``
+      ``v <- v + dt/tau (v_leak - v + r I)``: ``decay = 1 - dt/tau``,
+      ``gain = r dt/tau``.
+    * ``"exact"`` (zero-order hold): ``decay = exp(-dt/tau)``,
+      ``gain = r (1 - decay)``; with a synaptic current the coupled pair is
+      solved exactly: ``v <- e v + (1 - e) r w x + r K (I_old - w x)`` with
+      ``K = tau_syn / (tau_syn - tau) (e_syn - e)`` (``dt/tau e`` when equal).
+
+    Numbers and numpy arrays give numpy results (Python floats when scalar);
+    tensors (learned time constants) give tensors. Returns a dict of
+    ``decay, gain, bias`` and, with ``tau_syn``, ``synapse_decay,
+    synapse_gain`` and ``current_gain`` (exact only).
+    """
+    if method not in METHODS:
+        raise ValueError(f"discretize: method must be one of {METHODS}, got {method!r}.")
+    numeric = _numeric(tau, r, v_leak, tau_syn, w_in)
+    exp = np.exp if numeric else ops.exp
+    if tau is None:
+        c = dict(decay=1.0, gain=dt * r, bias=0.0)
+    else:
+        decay = 1.0 - dt / tau if method == "euler" else exp(-dt / tau)
+        bias = 0.0 if _is(v_leak, 0) else (1.0 - decay) * v_leak
+        c = dict(decay=decay, gain=(1.0 - decay) * r, bias=bias)
+    if tau_syn is not None:
+        if method == "euler":
+            e_syn = 1.0 - dt / tau_syn
+        else:
+            e_syn = exp(-dt / tau_syn)
+            e_m = c["decay"]
+            if tau_syn is tau:
+                k = dt / tau * e_m
+            else:
+                same = np.isclose(tau_syn, tau, rtol=1e-6, atol=0.0)
+                diff = np.where(same, 1.0, np.asarray(tau_syn) - tau)
+                k = np.where(same, dt / np.asarray(tau) * e_m, tau_syn / diff * (e_syn - e_m))
+            c["current_gain"] = r * k
+            c["gain"] = (1.0 - e_m) * r * w_in - r * k * w_in
+        c.update(synapse_decay=e_syn, synapse_gain=(1.0 - e_syn) * w_in)
+    if numeric:
+        c = {key: (float(v) if np.ndim(v) == 0 else np.asarray(v)) for key, v in c.items()}
+    return c
+
+
+def continuous(decay, gain, bias=0.0, *, dt, method="euler"):
+    """NIR's ``(tau, r, v_leak)`` of a single-stage update, inverting ``discretize``.
+
+    ``decay = 1`` has no leak (``tau = None``, ``r = gain / dt``, NIR's IF);
+    otherwise ``tau = dt / (1 - decay)`` (Euler) or ``-dt / log(decay)`` (exact),
+    ``r = gain / (1 - decay)`` and ``v_leak = bias / (1 - decay)``. Numpy in,
+    numpy out; ``decay`` must lie in (0, 1] (exact) or [0, 1] (Euler).
+    """
+    if method not in METHODS:
+        raise ValueError(f"continuous: method must be one of {METHODS}, got {method!r}.")
+    decay, gain, bias = (np.asarray(v, "float64") for v in (decay, gain, bias))
+    if np.all(decay == 1.0):
+        return dict(tau=None, r=gain / dt, v_leak=np.zeros_like(bias))
+    leak = 1.0 - decay
+    tau = dt / leak if method == "euler" else -dt / np.log(decay)
+    return dict(tau=tau, r=gain / leak, v_leak=bias / leak)

@@ -15,11 +15,20 @@ A subclass defines ``state_names`` (a tuple of names), ``initial_state(inputs)``
 states) and ``step(x_t, states) -> (y_t, states)``. ``x_t`` is ``(batch, ...)``;
 ``y_t`` is a tensor or a tuple of tensors. ``step_function(inputs)`` may return
 a closure instead of ``step`` that holds what does not change over time.
+
+``DynamicsLayer`` is the base of every neuron and synaptic filter: a face of
+the dynamics core (``keras_spiking.neurons``). It defines only
+``dynamics(dtype)``, the ``neurons.Dynamics`` built from its own parameters,
+and which of the core's results it returns (``select_output``); the step is the core's.
 """
 
+import inspect
+
 import keras
+import numpy as np
 from keras import ops
 
+from keras_spiking import neurons
 from keras_spiking.timeloop import scan_time
 from keras_spiking.validation import check_bool
 
@@ -42,7 +51,17 @@ class TimeStateLayer(keras.layers.Layer):
     def __init__(
         self, return_sequences=True, return_state=False, stateful=False, **kwargs
     ):
-        super().__init__(**kwargs)
+        try:
+            super().__init__(**kwargs)
+        except ValueError as error:  # Keras' message does not say which value
+            if "Unrecognized keyword arguments" not in str(error):
+                raise
+            known = set(inspect.signature(keras.layers.Layer.__init__).parameters) | {
+                "input_dim", "input_shape", "batch_input_shape", "batch_size", "weights"}
+            arg, value = next((k, v) for k, v in kwargs.items() if k not in known)
+            raise TypeError(
+                f"{type(self).__name__} got an unexpected argument {arg}={value!r}."
+            ) from None
         self.return_sequences = check_bool(self.name, "return_sequences", return_sequences)
         self.return_state = check_bool(self.name, "return_state", return_state)
         self.stateful = check_bool(self.name, "stateful", stateful)
@@ -152,3 +171,53 @@ class TimeStateLayer(keras.layers.Layer):
             stateful=self.stateful,
         )
         return config
+
+
+class DynamicsLayer(TimeStateLayer):
+    """Base of the neurons and filters: a ``TimeStateLayer`` whose step is
+    ``keras_spiking.neurons.step`` on the layer's ``dynamics``.
+
+    Subclasses define ``dynamics(dtype=None)``: the ``neurons.Dynamics`` of the
+    layer's current parameters, as tensors of ``dtype`` for a call, or as
+    Python floats / numpy arrays when ``dtype`` is None (what the NIR exporter
+    and ``ModelEnergy`` read). ``select_output(spikes, voltage)`` picks what the layer
+    returns per step (default: the spikes, or the voltage without threshold).
+    """
+
+    def dynamics(self, dtype=None):
+        raise NotImplementedError
+
+    def select_output(self, spikes, voltage):
+        return voltage if spikes is None else spikes
+
+    def initial_state(self, inputs):
+        return neurons.initial_state(self.dynamics(inputs.dtype), inputs[:, 0])
+
+    def step_function(self, inputs):
+        d = self.dynamics(inputs.dtype)  # time-invariant: built once per call
+
+        def step(x_t, states):
+            spikes, voltage, states = neurons.step(d, x_t, states)
+            return self.select_output(spikes, voltage), states
+
+        return step
+
+    def step(self, x_t, states):
+        return self.step_function(ops.expand_dims(x_t, 1))(x_t, states)
+
+
+def parameter_value(value, variable, dtype, clip=None):
+    """A layer parameter for ``Dynamics``: the variable if it is learned (cast to
+    ``dtype``, optionally clipped to ``clip = (low, high)``), else the fixed value
+    (a Python float folds into the graph; an array becomes a constant).
+    ``dtype=None`` returns numpy / Python floats (for exporters)."""
+    if variable is None:
+        if dtype is None or isinstance(value, float) or value is None:
+            return value
+        return ops.convert_to_tensor(value, dtype)
+    if dtype is None:
+        value = np.asarray(keras.ops.convert_to_numpy(variable), "float64")
+        value = np.clip(value, *clip) if clip else value
+        return float(value) if value.ndim == 0 else value
+    value = ops.cast(variable, dtype)
+    return ops.clip(value, *clip) if clip else value

@@ -1,8 +1,8 @@
 """``ContinuousLIF``: the continuous-time neuron family of NIR as one Keras layer.
 
 NIR (the Neuromorphic Intermediate Representation) writes neurons as ODEs in
-seconds. This layer simulates the whole family on the dynamics core
-(``keras_spiking.neurons.lif_step``) at a step of ``dt`` seconds, with the
+seconds. This layer simulates the whole family as a face of the dynamics core
+(``keras_spiking.neurons``; coefficients from ``neurons.discretize``) at a step of ``dt`` seconds, with the
 input current ``x`` held constant over each step and the state starting at 0::
 
     tau_syn dI/dt = -I + w_in x                   (only if tau_syn is given: Cuba*)
@@ -41,8 +41,8 @@ import numpy as np
 from keras import ops
 
 from keras_spiking import surrogates
-from keras_spiking.layers.base import TimeStateLayer
-from keras_spiking.neurons import heaviside, lif_step
+from keras_spiking.layers.base import DynamicsLayer
+from keras_spiking.neurons import Dynamics, discretize
 from keras_spiking.validation import check_choice, check_number
 
 #: accepted ``integration`` values
@@ -71,7 +71,7 @@ def _to_config(value):
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
-class ContinuousLIF(TimeStateLayer):
+class ContinuousLIF(DynamicsLayer):
     state_dtype = "float32"  # float16 state drifts over long runs
 
     __doc__ = (
@@ -156,7 +156,6 @@ class ContinuousLIF(TimeStateLayer):
                 f"{name}: a synaptic current (tau_syn={_to_config(self.tau_syn)!r}) needs "
                 "a membrane time constant tau (NIR's CubaLIF/CubaLI); pass tau."
             )
-        self.coefficients = self._coefficients()
 
     @property
     def state_names(self):
@@ -166,40 +165,6 @@ class ContinuousLIF(TimeStateLayer):
     @property
     def spiking(self):
         return self.v_threshold is not None
-
-    def _coefficients(self):
-        """Per-step constants: ``v <- decay v + x_gain J + bias`` (see module doc).
-
-        With a synaptic current: ``I <- i_decay I + i_gain x``; Euler uses the new
-        ``I`` for ``J``; exact uses ``J = x_gain x + i_old_gain I_old`` instead.
-        """
-        h = self.dt
-        r, v_leak = np.asarray(self.r), np.asarray(self.v_leak)
-        c = {}
-        if self.tau is None:
-            c.update(decay=1.0, x_gain=h * r, bias=0.0)
-        else:
-            tau = np.asarray(self.tau)
-            decay = 1.0 - h / tau if self.integration == "euler" else np.exp(-h / tau)
-            gain = 1.0 - decay  # = h / tau for Euler
-            c.update(decay=decay, x_gain=gain * r, bias=gain * v_leak)
-        if self.tau_syn is not None:
-            tau_s, w = np.asarray(self.tau_syn), np.asarray(self.w_in)
-            if self.integration == "euler":
-                i_decay = 1.0 - h / tau_s
-            else:
-                i_decay = np.exp(-h / tau_s)
-                # exact coupled solution: v gains r K (I_old - w x) + (1 - e) r w x,
-                # K = tau_s/(tau_s - tau)(e_s - e_m); tau_s = tau: K = h/tau e_m
-                tau = np.asarray(self.tau)
-                e_s, e_m = i_decay, c["decay"]
-                same = np.isclose(tau_s, tau, rtol=1e-6, atol=0.0)
-                diff = np.where(same, 1.0, tau_s - tau)
-                k = np.where(same, h / tau * e_m, tau_s / diff * (e_s - e_m))
-                c["i_old_gain"] = r * k
-                c["x_gain"] = (1.0 - e_m) * r * w - r * k * w
-            c.update(i_decay=i_decay, i_gain=(1.0 - i_decay) * w)
-        return {key: _const(value) for key, value in c.items()}
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -228,43 +193,28 @@ class ContinuousLIF(TimeStateLayer):
                 shape=shape, initializer="zeros", name="recurrent_kernel"
             )
 
-    def step_function(self, inputs):
-        c = self.coefficients
-        spiking, synaptic = self.spiking, self.tau_syn is not None
-        exact = self.integration == "exact"
-        threshold = 0.0 if not spiking else _const(self.v_threshold)
-        v_reset = _const(self.v_reset)
-        spike_fn = self.surrogate if spiking else heaviside
-        reset = "zero" if spiking else "none"
-        recurrent = self.recurrent
-        kernel = None if recurrent is None else ops.cast(self.recurrent_kernel, inputs.dtype)
-
-        def step(x_t, states):
-            if recurrent is not None:
-                *states, y_prev = states
-                feedback = (
-                    y_prev * kernel if recurrent == "one_to_one" else ops.matmul(y_prev, kernel)
-                )
-                x_t = x_t + feedback
-            if synaptic:
-                i, v = states
-                i_new = c["i_decay"] * i + c["i_gain"] * x_t
-                if exact:
-                    drive = c["x_gain"] * x_t + c["i_old_gain"] * i + c["bias"]
-                else:
-                    drive = c["x_gain"] * i_new + c["bias"]
-            else:
-                (v,) = states
-                drive = c["x_gain"] * x_t + c["bias"]
-            s, _, v = lif_step(
-                v, drive, decay=c["decay"], gain=1.0, threshold=threshold,
-                reset=reset, spike_fn=spike_fn, reset_value=v_reset,
-            )
-            y = s if spiking else v
-            states = ((i_new, v) if synaptic else (v,)) + ((y,) if recurrent else ())
-            return y, states
-
-        return step
+    def dynamics(self, dtype=None):
+        """NIR's ODEs discretised by ``neurons.discretize`` (``integration``),
+        reset to ``v_reset`` in the step a spike is emitted."""
+        c = discretize(
+            self.tau, self.r, self.v_leak, dt=self.dt, method=self.integration,
+            tau_syn=self.tau_syn, w_in=self.w_in,
+        )
+        if dtype is not None:
+            c = {key: _const(value) for key, value in c.items()}
+        kernel = self.recurrent_kernel
+        if kernel is not None:
+            kernel = keras.ops.convert_to_numpy(kernel) if dtype is None else ops.cast(kernel, dtype)
+        fixed = _const if dtype is not None else (lambda value: value)
+        return Dynamics(
+            threshold=fixed(self.v_threshold) if self.spiking else None,
+            reset="zero" if self.spiking else "none",
+            reset_value=fixed(self.v_reset),
+            spike_fn=self.surrogate,
+            recurrent=self.recurrent,
+            recurrent_kernel=kernel,
+            **c,
+        )
 
     def get_config(self):
         config = super().get_config()

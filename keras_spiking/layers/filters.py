@@ -10,24 +10,29 @@ no error and no delay for any ``dt``. Both start from zero state unless
 
 ``tau = 0`` means no filtering (the output equals the input); it is accepted
 so that a synapse can be switched off without changing the model's layers.
+
+Both are faces of the dynamics core (``keras_spiking.neurons``): a neuron
+without threshold whose voltage is the output, with coefficients from
+``neurons.discretize(..., method="exact")`` (``Alpha`` is NIR's ``CubaLI``
+with ``tau_syn = tau``).
 """
 
 import keras
 from keras import ops
 
-from keras_spiking.layers.base import TimeStateLayer
+from keras_spiking.layers.base import DynamicsLayer
+from keras_spiking.neurons import Dynamics, discretize
 from keras_spiking.validation import check_bool, check_choice, check_number
 
 #: Accepted ``initial_value`` values.
 INITIAL_VALUES = ("zeros", "first_input")
 
 
-class SynapticFilter(TimeStateLayer):
+class SynapticFilter(DynamicsLayer):
     """Shared machinery of the filters (not used directly): ``tau``, ``dt``,
     ``initial_value``, ``learn_tau``. Every state variable starts at 0 or at
     the first input (the filter's steady state for that input). Subclasses
-    define ``coefficients_from(a, r)`` (``a = exp(-r)``, ``r = dt / tau``) and
-    ``update(x_t, states, coefficients)``."""
+    set ``order`` (1: lowpass, 2: alpha)."""
 
     state_dtype = "float32"  # float16 state drifts over long runs
 
@@ -72,28 +77,20 @@ class SynapticFilter(TimeStateLayer):
                 name="tau",
             )
 
-    def coefficients(self, dtype="float32"):
-        """The update's coefficients for the current ``tau``, as tensors.
-
-        ``tau`` is clamped below at ``dt / 1000``, where ``exp(-dt / tau)``
-        is 0 in float32 anyway: ``tau = 0`` passes the input through, and every
-        coefficient and its gradient stays finite.
-        """
+    def tau_value(self, dtype=None):
+        """The current ``tau``, clamped below at ``dt / 1000`` (where
+        ``exp(-dt / tau)`` is 0 in float32 anyway): ``tau = 0`` passes the input
+        through, and every coefficient and its gradient stays finite."""
         tau = self.tau if self.tau_variable is None else self.tau_variable
-        tau = ops.maximum(ops.cast(tau, dtype), 1e-3 * self.dt)
-        r = self.dt / tau
-        return self.coefficients_from(ops.exp(-r), r)
+        if dtype is None:
+            return max(float(keras.ops.convert_to_numpy(tau)), 1e-3 * self.dt)
+        return ops.maximum(ops.cast(tau, dtype), 1e-3 * self.dt)
 
-    def step_function(self, inputs):
-        coefficients = self.coefficients(inputs.dtype)  # once per call
-
-        def step(x_t, states):
-            return self.update(x_t, states, coefficients)
-
-        return step
-
-    def step(self, x_t, states):
-        return self.update(x_t, states, self.coefficients(x_t.dtype))
+    def dynamics(self, dtype=None):
+        """Exact zero-order-hold lowpass (order 1) or alpha (order 2) filter."""
+        tau = self.tau_value(dtype)
+        c = discretize(tau, dt=self.dt, method="exact", tau_syn=tau if self.order == 2 else None)
+        return Dynamics(threshold=None, reset="none", **c)
 
     def initial_state(self, inputs):
         x_0 = inputs[:, 0]
@@ -134,15 +131,7 @@ class Lowpass(SynapticFilter):
     """
 
     state_names = ("output",)
-
-    def coefficients_from(self, a, r):
-        return a, 1.0 - a
-
-    def update(self, x_t, states, coefficients):
-        a, gain = coefficients
-        (y,) = states
-        y = a * y + gain * x_t
-        return y, (y,)
+    order = 1
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
@@ -169,14 +158,4 @@ class Alpha(SynapticFilter):
     """
 
     state_names = ("current", "output")
-
-    def coefficients_from(self, a, r):
-        ra = r * a
-        return a, ra, 1.0 - a - ra, 1.0 - a
-
-    def update(self, x_t, states, coefficients):
-        a, ra, gain_y, gain_u = coefficients
-        u, y = states
-        y = a * y + ra * u + gain_y * x_t
-        u = a * u + gain_u * x_t
-        return y, (u, y)
+    order = 2

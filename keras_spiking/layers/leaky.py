@@ -7,9 +7,10 @@ spike is the exact step ``H(v - threshold)``; backward, its derivative is the
 layer's ``surrogate`` (``keras_spiking.surrogates``), so the network trains by
 backpropagation through time with a plain ``model.fit``.
 
-Dynamics, per step ``t`` (dimensionless; one step is one time bin), on the
-dynamics core ``keras_spiking.neurons.lif_step`` with snnTorch's *delayed*
-reset, where ``r[t] = H(v[t-1] - threshold)`` is the previous step's spike::
+Dynamics, per step ``t`` (dimensionless; one step is one time bin), as faces
+of the dynamics core ``keras_spiking.neurons`` (``decay = beta``, ``gain = 1``,
+``synapse_decay = alpha``) with snnTorch's *delayed* reset, where
+``r[t] = H(v[t-1] - threshold)`` is the previous step's spike::
 
     Leaky      v[t] = beta v[t-1] + x[t] - r[t] threshold           (reset="subtract")
                v[t] = beta (1 - r[t]) v[t-1] + x[t]                 (reset="zero")
@@ -49,14 +50,12 @@ import numpy as np
 from keras import ops
 
 from keras_spiking import surrogates
-from keras_spiking.layers.base import TimeStateLayer
-from keras_spiking.neurons import RESETS, apply_reset, heaviside, lif_step
+from keras_spiking.layers.base import DynamicsLayer, parameter_value
+from keras_spiking.neurons import RESETS, Dynamics
 from keras_spiking.validation import check_bool, check_choice, check_number
 
 #: accepted ``output`` values
 OUTPUTS = ("spikes", "membrane", "both")
-
-_UNSET = object()  # default of the arguments only some subclasses have
 
 
 def _number_or_array(owner, name, value, **bounds):
@@ -88,13 +87,13 @@ def _to_config(value):
     return value.tolist() if isinstance(value, np.ndarray) else value
 
 
-class LeakyNeuron(TimeStateLayer):
-    """Shared machinery of the surrogate-gradient LIF layers (not used directly).
+class LeakyNeuron(DynamicsLayer):
+    """First-order LIF with a surrogate gradient: the base of the family.
 
-    Subclasses fix ``synaptic`` (second-order: carries a current ``i``) and
-    ``recurrent`` (adds ``W s[t-1]`` to the input) and list their arguments in
-    ``get_config``. The state is ``("i",)`` if synaptic, then ``"v"``, then
-    ``"s"`` (last spikes) if recurrent.
+    Declares the arguments every member has; ``Synaptic`` adds a synaptic
+    current, ``Recurrent`` a recurrent weight. The state is ``("i",)`` if
+    synaptic, then ``"v"``, then ``"s"`` (last spikes) if recurrent: the
+    core's order.
     """
 
     synaptic = False
@@ -104,6 +103,7 @@ class LeakyNeuron(TimeStateLayer):
         self,
         beta,
         threshold=1.0,
+        *,
         reset="subtract",
         surrogate="atan",
         learn_beta=False,
@@ -111,39 +111,9 @@ class LeakyNeuron(TimeStateLayer):
         reset_detached=True,
         output="spikes",
         reset_delay=True,
-        alpha=_UNSET,
-        learn_alpha=_UNSET,
-        all_to_all=_UNSET,
-        V=_UNSET,
-        learn_recurrent=_UNSET,
-        recurrent_initializer=_UNSET,
-        recurrent_kernel_size=_UNSET,
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
         **kwargs,
     ):
-        # subclasses with a synaptic current or recurrence always pass these;
-        # anywhere else they are a mistake, not something to ignore silently
-        for arg, value, allowed in (
-            ("alpha", alpha, self.synaptic),
-            ("learn_alpha", learn_alpha, self.synaptic),
-            ("all_to_all", all_to_all, self.recurrent),
-            ("V", V, self.recurrent),
-            ("learn_recurrent", learn_recurrent, self.recurrent),
-            ("recurrent_initializer", recurrent_initializer, self.recurrent),
-            ("recurrent_kernel_size", recurrent_kernel_size, self.recurrent),
-        ):
-            if value is not _UNSET and not allowed:
-                raise TypeError(
-                    f"{type(self).__name__} got an unexpected argument {arg}={value!r}."
-                )
-        super().__init__(
-            return_sequences=return_sequences,
-            return_state=return_state,
-            stateful=stateful,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         name = self.name
         self.beta = _number_or_array(name, "beta", beta, low=0, high=1)
         self.threshold = _number_or_array(name, "threshold", threshold, low=0, low_open=True)
@@ -154,22 +124,7 @@ class LeakyNeuron(TimeStateLayer):
         self.reset_detached = check_bool(name, "reset_detached", reset_detached)
         self.output_mode = check_choice(name, "output", output, OUTPUTS)
         self.reset_delay = check_bool(name, "reset_delay", reset_delay)
-        if self.synaptic:
-            self.alpha = _number_or_array(name, "alpha", alpha, low=0, high=1)
-            self.learn_alpha = check_bool(name, "learn_alpha", learn_alpha)
-        if self.recurrent:
-            self.all_to_all = check_bool(name, "all_to_all", all_to_all)
-            self.V = _number_or_array(name, "V", V)
-            self.learn_recurrent = check_bool(name, "learn_recurrent", learn_recurrent)
-            self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-            self.recurrent_kernel_size = _kernel_size(name, recurrent_kernel_size)
-            if self.recurrent_kernel_size is not None and not self.all_to_all:
-                raise ValueError(
-                    f"{name}: recurrent_kernel_size={recurrent_kernel_size!r} needs "
-                    "all_to_all=True (a one-to-one weight V has no kernel)."
-                )
-        self.beta_variable = self.threshold_variable = self.alpha_variable = None
-        self.recurrent_kernel = None
+        self.beta_variable = self.threshold_variable = None
 
     @property
     def state_names(self):
@@ -204,111 +159,26 @@ class LeakyNeuron(TimeStateLayer):
         self.threshold_variable = self._parameter(
             "threshold", self.threshold, self.learn_threshold, neuron_shape
         )
-        if self.synaptic:
-            self.alpha_variable = self._parameter(
-                "alpha", self.alpha, self.learn_alpha, neuron_shape
-            )
-        if self.recurrent:
-            if self.all_to_all:
-                units = neuron_shape[-1]
-                size = self.recurrent_kernel_size
-                if size is not None:
-                    spatial = len(neuron_shape) - 1
-                    if not 1 <= spatial <= 3:
-                        raise ValueError(
-                            f"{self.name}: recurrent_kernel_size needs inputs shaped "
-                            "(batch, time, spatial..., channels) with 1 to 3 spatial "
-                            f"axes, got input shape {tuple(input_shape)}."
-                        )
-                    size = size * spatial if len(size) == 1 else size
-                    if len(size) != spatial:
-                        raise ValueError(
-                            f"{self.name}: recurrent_kernel_size {size} has "
-                            f"{len(size)} entries for {spatial} spatial axes."
-                        )
-                    self.recurrent_kernel_size = size
-                self.recurrent_kernel = self.add_weight(
-                    shape=(size or ()) + (units, units),
-                    initializer=self.recurrent_initializer,
-                    trainable=self.learn_recurrent,
-                    name="recurrent_kernel",
-                )
-            else:
-                self._parameter("V", self.V, False, neuron_shape)
-                self.recurrent_kernel = self.add_weight(
-                    shape=np.shape(self.V),
-                    initializer=keras.initializers.Constant(self.V),
-                    trainable=self.learn_recurrent,
-                    name="V",
-                )
 
     # -- dynamics ----------------------------------------------------------------------
-    @staticmethod
-    def _value(variable, value, dtype, clip=False):
-        """Python float if fixed and scalar (folds into the graph), else a tensor."""
-        if variable is None:
-            return value if isinstance(value, float) else ops.convert_to_tensor(value, dtype)
-        value = ops.cast(variable, dtype)
-        return ops.clip(value, 0.0, 1.0) if clip else value
-
-    def step_function(self, inputs):
-        dtype = inputs.dtype
-        beta = self._value(self.beta_variable, self.beta, dtype, clip=True)
-        threshold = self._value(self.threshold_variable, self.threshold, dtype)
-        alpha = (
-            self._value(self.alpha_variable, self.alpha, dtype, clip=True)
-            if self.synaptic
-            else None
+    def dynamics(self, dtype=None):
+        """``decay = beta`` (clipped to [0, 1]), ``gain = 1``, snnTorch's delayed
+        reset unless ``reset_delay=False``."""
+        return Dynamics(
+            decay=parameter_value(self.beta, self.beta_variable, dtype, clip=(0.0, 1.0)),
+            threshold=parameter_value(self.threshold, self.threshold_variable, dtype),
+            reset=self.reset,
+            reset_delayed=self.reset_delay,
+            reset_detached=self.reset_detached,
+            spike_fn=self.surrogate,
         )
-        kernel = None if not self.recurrent else ops.cast(self.recurrent_kernel, dtype)
-        spike_fn = self.surrogate
-        reset = self.reset
-        detached, reset_delay = self.reset_detached, self.reset_delay
-        reset_fn = heaviside if detached else spike_fn
-        synaptic, recurrent = self.synaptic, self.recurrent
-        one_to_one = recurrent and not self.all_to_all
-        convolve = recurrent and self.recurrent_kernel_size is not None
 
-        def feedback(s):  # W s[t-1]
-            if one_to_one:
-                return s * kernel
-            if convolve:
-                return ops.conv(s, kernel, padding="same")
-            return ops.matmul(s, kernel)
-
-        output = self.output_mode
-
-        def step(x_t, states):
-            states = list(states)
-            i = states.pop(0) if synaptic else None
-            v = states.pop(0)
-            if recurrent:
-                s_prev = states.pop(0)
-                x_t = x_t + feedback(s_prev)
-            if synaptic:
-                i = alpha * i + x_t
-                x_t = i
-            if reset_delay:
-                previous = None if reset == "none" else reset_fn(v - threshold)
-                s, v, _ = lif_step(
-                    v, x_t, decay=beta, threshold=threshold, reset=reset,
-                    spike_fn=spike_fn, previous_spikes=previous,
-                )
-            else:  # immediate reset; v is the voltage after it
-                s, v, _ = lif_step(
-                    v, x_t, decay=beta, threshold=threshold, reset="none", spike_fn=spike_fn
-                )
-                v = apply_reset(
-                    v, ops.stop_gradient(s) if detached else s, threshold, reset
-                )
-            new_states = ((i,) if synaptic else ()) + (v,) + ((s,) if recurrent else ())
-            if output == "spikes":
-                return s, new_states
-            if output == "membrane":
-                return v, new_states
-            return (s, v), new_states
-
-        return step
+    def select_output(self, spikes, voltage):
+        if self.output_mode == "spikes":
+            return spikes
+        if self.output_mode == "membrane":
+            return voltage
+        return spikes, voltage
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
@@ -323,6 +193,8 @@ class LeakyNeuron(TimeStateLayer):
     def get_config(self):
         config = super().get_config()
         config.update(
+            beta=_to_config(self.beta),
+            learn_beta=self.learn_beta,
             threshold=_to_config(self.threshold),
             reset=self.reset,
             surrogate=surrogates.serialize(self.surrogate),
@@ -332,21 +204,6 @@ class LeakyNeuron(TimeStateLayer):
             reset_delay=self.reset_delay,
         )
         return config
-
-    def _beta_config(self):
-        return {"beta": _to_config(self.beta), "learn_beta": self.learn_beta}
-
-    def _synaptic_config(self):
-        return {"alpha": _to_config(self.alpha), "learn_alpha": self.learn_alpha}
-
-    def _recurrent_config(self):
-        return {
-            "all_to_all": self.all_to_all,
-            "V": _to_config(self.V),
-            "learn_recurrent": self.learn_recurrent,
-            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-            "recurrent_kernel_size": self.recurrent_kernel_size,
-        }
 
 
 _COMMON_ARGS = """
@@ -394,32 +251,6 @@ class Leaky(LeakyNeuron):
     """
     )
 
-    def __init__(
-        self,
-        beta,
-        threshold=1.0,
-        reset="subtract",
-        surrogate="atan",
-        learn_beta=False,
-        learn_threshold=False,
-        reset_detached=True,
-        output="spikes",
-        reset_delay=True,
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
-        **kwargs,
-    ):
-        super().__init__(
-            beta, threshold, reset, surrogate, learn_beta, learn_threshold,
-            reset_detached, output, reset_delay=reset_delay,
-            return_sequences=return_sequences, return_state=return_state,
-            stateful=stateful, **kwargs,
-        )
-
-    def get_config(self):
-        return {**super().get_config(), **self._beta_config()}
-
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
 class IF(LeakyNeuron):
@@ -429,26 +260,19 @@ class IF(LeakyNeuron):
     ``Leaky`` without ``beta``/``learn_beta``.
     """
 
-    def __init__(
-        self,
-        threshold=1.0,
-        reset="subtract",
-        surrogate="atan",
-        learn_threshold=False,
-        reset_detached=True,
-        output="spikes",
-        reset_delay=True,
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
-        **kwargs,
-    ):
-        super().__init__(
-            1.0, threshold, reset, surrogate, False, learn_threshold,
-            reset_detached, output, reset_delay=reset_delay,
-            return_sequences=return_sequences, return_state=return_state,
-            stateful=stateful, **kwargs,
-        )
+    def __init__(self, threshold=1.0, **kwargs):
+        for arg in ("beta", "learn_beta"):
+            if arg in kwargs:
+                raise TypeError(
+                    f"IF got an unexpected argument {arg}={kwargs[arg]!r}: an IF neuron "
+                    "has no leak (use Leaky for beta < 1)."
+                )
+        super().__init__(1.0, threshold, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["beta"], config["learn_beta"]
+        return config
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
@@ -468,34 +292,27 @@ class Synaptic(LeakyNeuron):
 
     synaptic = True
 
-    def __init__(
-        self,
-        alpha,
-        beta,
-        threshold=1.0,
-        reset="subtract",
-        surrogate="atan",
-        learn_alpha=False,
-        learn_beta=False,
-        learn_threshold=False,
-        reset_detached=True,
-        output="spikes",
-        reset_delay=True,
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
-        **kwargs,
-    ):
-        super().__init__(
-            beta, threshold, reset, surrogate, learn_beta, learn_threshold,
-            reset_detached, output, reset_delay=reset_delay,
-            alpha=alpha, learn_alpha=learn_alpha,
-            return_sequences=return_sequences, return_state=return_state,
-            stateful=stateful, **kwargs,
+    def __init__(self, alpha, beta, *, learn_alpha=False, **kwargs):
+        super().__init__(beta, **kwargs)
+        self.alpha = _number_or_array(self.name, "alpha", alpha, low=0, high=1)
+        self.learn_alpha = check_bool(self.name, "learn_alpha", learn_alpha)
+        self.alpha_variable = None
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.alpha_variable = self._parameter(
+            "alpha", self.alpha, self.learn_alpha, self.unit_shape(input_shape)
         )
 
+    def dynamics(self, dtype=None):
+        """``Leaky``'s, with ``synapse_decay = alpha`` (clipped to [0, 1])."""
+        alpha = parameter_value(self.alpha, self.alpha_variable, dtype, clip=(0.0, 1.0))
+        return super().dynamics(dtype).replace(synapse_decay=alpha)
+
     def get_config(self):
-        return {**super().get_config(), **self._beta_config(), **self._synaptic_config()}
+        config = super().get_config()
+        config.update(alpha=_to_config(self.alpha), learn_alpha=self.learn_alpha)
+        return config
 
 
 _RECURRENT_ARGS = """        all_to_all: True: a learnable ``(units, units)`` kernel over the last
@@ -512,8 +329,101 @@ _RECURRENT_ARGS = """        all_to_all: True: a learnable ``(units, units)`` ke
     """
 
 
+class Recurrent:
+    """Mixin of ``RLeaky`` and ``RSynaptic``: the recurrent weight ``W s[t-1]``
+    added to the input (keyword arguments; see ``_RECURRENT_ARGS``)."""
+
+    recurrent = True
+
+    def __init__(
+        self,
+        *args,
+        all_to_all=True,
+        V=1.0,
+        learn_recurrent=True,
+        recurrent_initializer="orthogonal",
+        recurrent_kernel_size=None,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        name = self.name
+        self.all_to_all = check_bool(name, "all_to_all", all_to_all)
+        self.V = _number_or_array(name, "V", V)
+        self.learn_recurrent = check_bool(name, "learn_recurrent", learn_recurrent)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.recurrent_kernel_size = _kernel_size(name, recurrent_kernel_size)
+        if self.recurrent_kernel_size is not None and not self.all_to_all:
+            raise ValueError(
+                f"{name}: recurrent_kernel_size={recurrent_kernel_size!r} needs "
+                "all_to_all=True (a one-to-one weight V has no kernel)."
+            )
+        self.recurrent_kernel = None
+
+    @property
+    def recurrence(self):
+        """The core's recurrence kind: ``"conv"``, ``"dense"`` or ``"one_to_one"``."""
+        if not self.all_to_all:
+            return "one_to_one"
+        return "dense" if self.recurrent_kernel_size is None else "conv"
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        neuron_shape = self.unit_shape(input_shape)
+        if self.all_to_all:
+            units = neuron_shape[-1]
+            size = self.recurrent_kernel_size
+            if size is not None:
+                spatial = len(neuron_shape) - 1
+                if not 1 <= spatial <= 3:
+                    raise ValueError(
+                        f"{self.name}: recurrent_kernel_size needs inputs shaped "
+                        "(batch, time, spatial..., channels) with 1 to 3 spatial "
+                        f"axes, got input shape {tuple(input_shape)}."
+                    )
+                size = size * spatial if len(size) == 1 else size
+                if len(size) != spatial:
+                    raise ValueError(
+                        f"{self.name}: recurrent_kernel_size {size} has "
+                        f"{len(size)} entries for {spatial} spatial axes."
+                    )
+                self.recurrent_kernel_size = size
+            self.recurrent_kernel = self.add_weight(
+                shape=(size or ()) + (units, units),
+                initializer=self.recurrent_initializer,
+                trainable=self.learn_recurrent,
+                name="recurrent_kernel",
+            )
+        else:
+            self._parameter("V", self.V, False, neuron_shape)
+            self.recurrent_kernel = self.add_weight(
+                shape=np.shape(self.V),
+                initializer=keras.initializers.Constant(self.V),
+                trainable=self.learn_recurrent,
+                name="V",
+            )
+
+    def dynamics(self, dtype=None):
+        """The base's, with ``W s[t-1]`` added to the input."""
+        kernel = self.recurrent_kernel
+        kernel = keras.ops.convert_to_numpy(kernel) if dtype is None else ops.cast(kernel, dtype)
+        return super().dynamics(dtype).replace(
+            recurrent=self.recurrence, recurrent_kernel=kernel
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            all_to_all=self.all_to_all,
+            V=_to_config(self.V),
+            learn_recurrent=self.learn_recurrent,
+            recurrent_initializer=keras.initializers.serialize(self.recurrent_initializer),
+            recurrent_kernel_size=self.recurrent_kernel_size,
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="keras_spiking")
-class RLeaky(LeakyNeuron):
+class RLeaky(Recurrent, LeakyNeuron):
     __doc__ = (
         """Recurrent first-order LIF neuron (snnTorch's ``RLeaky``).
 
@@ -523,46 +433,9 @@ class RLeaky(LeakyNeuron):
         + _RECURRENT_ARGS
     )
 
-    recurrent = True
-
-    def __init__(
-        self,
-        beta,
-        all_to_all=True,
-        V=1.0,
-        learn_recurrent=True,
-        recurrent_initializer="orthogonal",
-        recurrent_kernel_size=None,
-        threshold=1.0,
-        reset="subtract",
-        surrogate="atan",
-        learn_beta=False,
-        learn_threshold=False,
-        reset_detached=True,
-        output="spikes",
-        reset_delay=True,
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
-        **kwargs,
-    ):
-        super().__init__(
-            beta, threshold, reset, surrogate, learn_beta, learn_threshold,
-            reset_detached, output, reset_delay=reset_delay,
-            all_to_all=all_to_all, V=V,
-            learn_recurrent=learn_recurrent,
-            recurrent_initializer=recurrent_initializer,
-            recurrent_kernel_size=recurrent_kernel_size,
-            return_sequences=return_sequences, return_state=return_state,
-            stateful=stateful, **kwargs,
-        )
-
-    def get_config(self):
-        return {**super().get_config(), **self._beta_config(), **self._recurrent_config()}
-
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
-class RSynaptic(LeakyNeuron):
+class RSynaptic(Recurrent, Synaptic):
     __doc__ = (
         """Recurrent second-order LIF neuron (snnTorch's ``RSynaptic``).
 
@@ -575,48 +448,3 @@ class RSynaptic(LeakyNeuron):
 """
         + _RECURRENT_ARGS
     )
-
-    synaptic = True
-    recurrent = True
-
-    def __init__(
-        self,
-        alpha,
-        beta,
-        all_to_all=True,
-        V=1.0,
-        learn_recurrent=True,
-        recurrent_initializer="orthogonal",
-        recurrent_kernel_size=None,
-        threshold=1.0,
-        reset="subtract",
-        surrogate="atan",
-        learn_alpha=False,
-        learn_beta=False,
-        learn_threshold=False,
-        reset_detached=True,
-        output="spikes",
-        reset_delay=True,
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
-        **kwargs,
-    ):
-        super().__init__(
-            beta, threshold, reset, surrogate, learn_beta, learn_threshold,
-            reset_detached, output, reset_delay=reset_delay,
-            alpha=alpha, learn_alpha=learn_alpha,
-            all_to_all=all_to_all, V=V, learn_recurrent=learn_recurrent,
-            recurrent_initializer=recurrent_initializer,
-            recurrent_kernel_size=recurrent_kernel_size,
-            return_sequences=return_sequences, return_state=return_state,
-            stateful=stateful, **kwargs,
-        )
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            **self._beta_config(),
-            **self._synaptic_config(),
-            **self._recurrent_config(),
-        }

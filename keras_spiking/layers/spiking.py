@@ -8,8 +8,9 @@ with the matching rate layer's output. At most one spike per neuron per step
 (binary spikes, what neuromorphic hardware and NIR carry), so no neuron fires
 faster than ``1 / dt`` Hz.
 
-Both are built on the dynamics core ``keras_spiking.neurons`` and on
-``TimeStateLayer`` (``return_sequences``, ``return_state``, ``stateful``).
+Both are faces of the dynamics core (``keras_spiking.neurons``, via
+``DynamicsLayer``): each builds its ``Dynamics`` and the core steps it
+(``return_sequences``, ``return_state``, ``stateful`` from ``TimeStateLayer``).
 ``rate(inputs)`` returns the steady-state rate of the same neuron (what the
 converter's verify mode swaps in for the spikes).
 """
@@ -17,22 +18,23 @@ converter's verify mode swaps in for the spikes).
 import numbers
 
 import keras
+import numpy as np
 from keras import ops
 
-from keras_spiking.layers.base import TimeStateLayer
+from keras_spiking.layers.base import DynamicsLayer
 from keras_spiking.layers.rate import (
     DEFAULT_AMPLITUDE,
     check_lif_parameters,
     resolve_offset,
 )
-from keras_spiking.neurons import lif_rate, lif_step, refractory_step
+from keras_spiking.neurons import Dynamics, lif_rate
 from keras_spiking.validation import check_choice, check_number
 
 #: Accepted ``initial_voltage`` values.
 INITIAL_VOLTAGES = ("zeros", "half", "uniform")
 
 
-class SpikingNeuron(TimeStateLayer):
+class SpikingNeuron(DynamicsLayer):
     """Shared machinery of the spiking neurons (not used directly).
 
     Holds ``threshold``, ``amplitude``, ``dt`` and the initial voltage:
@@ -97,20 +99,16 @@ class SpikingNeuron(TimeStateLayer):
                 name="initial_voltage",
             )
 
-    def initial_voltage_like(self, x_t):
-        """Initial voltages shaped like one timestep ``x_t``, ``(batch, ...)``."""
-        zeros = ops.zeros_like(x_t)
+    def initial_voltage_value(self, dtype=None):
+        """The initial voltage for ``Dynamics.initial_voltage``: a number, or the
+        stored per-neuron ``"uniform"`` draw."""
         if self.initial_voltage == "half":
-            return zeros + 0.5 * self.threshold
+            return 0.5 * self.threshold
         if self.initial_voltage == "uniform":
-            return zeros + ops.cast(self.voltage0, x_t.dtype)
-        return zeros
-
-    def initial_state(self, inputs):
-        x_0 = inputs[:, 0]
-        zeros = ops.zeros_like(x_0)
-        voltage = self.initial_voltage_like(x_0)
-        return (voltage,) + tuple(zeros for _ in self.state_names[1:])
+            if dtype is None:
+                return keras.ops.convert_to_numpy(self.voltage0)
+            return ops.cast(self.voltage0, dtype)
+        return 0.0
 
     def get_config(self):
         config = super().get_config()
@@ -198,18 +196,23 @@ class SpikingLIF(SpikingNeuron):
         self.tau_ref = float(tau_ref)
         self.offset = resolve_offset(self.name, offset, threshold)
 
-    def step(self, x_t, states):
-        voltage, refractory_time = states
-        spikes, voltage, refractory_time = refractory_step(
-            voltage,
-            x_t + self.offset,
-            refractory_time,
-            dt=self.dt,
-            tau_rc=self.tau_rc,
-            tau_ref=self.tau_ref,
+    def dynamics(self, dtype=None):
+        """Nengo's LIF on the core: relaxation towards ``j = x + offset`` with
+        ``decay = exp(-dt_eff / tau_rc)``, reset to 0, a refractory period,
+        voltages floored at 0; a spike is worth ``amplitude / dt``."""
+        return Dynamics(
+            decay=float(np.exp(-self.dt / self.tau_rc)),
+            gain=None,
+            offset=self.offset,
             threshold=self.threshold,
+            reset="zero",
+            amplitude=self.amplitude / self.dt,
+            refractory=self.tau_ref,
+            tau=self.tau_rc,
+            dt=self.dt,
+            min_voltage=0.0,
+            initial_voltage=self.initial_voltage_value(dtype),
         )
-        return spikes * (self.amplitude / self.dt), (voltage, refractory_time)
 
     def rate(self, inputs):
         """Steady-state output for constant input currents: ``amplitude * lif_rate``."""
@@ -282,17 +285,17 @@ class SpikingIF(SpikingNeuron):
         )
         self.reset = check_choice(self.name, "reset", reset, self.resets)
 
-    def step(self, x_t, states):
-        (voltage,) = states
-        spikes, _, voltage = lif_step(
-            voltage,
-            x_t,
+    def dynamics(self, dtype=None):
+        """The spiking ReLU on the core: ``decay = 1``, ``gain = dt``; a spike
+        is worth ``amplitude / dt``."""
+        return Dynamics(
             decay=1.0,
             gain=self.dt,
             threshold=self.threshold,
             reset=self.reset,
+            amplitude=self.amplitude / self.dt,
+            initial_voltage=self.initial_voltage_value(dtype),
         )
-        return spikes * (self.amplitude / self.dt), (voltage,)
 
     def rate(self, inputs):
         """Steady-state output for constant input currents.
