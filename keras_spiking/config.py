@@ -133,6 +133,10 @@ def resolve_dt(owner, dt):
             Keras tracks it as a non-trainable weight: the JAX backend passes only
             tracked variables into a compiled training step. This is how
             ``keras_spiking.callbacks.DtScheduler`` changes ``dt`` during ``fit``.
+            A tracked variable is one of the layer's weights and is saved with
+            them: a layer whose ``get_config`` stores ``dt_for_config(dt)`` (a
+            float) must leave it out of ``save_own_variables`` /
+            ``load_own_variables``, or reloading fails ("expected 0 variables").
 
     In ``call``, use ``ops.cast(self.dt, inputs.dtype)``: it works for both.
     """
