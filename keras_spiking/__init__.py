@@ -4,10 +4,11 @@ Train with LIF rates, convert to spikes (``keras_spiking.converters``), train
 spiking layers with surrogate gradients, learn exact spike times.
 """
 
-__version__ = "1.0.0.dev0"
-
 from keras_spiking import (
     activations,
+    callbacks,
+    config,
+    constraints,
     datasets,
     encoders,
     energy,
@@ -19,7 +20,9 @@ from keras_spiking import (
     regularizers,
     spike_time,
     surrogates,
+    version,
 )
+from keras_spiking.config import default
 from keras_spiking.energy import ModelEnergy
 from keras_spiking.layers.rate import with_exact_rates
 from keras_spiking.neurons import lif_rate, soft_lif_rate
@@ -30,3 +33,5 @@ from keras_spiking.spike_time_training import (
     WeightBumping,
     use_forward_fn,
 )
+
+__version__ = version.version

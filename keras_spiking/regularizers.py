@@ -1,4 +1,12 @@
-"""Firing-rate regularisation of spiking layers.
+"""Activity and weight regularisers for spiking networks.
+
+``FiringRate`` regularises the firing rates of a spike sequence (below).
+``L1L2``, ``L1`` and ``L2`` are Keras' penalties measured from a ``target``
+instead of from 0, ``RangedRegularizer`` applies any regulariser to the
+distance from a target or a ``(low, high)`` band, and ``Percentile`` applies
+the penalty to a percentile of the activity along an axis (by default the
+largest value over the batch), which is less sensitive to a few outliers than
+a penalty on every value.
 
 ``FiringRate`` is a Keras activity regulariser for a layer whose output is a
 spike sequence ``s`` shaped ``(batch, time, neurons...)``. With
@@ -87,3 +95,204 @@ class FiringRate(keras.regularizers.Regularizer):
             l1=self.l1, min_rate=self.min_rate, max_rate=self.max_rate,
             band_weight=self.band_weight, dt=self.dt,
         )
+
+
+def _check_target(owner, target):
+    """``(low, high)`` from a number (``low == high``) or a ``(low, high)`` pair."""
+    if isinstance(target, (list, tuple)):
+        if len(target) != 2:
+            raise ValueError(
+                f"{owner}: target must be a number or a (low, high) pair, got {target!r}."
+            )
+        low = float(check_number(owner, "target[0] (low)", target[0]))
+        high = float(check_number(owner, "target[1] (high)", target[1]))
+        if low > high:
+            raise ValueError(
+                f"{owner}: target (low, high) needs low <= high, got {tuple(target)!r}."
+            )
+        return low, high
+    value = float(check_number(owner, "target", target))
+    return value, value
+
+
+def _normalize_axis(owner, axis, ndim):
+    """Sorted non-negative axes from an int or a tuple of ints."""
+    axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+    if not axes or any(isinstance(a, bool) or not isinstance(a, int) for a in axes):
+        raise TypeError(f"{owner}: axis must be an int or a tuple of ints, got {axis!r}.")
+    if ndim is not None:
+        if any(not -ndim <= a < ndim for a in axes):
+            raise ValueError(
+                f"{owner}: axis {axis!r} is out of range for an input of rank {ndim}."
+            )
+        axes = tuple(a % ndim for a in axes)
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"{owner}: axis {axis!r} names the same axis twice.")
+        return tuple(sorted(axes))
+    return axes
+
+
+def percentile(x, q, axis=0):
+    """The ``q``-th percentile of ``x`` along ``axis`` (an int or a tuple), in keras.ops.
+
+    With the ``n`` values along ``axis`` sorted, ``v[0] <= ... <= v[n-1]``, and
+    ``p = q / 100 * (n - 1)``, the result is the linear interpolation
+    ``v[floor(p)] + (p - floor(p)) * (v[floor(p) + 1] - v[floor(p)])``
+    (numpy's default method). ``q = 100`` is the maximum, ``q = 0`` the minimum.
+    The axes in ``axis`` are removed from the result; gradients flow to the one
+    or two values interpolated.
+    """
+    x = ops.convert_to_tensor(x)
+    if not keras.backend.is_float_dtype(x.dtype):
+        x = ops.cast(x, keras.config.floatx())
+    ndim = len(x.shape)
+    axes = _normalize_axis("percentile", axis, ndim)
+    if q == 100:
+        return ops.max(x, axis=axes)
+    if q == 0:
+        return ops.min(x, axis=axes)
+    kept = [i for i in range(ndim) if i not in axes]
+    x = ops.transpose(x, kept + list(axes))
+    shape = ops.shape(x)
+    x = ops.sort(ops.reshape(x, tuple(shape[: len(kept)]) + (-1,)), axis=-1)
+    n = ops.shape(x)[-1]
+    exact = "float64" if keras.backend.standardize_dtype(x.dtype) == "float64" else "float32"
+    position = ops.cast(n - 1, exact) * (q / 100)
+    below = ops.floor(position)
+    lower = ops.cast(below, "int32")
+    upper = ops.minimum(lower + 1, ops.cast(n - 1, "int32"))
+    v_lower = ops.take(x, lower, axis=-1)
+    v_upper = ops.take(x, upper, axis=-1)
+    return v_lower + ops.cast(position - below, x.dtype) * (v_upper - v_lower)
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking")
+class RangedRegularizer(keras.regularizers.Regularizer):
+    """Applies ``regularizer`` to the distance of its input from a target or a band.
+
+    With ``target`` a number ``c``, the distance is ``e = x - c``. With ``target``
+    a band ``(low, high)``, it is ``e = relu(low - x) + relu(x - high)``: zero
+    inside the band, the distance to the nearest edge outside it. The penalty
+    is ``regularizer(e)``.
+
+    Args:
+        target: a number, or a ``(low, high)`` pair with ``low <= high``.
+        regularizer: a Keras regulariser (or its name or config); None is
+            ``keras.regularizers.L1L2(l2=0.01)``.
+    """
+
+    def __init__(self, target=0, regularizer=None):
+        owner = type(self).__name__
+        self.low, self.high = _check_target(owner, target)
+        self.target = (self.low, self.high) if isinstance(target, (list, tuple)) else self.low
+        if regularizer is None:
+            regularizer = keras.regularizers.L1L2(l2=0.01)
+        elif isinstance(regularizer, (str, dict)):
+            regularizer = keras.regularizers.get(regularizer)
+        if not callable(regularizer):
+            raise TypeError(
+                f"{owner}: regularizer must be a Keras regularizer (or a callable), got "
+                f"{regularizer!r}."
+            )
+        self.regularizer = regularizer
+
+    def distance(self, x):
+        """``x - target``, or the distance outside the ``(low, high)`` band."""
+        x = ops.convert_to_tensor(x)
+        if self.low == self.high:
+            return x - self.low
+        return ops.relu(self.low - x) + ops.relu(x - self.high)
+
+    def __call__(self, x):
+        return self.regularizer(self.distance(x))
+
+    def _target_config(self):
+        return list(self.target) if isinstance(self.target, tuple) else self.target
+
+    def get_config(self):
+        return {
+            "target": self._target_config(),
+            "regularizer": keras.regularizers.serialize(self.regularizer),
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking")
+class L1L2(RangedRegularizer):
+    """Keras' L1L2 penalty measured from ``target``:
+    ``l1 * sum(|e|) + l2 * sum(e^2)`` with ``e`` the distance from ``target``
+    (see ``RangedRegularizer``: ``x - target``, or outside a ``(low, high)`` band).
+
+    Args:
+        l1, l2: weights of the two terms (>= 0).
+        target: a number, or a ``(low, high)`` band.
+    """
+
+    def __init__(self, l1=0.0, l2=0.0, target=0, **kwargs):
+        owner = type(self).__name__
+        if kwargs:
+            raise TypeError(
+                f"{owner}: unexpected argument(s) {sorted(kwargs)}; the arguments are "
+                "l1, l2 and target."
+            )
+        self.l1 = float(check_number(owner, "l1", l1, low=0))
+        self.l2 = float(check_number(owner, "l2", l2, low=0))
+        super().__init__(target=target, regularizer=keras.regularizers.L1L2(self.l1, self.l2))
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2, "target": self._target_config()}
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking")
+class L1(L1L2):
+    """``l1 * sum(|e|)``, ``e`` the distance from ``target`` (see ``L1L2``)."""
+
+    def __init__(self, l1=0.01, target=0, **kwargs):
+        super().__init__(l1=l1, target=target, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking")
+class L2(L1L2):
+    """``l2 * sum(e^2)``, ``e`` the distance from ``target`` (see ``L1L2``)."""
+
+    def __init__(self, l2=0.01, target=0, **kwargs):
+        super().__init__(l2=l2, target=target, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking")
+class Percentile(L1L2):
+    """The ``L1L2`` penalty of a percentile of the activity along ``axis``.
+
+    ``P = percentile(x, percentile, axis)`` (linear interpolation, see
+    ``percentile``), then ``l1 * sum(|e|) + l2 * sum(e^2)`` with ``e`` the
+    distance of ``P`` from ``target``. With the default ``axis=0`` (the batch)
+    and ``percentile=100`` this penalises each neuron's largest activity in the
+    batch; a lower percentile ignores the few largest values. For example, keep
+    most neurons' peak rates within 5-10 Hz::
+
+        activity_regularizer=keras_spiking.regularizers.Percentile(
+            percentile=95, target=(5, 10), l2=0.01)
+
+    Args:
+        percentile: in [0, 100]; 100 is the maximum, 0 the minimum.
+        axis: the axis, or tuple of axes, the percentile is taken over.
+        target: a number, or a ``(low, high)`` band.
+        l1, l2: weights of the two terms (>= 0).
+    """
+
+    def __init__(self, percentile=100, axis=0, target=0, l1=0, l2=0):
+        owner = type(self).__name__
+        self.percentile = float(check_number(owner, "percentile", percentile, low=0, high=100))
+        axes = _normalize_axis(owner, axis, None)
+        self.axis = axes if isinstance(axis, (list, tuple)) else axes[0]
+        super().__init__(l1=l1, l2=l2, target=target)
+
+    def __call__(self, x):
+        return super().__call__(percentile(x, self.percentile, self.axis))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            percentile=self.percentile,
+            axis=list(self.axis) if isinstance(self.axis, tuple) else self.axis,
+        )
+        return config
