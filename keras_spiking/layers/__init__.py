@@ -2,7 +2,7 @@
 
 base.py      TimeStateLayer: base of layers that scan state over time
 rate.py      LIFRate, SoftLIF: rate activations for training with fit
-spiking.py   SpikingLIF, SpikingIF: spiking neurons (Nengo LIF, spiking ReLU)
+spiking.py   SpikingLIF, SpikingIF, SpikingActivation: spiking neurons (Nengo LIF, spiking ReLU, any activation)
 filters.py   Lowpass, Alpha: synaptic filters, exact zero-order hold
 time.py      TimeFold, RepeatTime: stateless layers over time, static inputs over time
 pooling.py   SpikeMaxPool: max pooling that keeps spike trains spikes
@@ -13,7 +13,7 @@ continuous.py  ContinuousLIF: NIR's continuous-time neurons (LIF, IF, LI, CubaLI
 
 from keras_spiking.layers.rate import LIFRate, SoftLIF
 from keras_spiking.layers.base import TimeStateLayer
-from keras_spiking.layers.spiking import SpikingIF, SpikingLIF
+from keras_spiking.layers.spiking import SpikingActivation, SpikingIF, SpikingLIF
 from keras_spiking.layers.filters import Alpha, Lowpass
 from keras_spiking.layers.time import RepeatTime, TimeFold
 from keras_spiking.layers.pooling import SpikeMaxPool
@@ -34,6 +34,7 @@ __all__ = [
     "SoftLIF",
     "SpikeMaxPool",
     "SpikeTimeDense",
+    "SpikingActivation",
     "SpikingIF",
     "SpikingLIF",
     "Synaptic",

@@ -40,6 +40,11 @@ class TimeStateLayer(keras.layers.Layer):
         return_sequences: return every timestep (True) or only the last one.
         return_state: also return the final state tuple.
         stateful: carry the final state over to the next call.
+        unroll: None (default): unroll the time loop when the number of steps
+            is static and small (``timeloop.MAX_UNROLL``), else a symbolic
+            loop; True / False force one (KerasSpiking's ``unroll``).
+        time_major: inputs and outputs are ``(time, batch, ...)`` instead of
+            ``(batch, time, ...)``.
     """
 
     state_names = ()
@@ -49,7 +54,13 @@ class TimeStateLayer(keras.layers.Layer):
     state_dtype = None
 
     def __init__(
-        self, return_sequences=True, return_state=False, stateful=False, **kwargs
+        self,
+        return_sequences=True,
+        return_state=False,
+        stateful=False,
+        unroll=None,
+        time_major=False,
+        **kwargs,
     ):
         try:
             super().__init__(**kwargs)
@@ -65,6 +76,10 @@ class TimeStateLayer(keras.layers.Layer):
         self.return_sequences = check_bool(self.name, "return_sequences", return_sequences)
         self.return_state = check_bool(self.name, "return_state", return_state)
         self.stateful = check_bool(self.name, "stateful", stateful)
+        if unroll is not None:
+            check_bool(self.name, "unroll", unroll)
+        self.unroll = unroll
+        self.time_major = check_bool(self.name, "time_major", time_major)
         self.state_variables = None
 
     # -- to be defined by subclasses -------------------------------------------------
@@ -102,6 +117,8 @@ class TimeStateLayer(keras.layers.Layer):
 
     def build(self, input_shape):
         self.check_input_shape(input_shape)
+        if self.time_major:
+            input_shape = (input_shape[1], input_shape[0]) + tuple(input_shape[2:])
         if self.stateful:
             if input_shape[0] is None:
                 raise ValueError(
@@ -124,18 +141,52 @@ class TimeStateLayer(keras.layers.Layer):
 
     def reset_state(self):
         """Forget the carried state: the next call starts from ``initial_state``."""
-        if self.state_variables is not None:
+        self.reset_states()
+
+    def reset_states(self, states=None):
+        """Forget the carried state (``states=None``), or set it to ``states``
+        (one array per state, ``(batch, ...)``; KerasSpiking's name)."""
+        if self.state_variables is None:
+            return
+        if states is None:
             for variable in self.state_variables:
                 variable.assign(ops.zeros(variable.shape, variable.dtype))
             self._state_initialized.assign(0.0)
+            return
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        if len(states) != len(self.state_variables):
+            raise ValueError(
+                f"{self.name}: reset_states got {len(states)} states, expected "
+                f"{len(self.state_variables)} ({', '.join(self.state_names)})."
+            )
+        for variable, value in zip(self.state_variables, states):
+            if tuple(np.shape(value)) != tuple(variable.shape):
+                raise ValueError(
+                    f"{self.name}: reset_states: a state of shape {np.shape(value)} does "
+                    f"not fit the carried state of shape {tuple(variable.shape)}."
+                )
+            variable.assign(ops.cast(value, variable.dtype))
+        self._state_initialized.assign(1.0)
 
-    def call(self, inputs, initial_state=None):
+    def call(self, inputs, initial_state=None, training=None):
+        if not self.time_major:
+            return self.scan(inputs, initial_state, training)
+        result = self.scan(ops.moveaxis(inputs, 0, 1), initial_state, training)
+        if not self.return_sequences:
+            return result
+        if self.return_state:
+            outputs, states = result
+            return keras.tree.map_structure(lambda y: ops.moveaxis(y, 0, 1), outputs), states
+        return keras.tree.map_structure(lambda y: ops.moveaxis(y, 0, 1), result)
+
+    def scan(self, inputs, initial_state=None, training=None):
+        """``call`` on batch-major inputs ``(batch, time, ...)``."""
         dtype = self.state_dtype
         low_precision = keras.backend.standardize_dtype(inputs.dtype) in ("float16", "bfloat16")
         if dtype is not None and low_precision:
             if initial_state is not None:
                 initial_state = tuple(ops.cast(s, dtype) for s in initial_state)
-            result = self.call(ops.cast(inputs, dtype), initial_state)
+            result = self.scan(ops.cast(inputs, dtype), initial_state, training)
             return keras.tree.map_structure(lambda y: ops.cast(y, inputs.dtype), result)
         if initial_state is not None:
             states = tuple(initial_state)
@@ -148,7 +199,9 @@ class TimeStateLayer(keras.layers.Layer):
             )
         else:
             states = self.initial_state(inputs)
-        outputs, states = scan_time(self.step_function(inputs), inputs, tuple(states))
+        outputs, states = scan_time(
+            self.step_function(inputs), inputs, tuple(states), unroll=self.unroll
+        )
         if self.stateful:
             for variable, value in zip(self.state_variables, states):
                 variable.assign(ops.cast(value, variable.dtype))
@@ -159,8 +212,32 @@ class TimeStateLayer(keras.layers.Layer):
             return outputs, tuple(states)
         return outputs
 
+    # a dt variable (DtScheduler) is tracked, so that compiled steps see it, but
+    # it belongs to the schedule, not the layer: get_config saves its value
+    def _saved_variables(self):
+        dt = getattr(self, "dt", None)
+        variables = self._trainable_variables + self._non_trainable_variables
+        return [v for v in variables if v is not dt]
+
+    def save_own_variables(self, store):
+        for i, variable in enumerate(self._saved_variables()):
+            store[f"{i}"] = variable
+
+    def load_own_variables(self, store):
+        variables = self._saved_variables()
+        if len(store.keys()) != len(variables):
+            raise ValueError(
+                f"{self.name}: the saved file has {len(store.keys())} variables for this "
+                f"layer, expected {len(variables)}; was it saved from another version?"
+            )
+        for i, variable in enumerate(variables):
+            variable.assign(store[f"{i}"])
+
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
+        if self.time_major:
+            shape = (shape[1], shape[0]) + shape[2:]
+            return (shape[1], shape[0]) + shape[2:] if self.return_sequences else shape[:1] + shape[2:]
         return shape if self.return_sequences else shape[:1] + shape[2:]
 
     def get_config(self):
@@ -169,6 +246,8 @@ class TimeStateLayer(keras.layers.Layer):
             return_sequences=self.return_sequences,
             return_state=self.return_state,
             stateful=self.stateful,
+            unroll=self.unroll,
+            time_major=self.time_major,
         )
         return config
 

@@ -1,4 +1,5 @@
-"""Spiking neuron layers: LIF (Nengo semantics) and IF (the spiking ReLU).
+"""Spiking neuron layers: LIF (Nengo semantics), IF (the spiking ReLU) and
+``SpikingActivation`` (any activation as spikes, KerasSpiking's layer).
 
 Both take input currents shaped ``(batch, time, ...)`` (any trailing shape, so
 they follow Dense or Conv layers) and return spike trains of the same shape.
@@ -21,6 +22,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_spiking import neurons
+from keras_spiking.config import dt_for_config, is_variable, resolve_dt, variable_value
 from keras_spiking.layers.base import DynamicsLayer
 from keras_spiking.layers.rate import (
     DEFAULT_AMPLITUDE,
@@ -28,7 +31,7 @@ from keras_spiking.layers.rate import (
     resolve_offset,
 )
 from keras_spiking.neurons import Dynamics, lif_rate
-from keras_spiking.validation import check_choice, check_number
+from keras_spiking.validation import check_bool, check_choice, check_number
 
 #: Accepted ``initial_voltage`` values.
 INITIAL_VOLTAGES = ("zeros", "half", "uniform")
@@ -317,3 +320,132 @@ class SpikingIF(SpikingNeuron):
         config = super().get_config()
         config["reset"] = self.reset
         return config
+
+
+def _activation(owner, activation):
+    """A Keras activation from a name or callable, with a clear error."""
+    if isinstance(activation, str) or callable(activation):
+        try:
+            return keras.activations.get(activation)
+        except ValueError:
+            pass
+    raise ValueError(
+        f"{owner}: activation must be a Keras activation name (e.g. 'relu') or a "
+        f"callable, got {activation!r}."
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking")
+class SpikingActivation(DynamicsLayer):
+    """Any activation function as a spiking neuron (KerasSpiking's ``SpikingActivation``).
+
+    Each step integrates the activation into a voltage and emits the whole
+    number of spikes it holds, each worth ``1 / dt``::
+
+        v[t] = v[t-1] + activation(x[t]) dt,   n[t] = floor(v[t]),
+        output[t] = n[t] / dt,                  v[t] <- v[t] - n[t]
+
+    so over a window the spikes sum to the floor of the integrated activation,
+    and the output's mean over time approaches ``activation(x)`` (negative
+    activations give negative spikes). The voltage starts uniformly random in
+    ``[0, 1)`` (``seed``), per sample. On the dynamics core this is an IF
+    neuron with ``gain = dt``, graded spikes and reset by subtraction; the
+    activation is applied to all timesteps at once, only the voltage is scanned.
+
+    Training: with ``spiking_aware_training=True`` (default) the forward pass
+    is the spikes and the gradient is the activation's (a straight-through
+    estimator), so ``fit`` trains on what the spiking network computes; with
+    False the layer is the plain activation while training and spikes at
+    inference.
+
+    Args:
+        activation: a Keras activation (name or callable, e.g. ``"relu"`` or
+            ``keras_spiking.activations.soft_lif``).
+        dt: step in seconds (> 0); None reads ``keras_spiking.default.dt`` when
+            the layer is made; a ``keras.Variable`` is read at every call (see
+            ``keras_spiking.callbacks.DtScheduler``).
+        seed: integer seed of the random initial voltages (None: unseeded).
+        spiking_aware_training: see above.
+        return_sequences, return_state, stateful, unroll, time_major: see
+            ``TimeStateLayer``.
+
+    Inputs ``(batch, time, ...)``. Example::
+
+        x = keras.Input((10, 784))
+        h = keras.layers.Dense(128)(x)
+        h = keras_spiking.SpikingActivation("relu", dt=0.01)(h)
+    """
+
+    state_names = ("voltage",)
+    state_dtype = "float32"
+
+    def __init__(self, activation, *, dt=None, seed=None, spiking_aware_training=True,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.activation = _activation(self.name, activation)
+        self.dt = resolve_dt(self.name, dt)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise TypeError(f"{self.name}: seed must be None or an integer, got {seed!r}.")
+        self.seed = None if seed is None else int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self.spiking_aware_training = check_bool(
+            self.name, "spiking_aware_training", spiking_aware_training
+        )
+
+    def dt_value(self, dtype=None):
+        """The step in seconds: a Python float, or the dt variable's current value."""
+        if is_variable(self.dt):
+            return variable_value(self.dt) if dtype is None else ops.cast(self.dt, dtype)
+        return self.dt
+
+    def dynamics(self, dtype=None):
+        """IF with ``gain = dt``, threshold 1, graded spikes worth ``1 / dt``."""
+        dt = self.dt_value(dtype)
+        return Dynamics(decay=1.0, gain=dt, threshold=1.0, reset="subtract", graded=True,
+                        min_spikes=None, amplitude=1.0 / dt)
+
+    def initial_state(self, inputs):
+        shape = ops.shape(inputs[:, 0])
+        return (keras.random.uniform(shape, dtype=inputs.dtype, seed=self.seed_generator),)
+
+    def step_function(self, inputs):
+        d = self.dynamics(inputs.dtype)
+
+        def step(rate_t, states):  # the activation is applied before the scan
+            spikes, _, states = neurons.step(d, rate_t, states)
+            return spikes, states
+
+        return step
+
+    def scan(self, inputs, initial_state=None, training=None):
+        rates = self.activation(inputs)
+        if training and not self.spiking_aware_training:
+            if self.return_state:
+                raise ValueError(
+                    f"{self.name}: return_state=True has no state while training with "
+                    "spiking_aware_training=False (the layer is the plain activation)."
+                )
+            return rates if self.return_sequences else rates[:, -1]
+        result = super().scan(rates, initial_state, training)
+        if not training:
+            return result
+        spikes, states = result if self.return_state else (result, None)
+        rates = rates if self.return_sequences else rates[:, -1]
+        spikes = rates + ops.stop_gradient(spikes - rates)  # spikes forward, rate gradient
+        return (spikes, states) if self.return_state else spikes
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            activation=keras.activations.serialize(self.activation),
+            dt=dt_for_config(self.dt),
+            seed=self.seed,
+            spiking_aware_training=self.spiking_aware_training,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["activation"] = keras.activations.deserialize(config["activation"])
+        return cls(**config)
