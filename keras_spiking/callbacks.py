@@ -48,7 +48,9 @@ class DtScheduler(keras.callbacks.Callback):
       ``ExponentialDecay(0.01, decay_steps=100, decay_rate=0.5)``), or any
       callable of one argument: called with the training step ``step = epoch *
       steps_per_epoch + batch`` (one step per batch) and applied at the start of
-      every batch, as KerasSpiking does.
+      every batch, as KerasSpiking does. (On JAX, a change within an epoch
+      makes ``fit`` write its state back to the variables first: a schedule
+      that changes ``dt`` at every step costs a little time per step there.)
 
     At the end of every epoch ``logs["dt"]`` holds the value in use, so it
     appears in the ``History``. The variable keeps its last value after ``fit``
