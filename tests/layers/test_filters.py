@@ -112,11 +112,12 @@ def test_learned_tau_gradient_matches_finite_difference(cls):
         return keras.ops.mean(keras.ops.square(y - target))
 
     _, (grad,) = value_and_grads(loss, np.asarray(layer.tau_variable))
-    grad = float(grad)
+    assert grad.shape == (3,)  # one tau per unit; moving all of them together:
+    grad = float(np.sum(grad))
     h = 1e-4
-    layer.tau_variable.assign(0.008 + h)
+    layer.tau_variable.assign(np.full(3, 0.008 + h))
     upper = float(loss())
-    layer.tau_variable.assign(0.008 - h)
+    layer.tau_variable.assign(np.full(3, 0.008 - h))
     lower = float(loss())
     assert grad < 0  # a longer tau gets closer to the target
     np.testing.assert_allclose(grad, (upper - lower) / (2 * h), rtol=1e-2)
@@ -127,11 +128,11 @@ def test_learned_tau_is_saved(tmp_path):
     inputs = keras.Input((10, 3))
     layer = Alpha(0.01, learn_tau=True)
     model = keras.Model(inputs, layer(inputs))
-    layer.tau_variable.assign(0.03)
+    layer.tau_variable.assign(np.full(3, 0.03))
     np.testing.assert_allclose(model(x), Alpha(0.03)(x), rtol=1e-5, atol=1e-6)
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(float(loaded.layers[1].tau_variable), 0.03, rtol=1e-7)
+    np.testing.assert_allclose(np.asarray(loaded.layers[1].tau_variable), 0.03, rtol=1e-7)
     np.testing.assert_array_equal(loaded(x), model(x))
 
 
