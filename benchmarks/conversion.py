@@ -53,6 +53,7 @@ def hoisting_gain(model, calibration, x, T=32, batch_size=100):
 
 
 def main(argv=None):
+    """Parse the arguments and run the measurements between two load readings."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a trained .keras model (default: train one)")
     parser.add_argument("--epochs", type=int, default=3)

@@ -191,6 +191,7 @@ def rate(t, T):
 
 
 def main(argv=None):
+    """Parse the arguments, find the peers' Pythons, run everything, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pixels", choices=("unit", "raw"), default="unit",
                         help="images scaled to [0, 1] (unit) or kept in [0, 255] (raw)")

@@ -50,6 +50,7 @@ the environment's setting. The load average is printed at the start and the end.
 """
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -106,6 +107,22 @@ def run(command, env):
             f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-3000:]}"
         )
     return json.loads(lines[-1])
+
+
+def logged(name, command, env):
+    """A zero-argument ``run(command, env)`` that prints each result's figures."""
+    count = itertools.count(1)
+
+    def once():
+        r = run(command, env)
+        rate = {phase: r["samples"] / r[phase]["wall"] for phase in PHASES}
+        print(f"[run {next(count)}] {name:20s} train {rate['train']:7.1f}/s  "
+              f"infer {rate['infer']:7.1f}/s  "
+              f"peak RSS {r['peak_rss_bytes'] / 2**30:.2f} GiB "
+              f"({r['import_rss_bytes'] / 2**30:.2f} after import)", flush=True)
+        return r
+
+    return once
 
 
 def combine(runs):
@@ -178,20 +195,6 @@ def compare(args, peers):
         for peer in peers:
             commands[peer] = ([args.torch_python, os.path.join(common.HERE, "peers_torch.py"),
                                "--framework", peer, "--data", data] + shared, peer_env)
-
-        def logged(name, command, env):
-            def once():
-                r = run(command, env)
-                done[name] = done.get(name, 0) + 1
-                t = {phase: r["samples"] / r[phase]["wall"] for phase in PHASES}
-                print(f"[run {done[name]}] {name:20s} train {t['train']:7.1f}/s  "
-                      f"infer {t['infer']:7.1f}/s  "
-                      f"peak RSS {r['peak_rss_bytes'] / 2**30:.2f} GiB "
-                      f"({r['import_rss_bytes'] / 2**30:.2f} after import)", flush=True)
-                return r
-            return once
-
-        done = {}
         runs = common.interleave_runs(
             {name: logged(name, *c) for name, c in commands.items()}, args.repeats)
     results = {name: combine(r) for name, r in runs.items()}
