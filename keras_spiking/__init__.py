@@ -24,6 +24,14 @@ from keras_spiking import (
 )
 from keras_spiking.config import default
 from keras_spiking.energy import ModelEnergy
+from keras_spiking.layers import (  # KerasSpiking's top-level names
+    Alpha,
+    AlphaCell,
+    Lowpass,
+    LowpassCell,
+    SpikingActivation,
+    SpikingActivationCell,
+)
 from keras_spiking.layers.rate import with_exact_rates
 from keras_spiking.neurons import lif_rate, soft_lif_rate
 from keras_spiking.spike_time_training import (

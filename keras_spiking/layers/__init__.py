@@ -9,6 +9,16 @@ pooling.py   SpikeMaxPool: max pooling that keeps spike trains spikes
 leaky.py     Leaky, Synaptic, RLeaky, RSynaptic, IF: surrogate-gradient LIF (snnTorch)
 spike_time.py  SpikeTimeDense: exact time-to-first-spike layer (fast & deep)
 continuous.py  ContinuousLIF: NIR's continuous-time neurons (LIF, IF, LI, CubaLIF, ...)
+cells.py     SpikingActivationCell, LowpassCell, AlphaCell: one step of those layers, for keras.layers.RNN
+
+KerasSpiking's base-class names are aliases of ours, for ``isinstance`` checks
+and the arguments they share: ``KerasSpikingLayer`` is ``TimeStateLayer``
+(``return_sequences``, ``return_state``, ``stateful``, ``unroll``,
+``time_major``, ``reset_states(states)``) and ``KerasSpikingCell`` is
+``DynamicsCell`` (``size``; ``get_initial_state(inputs, batch_size, dtype)``).
+Subclassing differs: a layer defines ``state_names`` and ``step`` (or
+``dynamics``), not KerasSpiking's ``build_cell``; a cell sets ``self.layer``,
+not ``call_training`` / ``call_inference``.
 """
 
 from keras_spiking.layers.rate import LIFRate, SoftLIF
@@ -20,14 +30,25 @@ from keras_spiking.layers.pooling import SpikeMaxPool
 from keras_spiking.layers.spike_time import SpikeTimeDense
 from keras_spiking.layers.leaky import IF, Leaky, RLeaky, RSynaptic, Synaptic
 from keras_spiking.layers.continuous import ContinuousLIF
+from keras_spiking.layers.cells import AlphaCell, DynamicsCell, LowpassCell, SpikingActivationCell
+
+#: KerasSpiking's name of the base layer (see the module docstring).
+KerasSpikingLayer = TimeStateLayer
+#: KerasSpiking's name of the base cell (see the module docstring).
+KerasSpikingCell = DynamicsCell
 
 __all__ = [
     "Alpha",
+    "AlphaCell",
     "ContinuousLIF",
+    "DynamicsCell",
     "IF",
+    "KerasSpikingCell",
+    "KerasSpikingLayer",
     "LIFRate",
     "Leaky",
     "Lowpass",
+    "LowpassCell",
     "RLeaky",
     "RSynaptic",
     "RepeatTime",
@@ -35,6 +56,7 @@ __all__ = [
     "SpikeMaxPool",
     "SpikeTimeDense",
     "SpikingActivation",
+    "SpikingActivationCell",
     "SpikingIF",
     "SpikingLIF",
     "Synaptic",

@@ -322,6 +322,12 @@ class SpikingIF(SpikingNeuron):
         return config
 
 
+def straight_through(spikes, rates):
+    """Spiking-aware training: ``spikes`` forward, the gradient of ``rates`` backward
+    (``rates + stop_gradient(spikes - rates)``)."""
+    return rates + ops.stop_gradient(spikes - rates)
+
+
 def _activation(owner, activation):
     """A Keras activation from a name or callable, with a clear error."""
     if isinstance(activation, str) or callable(activation):
@@ -431,7 +437,7 @@ class SpikingActivation(DynamicsLayer):
             return result
         spikes, states = result if self.return_state else (result, None)
         rates = rates if self.return_sequences else rates[:, -1]
-        spikes = rates + ops.stop_gradient(spikes - rates)  # spikes forward, rate gradient
+        spikes = straight_through(spikes, rates)
         return (spikes, states) if self.return_state else spikes
 
     def get_config(self):
