@@ -155,3 +155,37 @@ def test_non_numeric_scheduler_value():
     with pytest.raises(TypeError, match=match):
         _model(dt).fit(X, Y, epochs=1, verbose=0,
                        callbacks=[DtScheduler(dt, lambda epoch, d: "fast")])
+
+
+def test_spiking_activation_and_lowpass_follow_the_schedule_during_fit():
+    """The package's own layers read the scheduled dt at every training step.
+
+    Dyadic steps (1/8, 1/16, 1/32 s) keep the arithmetic exact: with input 2
+    and zero initial voltage, ``SpikingActivation`` emits ``n = floor(2 dt T)``
+    spikes in ``T`` steps, each worth ``1 / dt``, so the mean squared output is
+    ``n / (dt^2 T)``; ``Lowpass`` of the same step input ends at ``2 (1 - exp(-T dt / tau))``.
+    """
+    import keras_spiking
+
+    steps, tau = 40, 0.5
+    dt = keras.Variable(0.125, trainable=False)
+    x = keras.Input((steps, 3))
+    v0 = keras.Input((3,))
+    spikes = keras_spiking.SpikingActivation("relu", dt=dt, name="spikes")(
+        x, initial_state=(v0,))
+    smooth = keras_spiking.Lowpass(tau, dt=dt, return_sequences=False, name="smooth")(x)
+    model = keras.Model([x, v0], {"spikes": spikes, "smooth": smooth})
+    model.compile(keras.optimizers.SGD(0.0), loss={"spikes": "mse", "smooth": "mae"})
+    inputs = [np.full((4, steps, 3), 2.0, "float32"), np.zeros((4, 3), "float32")]
+    targets = {"spikes": np.zeros((4, steps, 3), "float32"), "smooth": np.zeros((4, 3), "float32")}
+    history = model.fit(inputs, targets, epochs=3, batch_size=2, verbose=0,
+                        callbacks=[DtScheduler(dt, lambda epoch, d: 0.125 / 2 ** epoch)]).history
+    dts = np.array([0.125, 0.0625, 0.03125])
+    np.testing.assert_allclose(history["dt"], dts)
+    np.testing.assert_allclose(history["spikes_loss"],
+                               np.floor(2 * dts * steps) / (dts ** 2 * steps), rtol=1e-6)
+    np.testing.assert_allclose(history["smooth_loss"], 2 * (1 - np.exp(-steps * dts / tau)),
+                               rtol=1e-5)
+    # afterwards the layers keep the last value
+    out = model.predict(inputs, verbose=0)
+    np.testing.assert_allclose(np.max(out["spikes"]), 1 / dts[-1])
