@@ -93,7 +93,8 @@ def build_spiking(dt=DT, spiking_aware_training=True, tau=None, rate_regularizer
 
     ``SpikingActivation("relu")`` replaces the ReLU; ``tau=None`` averages its
     spikes over all steps before the output layer, a number puts a ``Lowpass``
-    (that initial tau, trained per unit) there and reads out the last step.
+    there (that initial tau and an initial level, both trained per unit, as
+    KerasSpiking's ``Lowpass`` does) and reads out the last step.
     ``dt`` may be a number or a ``keras.Variable`` (for ``DtScheduler``).
     """
     inputs = keras.Input((None, 28, 28))
@@ -105,8 +106,8 @@ def build_spiking(dt=DT, spiking_aware_training=True, tau=None, rate_regularizer
     if tau is None:
         x = keras.layers.GlobalAveragePooling1D()(x)
     else:
-        x = keras_spiking.Lowpass(tau_initializer=tau, dt=dt, return_sequences=False,
-                                  name="lowpass")(x)
+        x = keras_spiking.Lowpass(tau_initializer=tau, dt=dt, level_initializer="zeros",
+                                  return_sequences=False, name="lowpass")(x)
     outputs = keras.layers.Dense(10, name="output")(x)
     return keras.Model(inputs, outputs, name=name)
 
