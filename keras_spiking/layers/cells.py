@@ -27,6 +27,11 @@ from keras_spiking.layers.spiking import SpikingActivation, straight_through
 from keras_spiking.layers.time import check_positive_integer
 
 
+def _states(states):
+    """The RNN's states as a list (a single state may come as a bare tensor)."""
+    return list(states) if isinstance(states, (list, tuple)) else [states]
+
+
 class DynamicsCell(keras.layers.Layer):
     """Base of the cells (``keras_spiking.layers.KerasSpikingCell``): one step of a layer.
 
@@ -94,7 +99,7 @@ class DynamicsCell(keras.layers.Layer):
 
     def step(self, inputs, states):
         """One step of the layer's dynamics: ``(output, new_states)``."""
-        output, states = self.layer.step(inputs, tuple(states))
+        output, states = self.layer.step(inputs, tuple(_states(states)))
         return output, list(states)
 
     def call(self, inputs, states, training=None):
@@ -104,10 +109,6 @@ class DynamicsCell(keras.layers.Layer):
         config = super().get_config()
         config["size"] = self.size
         return config
-
-
-def _states(states):
-    return list(states) if isinstance(states, (list, tuple)) else [states]
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")

@@ -185,3 +185,11 @@ def test_bad_arguments(make, error, match):
 def test_input_size_must_match():
     with pytest.raises(ValueError, match=r"c: the cell has size=3 but its inputs have 4 units"):
         rnn(LowpassCell(3, 0.01, name="c"))(X)
+
+
+def test_a_single_state_may_come_as_a_bare_tensor():
+    cell = LowpassCell(4, 0.02, dt=0.01, level_initializer=None)
+    cell.build((3, 4))
+    y, (state,) = cell(X[:, 0], keras.ops.zeros((3, 4)))
+    np.testing.assert_allclose(numpy(y), numpy(state))
+    np.testing.assert_allclose(numpy(y), (1 - np.exp(-0.5)) * X[:, 0], rtol=1e-6)
