@@ -73,7 +73,7 @@ def measure(repeats):
     totals = {name: loop(x, w) for name, loop in loops.items()}
     np.testing.assert_allclose(totals["custom_gradient"][1], totals["straight-through"][1], rtol=1e-4)
     samples = common.interleave_samples(
-        {name: lambda f=loop: common.materialize(f(x, w)) for name, f in loops.items()},
+        {name: lambda f=f: common.materialize(f(x, w)) for name, f in loops.items()},
         rounds=repeats)
     best = {name: 1000 * min(t.wall for t in s) for name, s in samples.items()}
     median = {name: 1000 * statistics.median(t.wall for t in s) for name, s in samples.items()}
