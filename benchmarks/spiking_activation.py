@@ -109,7 +109,7 @@ def peer_main(task, inputs, out):
             result["accuracy"][steps] = float(np.mean(np.argmax(logits, -1) == data["y_test"]))
         print(f"KerasSpiking: {result['accuracy']}", file=sys.stderr, flush=True)
     elif task == "speed":
-        result.update(time_models(tf.keras, peer_model(tf, keras_spiking, data),
+        result.update(time_models(peer_model(tf, keras_spiking, data),
                                   peer_ann(tf, data), data, tf.function))
     with open(out, "w") as f:
         json.dump(result, f)
@@ -139,7 +139,7 @@ def peer_ann(tf, weights):
     return model
 
 
-def time_models(keras, snn, ann, data, compile_fn):
+def time_models(snn, ann, data, compile_fn):
     """Best-of timings of the spiking model at every T and of the ANN, on
     ``data["x_time"]`` in batches of ``data["batch"]``: {name: Timing entry}."""
     x = data["x_time"].astype("float32") / 255
@@ -172,11 +172,14 @@ def run_peer(python, task, workdir, arrays):
 
 
 def tape_gradient(fn, x):
-    """Gradient of the scalar ``fn(x)`` w.r.t. ``x`` on TensorFlow or JAX."""
-    sys.path.insert(0, os.path.join(common.ROOT, "tests"))
-    from gradients import gradients
+    """Gradient of the scalar ``fn(x)`` w.r.t. ``x`` (TensorFlow, as the peer)."""
+    import tensorflow as tf
 
-    return gradients(fn, x)[0]
+    x = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+    return tape.gradient(y, x).numpy()
 
 
 def behaviour(python, workdir):
@@ -273,7 +276,7 @@ def speed(python, workdir, args, example):
     compile_fn = tf_function_or_plain(keras)
 
     def ours():
-        return time_models(keras, snn, ann, arrays, compile_fn)
+        return time_models(snn, ann, arrays, compile_fn)
 
     runs = common.interleave_runs(
         {"ours": ours, "KerasSpiking": lambda: run_peer(python, "speed", workdir, arrays)},
@@ -333,6 +336,10 @@ def main(argv=None):
         args.test_size = args.test_size or 1000
         args.timing_images = min(args.timing_images, 500)
     python = common.peer_python("kerasspiking", args.kerasspiking_python, parser)
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        parser.error("run it on the TensorFlow backend (KERAS_BACKEND=tensorflow), as the peer")
     example = common.load_example("spiking_fashion_mnist")
     with common.watch_load(), tempfile.TemporaryDirectory() as workdir:
         if "behaviour" in args.parts:
