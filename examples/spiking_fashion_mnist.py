@@ -244,7 +244,8 @@ def main(argv=None):
     print("trained tau: mean %.4f s" % float(np.mean(keras.ops.convert_to_numpy(
         lowpass.get_layer("lowpass").tau_variable))))
 
-    # 5. a firing-rate regulariser and a dt schedule (longer steps first)
+    # 5. a firing-rate regulariser and a dt schedule (longer steps first); the
+    # spikes are worth 1 / dt, so their mean over time is already in Hz (dt=None)
     keras.utils.set_random_seed(0)
     dt = keras.Variable(4 * DT, trainable=False)
     regularized = build_spiking(
