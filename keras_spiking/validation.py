@@ -59,6 +59,13 @@ def check_choice(owner, name, value, choices):
     return value
 
 
+def check_seed(owner, seed):
+    """Check that a random seed is None or an integer (not a bool or a float)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"{owner}: seed must be None or an integer, got {seed!r}.")
+    return seed
+
+
 def check_bool(owner, name, value):
     """Check that ``value`` is True or False (not merely truthy)."""
     if not isinstance(value, bool):

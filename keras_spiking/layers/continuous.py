@@ -120,17 +120,9 @@ class ContinuousLIF(DynamicsLayer):
         integration="euler",
         recurrent=None,
         surrogate="atan",
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
         **kwargs,
     ):
-        super().__init__(
-            return_sequences=return_sequences,
-            return_state=return_state,
-            stateful=stateful,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         name = self.name
         self.tau = None if tau is None else _param(name, "tau", tau, low=0, low_open=True)
         self.r = _param(name, "r", r)

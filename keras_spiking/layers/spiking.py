@@ -16,8 +16,6 @@ Both are faces of the dynamics core (``keras_spiking.neurons``, via
 converter's verify mode swaps in for the spikes).
 """
 
-import numbers
-
 import keras
 import numpy as np
 from keras import ops
@@ -31,7 +29,7 @@ from keras_spiking.layers.rate import (
     resolve_offset,
 )
 from keras_spiking.neurons import Dynamics, lif_rate
-from keras_spiking.validation import check_bool, check_choice, check_number
+from keras_spiking.validation import check_bool, check_choice, check_number, check_seed
 
 #: Accepted ``initial_voltage`` values.
 INITIAL_VOLTAGES = ("zeros", "half", "uniform")
@@ -51,32 +49,14 @@ class SpikingNeuron(DynamicsLayer):
 
     state_dtype = "float32"  # float16 state drifts over long runs
 
-    def __init__(
-        self,
-        threshold,
-        amplitude,
-        dt,
-        initial_voltage,
-        seed,
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
-        **kwargs,
-    ):
-        super().__init__(
-            return_sequences=return_sequences,
-            return_state=return_state,
-            stateful=stateful,
-            **kwargs,
-        )
+    def __init__(self, threshold=1.0, amplitude=1.0, dt=0.001, *, initial_voltage="zeros",
+                 seed=None, **kwargs):
+        super().__init__(**kwargs)
         check_number(self.name, "threshold", threshold, low=0, low_open=True)
         check_number(self.name, "amplitude", amplitude, low=0, low_open=True)
         check_number(self.name, "dt", dt, low=0, low_open=True)
         check_choice(self.name, "initial_voltage", initial_voltage, INITIAL_VOLTAGES)
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-        ):
-            raise TypeError(f"{self.name}: seed must be None or an integer, got {seed!r}.")
+        check_seed(self.name, seed)
         self.threshold = float(threshold)
         self.amplitude = float(amplitude)
         self.dt = float(dt)
@@ -168,32 +148,9 @@ class SpikingLIF(SpikingNeuron):
 
     state_names = ("voltage", "refractory_time")
 
-    def __init__(
-        self,
-        tau_rc=0.02,
-        tau_ref=0.002,
-        threshold=1.0,
-        amplitude=DEFAULT_AMPLITUDE,
-        dt=0.001,
-        offset=None,
-        initial_voltage="zeros",
-        seed=None,
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
-        **kwargs,
-    ):
-        super().__init__(
-            threshold,
-            amplitude,
-            dt,
-            initial_voltage,
-            seed,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            stateful=stateful,
-            **kwargs,
-        )
+    def __init__(self, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=DEFAULT_AMPLITUDE,
+                 dt=0.001, offset=None, **kwargs):
+        super().__init__(threshold, amplitude, dt, **kwargs)
         check_lif_parameters(self.name, tau_rc, tau_ref, threshold, amplitude)
         self.tau_rc = float(tau_rc)
         self.tau_ref = float(tau_ref)
@@ -262,30 +219,8 @@ class SpikingIF(SpikingNeuron):
     state_names = ("voltage",)
     resets = ("subtract", "zero")
 
-    def __init__(
-        self,
-        threshold=1.0,
-        amplitude=1.0,
-        dt=0.001,
-        reset="subtract",
-        initial_voltage="zeros",
-        seed=None,
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
-        **kwargs,
-    ):
-        super().__init__(
-            threshold,
-            amplitude,
-            dt,
-            initial_voltage,
-            seed,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            stateful=stateful,
-            **kwargs,
-        )
+    def __init__(self, threshold=1.0, amplitude=1.0, dt=0.001, reset="subtract", **kwargs):
+        super().__init__(threshold, amplitude, dt, **kwargs)
         self.reset = check_choice(self.name, "reset", reset, self.resets)
 
     def dynamics(self, dtype=None):
@@ -384,8 +319,7 @@ class SpikingActivation(DynamicsLayer):
         super().__init__(**kwargs)
         self.activation = _activation(self.name, activation)
         self.dt = resolve_dt(self.name, dt)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise TypeError(f"{self.name}: seed must be None or an integer, got {seed!r}.")
+        check_seed(self.name, seed)
         self.seed = None if seed is None else int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.spiking_aware_training = check_bool(
