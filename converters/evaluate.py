@@ -23,7 +23,6 @@ import keras
 import numpy as np
 
 from keras_spiking.layer_facts import facts_of
-from keras_spiking.layers import RepeatTime
 
 #: default fraction of the steps averaged by the ``mean`` readout
 MEAN_FRACTION = 0.5
@@ -33,7 +32,8 @@ def model_timesteps(snn):
     """``(static_input, steps)`` of a converted model: whether it takes static
     inputs ``(batch, *shape)`` (it then repeats them with ``RepeatTime``) and
     its fixed number of steps (None when any number works)."""
-    repeats = [layer for layer in snn.layers if isinstance(layer, RepeatTime)]
+    repeats = [layer for layer in snn.layers  # RepeatTime
+               if facts_of(layer).time_axis == "adds"]
     if repeats:
         return True, repeats[0].timesteps
     return False, snn.inputs[0].shape[1]
