@@ -1,9 +1,10 @@
 """The converter: rewrite a trained Keras model into a time-stepped spiking one.
 
-``convert(model, ...)`` walks the Keras graph (Functional or Sequential, nested
-models inlined) in topological order and asks a *rule* for each layer how to
-rebuild it in the new graph. Rules live in ``rules.py``, one per layer family,
-in a registry that users extend with ``register``. The result is an ordinary
+``convert(model, ...)`` walks the Keras graph (``keras_spiking.graph``:
+Functional or Sequential, nested models inlined) in topological order and asks
+a *rule* for each layer how to rebuild it in the new graph. Rules live in
+``rules.py``, one per layer family, in the registry of ``base.py`` that users
+extend with ``register``. The result is an ordinary
 Keras model of package layers mapping ``(batch, time, *input_shape)`` to
 ``(batch, time, *output_shape)``:
 
@@ -20,7 +21,8 @@ unchanged*. For IF (homogeneous) this is NengoDL's "input x k, output / k";
 for LIF, which is not homogeneous, the time constants are divided by ``k``,
 which is exact where input scaling is not. ``k`` comes from
 ``scale_firing_rates`` and/or from data (``calibration_data``: the chosen
-percentile of each layer's rates is mapped to one spike per step, 1/dt Hz).
+percentile of each layer's rates is mapped to one spike per step, 1/dt Hz;
+``Converter.calibrate``).
 
 ``mode="rate"`` builds the same graph with every neuron replaced by the rate
 activation it approximates (under the same scaling) and no synapses;
