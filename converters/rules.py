@@ -4,7 +4,9 @@ Each rule declares the layer arguments it does not support (``unsupported``)
 and rebuilds the layer in the converted graph with ``Converter`` helpers:
 ``apply`` (a stateless copy over all timesteps), ``activation``/``neuron``
 (a spiking neuron site) and ``timed``. Add your own with
-``keras_spiking.converters.register``.
+``keras_spiking.converters.register``. Which Keras classes a family rule
+covers comes from ``keras_spiking.layer_facts`` (e.g. every class with role
+"dropout"), read when this module is imported.
 
 Also here: how an activation of the original model maps onto a spiking
 neuron (``spiking_layer``) and onto its rate (``rate_layer``) under a firing
