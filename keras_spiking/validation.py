@@ -71,3 +71,12 @@ def check_bool(owner, name, value):
     if not isinstance(value, bool):
         raise TypeError(f"{owner}: {name} must be True or False, got {value!r}.")
     return value
+
+
+def check_positive_integer(owner, name, value):
+    """Check that ``value`` is an integer >= 1 (not a bool); returns it as an int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} must be an integer >= 1, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{owner}: {name} must be an integer >= 1, got {value!r}.")
+    return int(value)
