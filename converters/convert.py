@@ -197,7 +197,7 @@ class Converter:
             config.pop("name", None)
             return type(synapse), config
         check_number("convert", "synapse", synapse, low=0, low_open=True)
-        return "Lowpass", {"tau": float(synapse)}
+        return "Lowpass", {"tau": float(synapse), "learn_tau": False}  # a fixed synapse
 
     def rate_scale(self, site):
         """The user's extra firing-rate factor for a neuron site (layer name)."""
