@@ -37,6 +37,7 @@ from keras import ops
 
 from keras_spiking.graph import calls, functional_graph
 from keras_spiking.layer_facts import facts_of
+from keras_spiking.layers.base import DynamicsLayer
 from keras_spiking.validation import check_bool, check_number, check_positive_integer
 
 OWNER = "ModelEnergy"
@@ -211,17 +212,20 @@ def layer_counts(layer, in_shape, out_shape):
 
 
 def recurrent_macs(layer, units_shape):
-    """Multiply-accumulates per step of the recurrent weights of ``RLeaky`` &
-    co. (0 for other layers): ``units * units`` per position for all-to-all
-    weights (times the kernel size if convolutional), one per unit for a
-    one-to-one weight ``V``."""
-    if not getattr(layer, "recurrent", False):
+    """Multiply-accumulates per step of a neuron's recurrent weight, read from
+    its dynamics (``neurons.Dynamics.recurrent``; 0 without one): ``units *
+    units`` per position for a dense weight (times the kernel size if
+    convolutional), one per unit for a one-to-one weight."""
+    if not isinstance(layer, DynamicsLayer):
+        return 0
+    d = layer.dynamics()
+    if d.recurrent is None:
         return 0
     size = _size(units_shape)
-    if not layer.all_to_all:
+    if d.recurrent == "one_to_one":
         return size
-    kernel = layer.recurrent_kernel_size
-    return size * units_shape[-1] * (_size(kernel) if kernel else 1)
+    kernel = np.shape(d.recurrent_kernel)[:-2]  # the spatial extent of a "conv" kernel
+    return size * units_shape[-1] * _size(kernel)
 
 
 class ModelEnergy:
@@ -321,7 +325,7 @@ class ModelEnergy:
             inputs.append(source.get(x_id, x))
             feedback = recurrent_macs(layer, in_shape)
             if feedback:  # events: the layer's own spikes of the previous step
-                spikes = layer.output_mode == "spikes" and layer.return_sequences
+                spikes = layer.outputs_spikes and layer.return_sequences
                 stats.append(LayerEnergy(f"{layer.name}/recurrent", type(layer).__name__,
                                          feedback, 0))
                 inputs.append(y if spikes else None)

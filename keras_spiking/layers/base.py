@@ -269,6 +269,12 @@ class DynamicsLayer(TimeStateLayer):
     def select_output(self, spikes, voltage):
         return voltage if spikes is None else spikes
 
+    @property
+    def outputs_spikes(self):
+        """True if the layer's output is its spikes (what ``ModelEnergy`` counts
+        as the events of the next layer)."""
+        return self.dynamics().spiking
+
     def initial_state(self, inputs):
         return neurons.initial_state(self.dynamics(inputs.dtype), inputs[:, 0])
 
