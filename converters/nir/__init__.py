@@ -72,23 +72,24 @@ the approximation is accepted by name in ``approximate``:
 Where each job lives (``nir`` itself is imported only when ``export_nir`` or
 ``import_nir`` is first called; the modules below import it at their top):
 
-==================  ==============================================================
-module              job
-==================  ==============================================================
-``layout.py``       channels-last <-> channels-first shapes, weights and flatten
-                    orders; ``Port``, the exporter's tensor
-``describe.py``     each neuron/filter family's discrete update, read from its
-                    attributes (the only place that reads them)
-``exporter.py``     the exporter's state and ``@exports``, its per-class registry
-``export_layers``   one rule per stateless Keras layer and time wrapper
-``export_neurons``  the rule of every neuron and filter, from its description
-``export.py``       the walk over the Keras model and ``export_graph``
-``graph_ops.py``    NIR graph surgery: scale folding, subgraph inlining, loops,
-                    topological order
-``import_.py``      NIR -> Keras, ``@imports``: one rule per NIR node class
-``files.py``        atomic writing and checked reading of ``.nir`` files
-``errors.py``       the error messages
-==================  ==============================================================
+=======================  =========================================================
+module                   job
+=======================  =========================================================
+``layout.py``            channels-last <-> channels-first shapes, weights and
+                         flatten orders; ``Port``, the exporter's tensor
+``describe.py``          each neuron/filter family's discrete update, read from
+                         its attributes (the only place that reads them)
+``exporter.py``          the exporter's state and ``@exports``, its per-class
+                         registry of rules (exact classes)
+``export_layers.py``     one rule per stateless Keras layer and time wrapper
+``export_neurons.py``    the rule of every neuron and filter, from its description
+``export.py``            the walk over the Keras model, ``export_graph``
+``graph_ops.py``         NIR graph surgery: scale folding, subgraph inlining,
+                         neurons' own loops, topological order
+``import_.py``           NIR -> Keras: ``@imports``, one rule per NIR node class
+``files.py``             atomic writing and checked reading of ``.nir`` files
+``errors.py``            the two error messages (export, import)
+=======================  =========================================================
 """
 
 import keras
@@ -177,7 +178,8 @@ def import_nir(graph_or_path, *, dt=None, integration=None, timesteps=None, name
     graph = graph_or_path
     if not isinstance(graph, nir.NIRGraph):
         graph = files.read(graph_or_path)
-    meta = (graph.metadata or {}).get("keras_spiking", {}) if isinstance(graph.metadata, dict) else {}
+    meta = graph.metadata if isinstance(graph.metadata, dict) else {}
+    meta = meta.get("keras_spiking", {})
     if dt is None:
         dt = meta.get("dt")
         if dt is None:

@@ -84,6 +84,7 @@ def describes(*classes):
     """Register the decorated ``fn(layer) -> description`` for exactly ``classes``."""
 
     def register(fn):
+        """Add ``fn`` for each class; return it unchanged."""
         for cls in classes:
             _DESCRIBERS[cls] = fn
         return fn

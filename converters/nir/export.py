@@ -8,11 +8,10 @@ uniform Scales into the weights after them.
 
 import keras
 
-from keras_spiking import layers as ks_layers
-
 from . import export_layers, export_neurons  # noqa: F401  (the rules: imported to register)
 from . import load_nir
 from ..convert import ConversionError, _graph_of
+from .describe import describe
 from .exporter import Exporter
 from .graph_ops import fold_scales
 
@@ -41,8 +40,9 @@ def model_dt(model, dt):
     model's layers that have one (several raise), else ``DEFAULT_DT``."""
     found = {}
     for layer in _all_layers(model):
-        if isinstance(layer, ks_layers.TimeStateLayer) and getattr(layer, "dt", None):
-            found[layer.name] = float(layer.dt)
+        description = describe(layer)
+        if description is not None and description["dt"] is not None:
+            found[layer.name] = float(description["dt"])
     values = sorted(set(found.values()))
     if dt is None:
         if len(values) > 1:
@@ -70,6 +70,7 @@ def walk(model, start, visit):
     """
 
     def run(model, values):
+        """The output values of ``model`` given its input ``values``."""
         graph = _graph_of(model)
         tensors = {id(x): v for x, v in zip(graph.inputs, values)}
         for depth in sorted(graph._nodes_by_depth, reverse=True):

@@ -41,6 +41,7 @@ def exports(*classes, timed=True, per_step=True, takes_pad=False, several_inputs
     as the NIR export of exactly ``classes`` (see ``Rule`` for the flags)."""
 
     def register(fn):
+        """Add ``fn`` for each class; return it unchanged."""
         for cls in classes:
             _RULES[cls] = Rule(fn, timed, per_step, takes_pad, several_inputs)
         return fn

@@ -67,7 +67,8 @@ def inline_subgraphs(graph):
         entry = [f"{key}_{b}" for a, b in inner_edges if a == ins[0]]
         exit_ = [f"{key}_{a}" for a, b in inner_edges if b == outs[0]]
         ports[key] = (entry, exit_)
-        nodes.update((f"{key}_{k}", n) for k, n in inner_nodes.items() if k not in (ins[0], outs[0]))
+        nodes.update((f"{key}_{k}", n) for k, n in inner_nodes.items()
+                     if k not in (ins[0], outs[0]))
         edges.extend((f"{key}_{a}", f"{key}_{b}") for a, b in inner_edges
                      if a != ins[0] and b != outs[0])
     for a, b in graph.edges:
@@ -135,6 +136,7 @@ def _a_cycle(names, children):
     names = set(names)
 
     def reachable(start):
+        """The names reachable from ``start`` by at least one edge."""
         seen, stack = set(), [start]
         while stack:
             for c in children[stack.pop()]:

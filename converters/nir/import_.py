@@ -45,6 +45,7 @@ def imports(*classes):
     form of exactly the NIR node ``classes``."""
 
     def register(fn):
+        """Add ``fn`` for each class; return it unchanged."""
         for cls in classes:
             _RULES[cls] = fn
         return fn
@@ -160,6 +161,7 @@ def _conv(importer, key, node, x):
                            "axes and channels", "feed it a channels-first tensor")
 
     def pair(v):
+        """``v`` (a number or one per axis) as a tuple of ``rank`` ints."""
         return tuple(int(k) for k in np.broadcast_to(np.asarray(v), (rank,)))
 
     padding, kernel_size = node.padding, weight.shape[2:]
