@@ -64,12 +64,6 @@ TARGETS = ("if", "lif", "rate")
 OWNER = "convert"
 
 
-def _graph_of(model):
-    """``functional_graph`` raising ``ConversionError``: kept for converters/nir.py
-    until it walks with ``keras_spiking.graph`` itself."""
-    return functional_graph(model, "export_nir", ConversionError)
-
-
 def _activation_key(activation):
     """The swap_activations key of an activation function, class or name."""
     if isinstance(activation, str):

@@ -96,18 +96,13 @@ import keras
 import numpy as np
 
 from keras_spiking.layers.continuous import INTEGRATIONS
-from keras_spiking.optional import require
+from .library import load_nir
 from keras_spiking.validation import check_choice
 
 __all__ = ["APPROXIMATIONS", "export_nir", "import_nir"]
 
 #: approximations ``export_nir`` accepts by name
 APPROXIMATIONS = ("refractory", "voltage_floor", "subtract_reset", "initial_voltage")
-
-
-def load_nir():
-    """The ``nir`` package, imported on first use (``pip install 'keras_spiking[nir]'``)."""
-    return require("nir", "NIR export/import", "nir")
 
 
 def export_nir(model, path=None, *, dt=None, integration="euler", approximate=()):

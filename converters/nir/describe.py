@@ -1,11 +1,11 @@
 """The discrete update of each neuron and filter layer, as the NIR exporter reads it.
 
 ``describe(layer)`` returns a dict that says what the layer computes per step;
-the exporter (``export_neurons.py``) turns it into NIR nodes. These functions,
-one per layer family, are the only place in the NIR converter that reads a
-neuron's or filter's attributes (``beta``, ``tau_rc``, ``coefficients``,
-``recurrent_kernel``, ...): when the layers describe themselves (a
-``layer.dynamics()`` of the dynamics core), each becomes a one-line call.
+the exporter (``export_neurons.py``) turns it into NIR nodes. It is read from
+the layer's ``dynamics()`` (``keras_spiking.neurons.Dynamics``, the one
+description every neuron and filter gives of itself), plus the few facts of
+the face that NIR needs to know (its output, its initial state by name, and
+the continuous-time parameters of the layers that have them).
 
 The keys (``v`` the voltage, ``x`` the layer's input in one step, ``I`` the
 synaptic current):
@@ -52,10 +52,11 @@ synaptic current):
     exporter writes these as they are when its scheme is that one.
 """
 
-import keras
 import numpy as np
 
 from keras_spiking import layers as ks_layers
+from keras_spiking.layer_facts import facts_of
+from keras_spiking.layers.base import DynamicsLayer
 
 _DEFAULTS = {
     "dt": None,
@@ -77,154 +78,89 @@ _DEFAULTS = {
     "ode": None,
 }
 
-_DESCRIBERS = {}
-
-
-def describes(*classes):
-    """Register the decorated ``fn(layer) -> description`` for exactly ``classes``."""
-
-    def register(fn):
-        """Add ``fn`` for each class; return it unchanged."""
-        for cls in classes:
-            _DESCRIBERS[cls] = fn
-        return fn
-
-    return register
+#: the face classes the exporter knows (matched exactly: a subclass may compute something else)
+DESCRIBED = (
+    ks_layers.SpikingLIF, ks_layers.SpikingIF, ks_layers.Lowpass, ks_layers.Alpha,
+    ks_layers.Leaky, ks_layers.IF, ks_layers.Synaptic, ks_layers.RLeaky, ks_layers.RSynaptic,
+    ks_layers.ContinuousLIF,
+)
+_NIR_PARAMETERS = ("tau", "r", "v_leak", "v_threshold", "v_reset", "tau_syn", "w_in")
 
 
 def described_classes():
-    """The layer classes ``describe`` knows, in registration order."""
-    return tuple(_DESCRIBERS)
+    """The layer classes ``describe`` knows."""
+    return DESCRIBED
+
+
+def _array(value):
+    return None if value is None else np.asarray(value, "float64")
+
+
+def _output(layer, d):
+    """What the layer returns per step: its spikes, its voltage, or a filter's state."""
+    if hasattr(layer, "output_mode"):  # the Leaky family's ``output``
+        return layer.output_mode
+    if facts_of(layer).role == "filter":
+        return "state"
+    return "spikes" if d.spiking else "membrane"
+
+
+def _initial(layer):
+    """The initial state by name: "zeros", "half", "uniform", "first_input" or "trained"."""
+    if getattr(layer, "initial_level", None) is not None:
+        return "trained"
+    return getattr(layer, "initial_voltage", None) or getattr(layer, "initial_value", "zeros")
+
+
+def _ode(layer):
+    """The continuous-time parameters of a face that has them, with the
+    integration under which the layer's update is their exact discretisation."""
+    if type(layer) is ks_layers.ContinuousLIF:
+        return {"integration": layer.integration,
+                **{k: getattr(layer, k) for k in _NIR_PARAMETERS}}
+    if type(layer) is ks_layers.Alpha:  # CubaLI with tau_syn = tau_mem = tau, exact
+        tau = layer.tau_value()
+        return {"integration": "exact", "tau": tau, "tau_syn": tau, "r": 1.0, "v_leak": 0.0,
+                "w_in": 1.0, "v_threshold": None, "v_reset": 0.0}
+    return None
 
 
 def describe(layer):
     """The discrete update of ``layer`` (see the module docstring), or None if its
-    class (matched exactly: a subclass may compute something else) is unknown."""
-    fn = _DESCRIBERS.get(type(layer))
-    return None if fn is None else fn(layer)
-
-
-def _description(**fields):
-    """A full description: ``fields`` over the defaults (unknown keys raise)."""
-    unknown = sorted(set(fields) - set(_DEFAULTS))
-    if unknown:
-        raise TypeError(f"describe: unknown description keys {unknown}.")
-    return {**_DEFAULTS, **fields}
-
-
-def _learned(layer, name):
-    """A snnTorch neuron's parameter: its trained weight if it has one, else the value."""
-    variable = getattr(layer, f"{name}_variable", None)
-    if variable is not None:
-        return keras.ops.convert_to_numpy(variable).astype("float64")
-    return np.asarray(getattr(layer, name), "float64")
-
-
-def _filter_tau(layer):
-    """A filter's time constant in seconds: the trained one when ``learn_tau``."""
-    if layer.tau_variable is None:
-        return layer.tau
-    return float(keras.ops.convert_to_numpy(layer.tau_variable))
-
-
-def _recurrent_weights(layer):
-    """The recurrent kernel of a built recurrent layer, as float64."""
-    return keras.ops.convert_to_numpy(layer.recurrent_kernel).astype("float64")
-
-
-@describes(ks_layers.SpikingLIF)
-def _spiking_lif(layer):
-    """Nengo's LIF: ``v <- decay v + (1 - decay)(x + offset)``, ``decay = exp(-dt/tau_rc)``,
-    reset to 0, refractory period ``tau_ref``, voltage clipped at 0."""
-    decay = np.exp(-layer.dt / layer.tau_rc)
-    return _description(
-        dt=layer.dt, decay=decay, gain=1 - decay, bias=(1 - decay) * layer.offset,
-        threshold=layer.threshold, reset="zero", spike_height=layer.amplitude / layer.dt,
-        refractory=layer.tau_ref, voltage_floor=0.0, initial=layer.initial_voltage,
-    )
-
-
-@describes(ks_layers.SpikingIF)
-def _spiking_if(layer):
-    """Spiking ReLU: ``v <- v + dt x``, spikes of ``amplitude / dt``."""
-    return _description(
-        dt=layer.dt, decay=1.0, gain=layer.dt, bias=0.0, threshold=layer.threshold,
-        reset=layer.reset, spike_height=layer.amplitude / layer.dt,
-        initial=layer.initial_voltage,
-    )
-
-
-@describes(ks_layers.Lowpass)
-def _lowpass(layer):
-    """``y <- a y + (1 - a) x``, ``a = exp(-dt / tau)``; ``tau = 0`` passes ``x`` through."""
-    if layer.tau == 0 and not layer.learn_tau:
-        return _description(dt=layer.dt, identity=True, output="state",
-                            initial=layer.initial_value)
-    a = float(np.exp(-layer.dt / _filter_tau(layer)))
-    return _description(dt=layer.dt, decay=a, gain=1 - a, bias=0.0, output="state",
-                        initial=layer.initial_value)
-
-
-@describes(ks_layers.Alpha)
-def _alpha(layer):
-    """Two lowpasses of ``tau`` in series, solved exactly (``a = exp(-dt/tau)``,
-    ``q = dt/tau``): ``u <- a u + (1 - a) x``, ``y <- a y + q a u_old + (1 - a - q a) x``;
-    NIR's CubaLI with ``tau_syn = tau_mem = tau`` under exact integration."""
-    if layer.tau == 0 and not layer.learn_tau:
-        return _description(dt=layer.dt, identity=True, output="state",
-                            initial=layer.initial_value)
-    tau = _filter_tau(layer)
-    a, q = float(np.exp(-layer.dt / tau)), layer.dt / tau
-    return _description(
-        dt=layer.dt, decay=a, gain=1 - a - q * a, bias=0.0, output="state",
-        synapse={"decay": a, "gain": 1 - a, "previous_gain": q * a},
-        initial=layer.initial_value,
-        ode={"integration": "exact", "tau": tau, "tau_syn": tau, "r": 1.0, "v_leak": 0.0,
-             "w_in": 1.0, "v_threshold": None, "v_reset": 0.0},
-    )
-
-
-@describes(ks_layers.Leaky, ks_layers.IF, ks_layers.Synaptic, ks_layers.RLeaky,
-           ks_layers.RSynaptic)
-def _leaky(layer):
-    """snnTorch's neurons: ``I <- alpha I + x`` (Synaptic), ``v <- beta v + J``,
-    ``alpha`` and ``beta`` clipped to [0, 1] as the layers do."""
+    class (matched exactly) is not one the exporter knows."""
+    if type(layer) not in DESCRIBED or not isinstance(layer, DynamicsLayer):
+        return None
+    d = layer.dynamics()
+    decay = _array(d.decay)
+    if d.gain is None:  # relaxation form: v <- decay v + (1 - decay)(x + offset)
+        gain, bias = 1.0 - decay, (1.0 - decay) * _array(d.offset)
+    else:
+        gain, bias = _array(d.gain), _array(d.bias) + _array(d.gain) * _array(d.offset)
     synapse = None
-    if layer.synaptic:
-        synapse = {"decay": np.clip(_learned(layer, "alpha"), 0, 1), "gain": 1.0}
+    if d.synaptic:
+        synapse = {"decay": _array(d.synapse_decay), "gain": _array(d.synapse_gain)}
+        if d.current_gain is not None:
+            synapse["previous_gain"] = _array(d.current_gain)
     recurrence = None
-    if layer.recurrent:
-        if not layer.all_to_all:
-            kind = "one_to_one"
-        else:
-            kind = "dense" if layer.recurrent_kernel_size is None else "convolved"
-        recurrence = {"kind": kind, "weights": _recurrent_weights(layer)}
-    return _description(
-        decay=np.clip(_learned(layer, "beta"), 0, 1), gain=1.0, bias=0.0,
-        threshold=_learned(layer, "threshold"), reset=layer.reset,
-        reset_timing="delayed" if layer.reset_delay else "immediate",
-        synapse=synapse, output=layer.output_mode, recurrence=recurrence,
-    )
-
-
-@describes(ks_layers.ContinuousLIF)
-def _continuous_lif(layer):
-    """NIR's neurons as one layer: its ``coefficients`` are the discrete update,
-    its parameters the ODE under its ``integration``."""
-    c = layer.coefficients
-    synapse = None
-    if layer.tau_syn is not None:
-        synapse = {"decay": c["i_decay"], "gain": c["i_gain"]}
-        if "i_old_gain" in c:
-            synapse["previous_gain"] = c["i_old_gain"]
-    recurrence = None
-    if layer.recurrent is not None:
-        recurrence = {"kind": layer.recurrent, "weights": _recurrent_weights(layer)}
-    ode = {k: getattr(layer, k)
-           for k in ("tau", "r", "v_leak", "v_threshold", "v_reset", "tau_syn", "w_in")}
-    return _description(
-        dt=layer.dt, decay=c["decay"], gain=c["x_gain"], bias=c["bias"],
-        threshold=layer.v_threshold, reset="zero", reset_value=layer.v_reset,
-        synapse=synapse, output="spikes" if layer.spiking else "membrane",
-        recurrence=recurrence, ode={"integration": layer.integration, **ode},
-    )
+    if d.recurrent is not None:
+        kind = "convolved" if d.recurrent == "conv" else d.recurrent
+        recurrence = {"kind": kind, "weights": _array(d.recurrent_kernel)}
+    identity = facts_of(layer).role == "filter" and layer.tau == 0 and not layer.learn_tau
+    return {
+        **_DEFAULTS,
+        "dt": getattr(layer, "dt_value", lambda: getattr(layer, "dt", None))(),
+        "decay": decay, "gain": gain, "bias": bias,
+        "threshold": _array(d.threshold),
+        "reset": d.reset if d.spiking else _DEFAULTS["reset"],
+        "reset_value": _array(d.reset_value),
+        "reset_timing": "delayed" if d.reset_delayed else "immediate",
+        "synapse": synapse,
+        "output": _output(layer, d),
+        "spike_height": float(d.amplitude),
+        "refractory": d.refractory or 0.0,
+        "voltage_floor": d.min_voltage,
+        "initial": _initial(layer),
+        "identity": identity,
+        "recurrence": recurrence,
+        "ode": _ode(layer),
+    }

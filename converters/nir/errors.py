@@ -1,6 +1,6 @@
 """The two error messages of the NIR converter: what, why, and how to fix it."""
 
-from ..convert import ConversionError
+from ..base import ConversionError
 
 
 def export_error(layer, why, fix):

@@ -9,8 +9,10 @@ uniform Scales into the weights after them.
 import keras
 
 from . import export_layers, export_neurons  # noqa: F401  (the rules: imported to register)
-from . import load_nir
-from ..convert import ConversionError, _graph_of
+from .library import load_nir
+from keras_spiking.graph import calls, functional_graph, run
+
+from ..base import ConversionError
 from .describe import describe
 from .exporter import Exporter
 from .graph_ops import fold_scales
@@ -56,46 +58,26 @@ def model_dt(model, dt):
     return float(dt)
 
 
-# -- the walk over the Keras model -------------------------------------------------------
-# The only code here that reads the Keras graph: keras_spiking/graph.py will replace it.
 def walk(model, start, visit):
-    """Run ``model``'s graph on exporter values (Ports) instead of tensors.
+    """Run ``model``'s graph on exporter values (Ports) instead of tensors, with
+    the package's one graph walk (``keras_spiking.graph``; nested models inlined).
 
     ``start(name, shape, consumers)`` makes the value of each model input
     (``name`` of its Input layer, ``shape`` without batch, ``consumers`` the
     layers it feeds); ``visit(layer, inputs, out_shape)`` the value of each
     layer call from its inputs' values, in topological order (``out_shape``
-    with batch). Nested models are walked through. Returns the values of the
-    model's outputs.
+    with batch). Returns the values of the model's outputs.
     """
-
-    def run(model, values):
-        """The output values of ``model`` given its input ``values``."""
-        graph = _graph_of(model)
-        tensors = {id(x): v for x, v in zip(graph.inputs, values)}
-        for depth in sorted(graph._nodes_by_depth, reverse=True):
-            for node in graph._nodes_by_depth[depth]:
-                if node.operation is None or node.is_input:
-                    continue
-                inputs = [tensors[id(x)] for x in node.input_tensors]
-                if isinstance(node.operation, keras.Model):
-                    results = run(node.operation, inputs)
-                else:
-                    results = [visit(node.operation, inputs, tuple(node.outputs[0].shape))]
-                for x, value in zip(node.outputs, results):
-                    tensors[id(x)] = value
-        return [tensors[id(x)] for x in graph.outputs]
-
-    graph = _graph_of(model)
-    calls = [node for nodes in graph._nodes_by_depth.values() for node in nodes
-             if node.operation is not None]
+    graph = functional_graph(model, "export_nir", ConversionError)
+    every = calls(model, owner="export_nir", error=ConversionError)
     values = []
     for x in graph.inputs:
-        consumers = [node.operation for node in calls
-                     if any(t is x for t in node.input_tensors)]
+        consumers = [call.layer for call in every if any(t is x for t in call.inputs)]
         name = getattr(x._keras_history.operation, "name", "input")
         values.append(start(name, tuple(x.shape[1:]), consumers))
-    return run(model, values)
+    return run(model, values,
+               lambda call, inputs: visit(call.layer, inputs, tuple(call.outputs[0].shape)),
+               owner="export_nir", error=ConversionError)
 
 
 def _all_layers(model):

@@ -14,24 +14,17 @@ import numpy as np
 
 from keras_spiking import layers as ks_layers
 
-from . import load_nir
+from .library import load_nir
+from keras_spiking.layer_facts import classes
+
 from .errors import export_error
 from .exporter import exports
 from .layout import Port, conv_kernel_to_nir, dense_weight_to_nir, f32, permuted_order
 
 nir = load_nir()
 
-#: layers that compute nothing at inference
-TRANSPARENT = (
-    keras.layers.Dropout,
-    keras.layers.SpatialDropout1D,
-    keras.layers.SpatialDropout2D,
-    keras.layers.GaussianNoise,
-    keras.layers.GaussianDropout,
-    keras.layers.AlphaDropout,
-    keras.layers.ActivityRegularization,
-    keras.layers.Identity,
-)
+#: layers that compute nothing at inference (the registry's "dropout" role, and Identity)
+TRANSPARENT = (*classes(role="dropout"), keras.layers.Identity)
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ must accept by name (``Exporter.allow``).
 
 import numpy as np
 
-from . import load_nir
+from .library import load_nir
+from keras_spiking.neurons import continuous
+
 from .describe import describe, described_classes
 from .errors import export_error
 from .exporter import exports
@@ -130,15 +132,11 @@ def single_stage(exporter, layer, port, decay, gain, bias, threshold, v_reset=0.
     if np.any(decay >= 1):
         raise export_error(layer, "some of its neurons leak and some do not",
                            "use one kind per layer")
-    if exporter.integration == "euler":
-        tau = dt / (1 - decay)
-    else:
-        if np.any(decay <= 0):
-            raise export_error(layer, "a decay of 0 has no exact-integration time constant",
-                               "export with integration='euler'")
-        tau = -dt / np.log(decay)
-    leak = 1 - decay
-    tau, r, v_leak = (f32(v) for v in (tau, gain / leak, bias / leak))
+    if exporter.integration == "exact" and np.any(decay <= 0):
+        raise export_error(layer, "a decay of 0 has no exact-integration time constant",
+                           "export with integration='euler'")
+    ode = continuous(decay, gain, bias, dt=dt, method=exporter.integration)
+    tau, r, v_leak = (f32(ode[k]) for k in ("tau", "r", "v_leak"))
     if thr is None:
         return nir.LI(tau=tau, r=r, v_leak=v_leak)
     return nir.LIF(tau=tau, r=r, v_leak=v_leak, v_threshold=thr, v_reset=reset)
@@ -163,10 +161,10 @@ def _two_stage(exporter, layer, d, port):
     i_decay, i_gain, decay, gain, bias = (
         port.to_nir(v) for v in (synapse["decay"], synapse["gain"], d["decay"], d["gain"],
                                  d["bias"]))
-    dt = exporter.dt
-    params = dict(tau_syn=f32(dt / (1 - i_decay)), tau_mem=f32(dt / (1 - decay)),
-                  r=f32(gain / (1 - decay)), v_leak=f32(bias / (1 - decay)),
-                  w_in=f32(i_gain / (1 - i_decay)))
+    current = continuous(i_decay, i_gain, dt=exporter.dt, method="euler")
+    voltage = continuous(decay, gain, bias, dt=exporter.dt, method="euler")
+    params = dict(tau_syn=f32(current["tau"]), tau_mem=f32(voltage["tau"]),
+                  r=f32(voltage["r"]), v_leak=f32(voltage["v_leak"]), w_in=f32(current["r"]))
     if d["threshold"] is None:
         return nir.CubaLI(**params)
     return nir.CubaLIF(v_threshold=f32(port.to_nir(d["threshold"])),

@@ -20,8 +20,10 @@ import numpy as np
 
 from keras_spiking import layers as ks_layers
 
-from . import load_nir
-from ..convert import ConversionError
+from .library import load_nir
+from ..base import ConversionError
+from keras_spiking.graph import Names
+
 from .errors import export_error
 from .layout import Port, to_first, unpermute_weight
 
@@ -64,6 +66,7 @@ class Exporter:
         self.integration = integration
         self.approximate = approximate
         self.nodes = {}
+        self.names = Names(first=1)  # node, node_1, node_2, ...
         self.edges = []
         self.missing = []  # approximations the current layer needs
 
@@ -71,9 +74,7 @@ class Exporter:
     def add(self, name, node, inputs):
         """Add ``node`` under a free variant of ``name``, fed by the sources of the
         ``inputs`` ports; returns the name it got."""
-        base, i = name, 1
-        while name in self.nodes:
-            name, i = f"{base}_{i}", i + 1
+        name = self.names(name)
         self.nodes[name] = node
         for port in inputs:
             self.edges.extend((s, name) for s in port.sources)

@@ -12,7 +12,7 @@ import os
 import stat
 import uuid
 
-from . import load_nir
+from .library import load_nir
 
 nir = load_nir()
 

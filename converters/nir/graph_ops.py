@@ -11,7 +11,7 @@ import collections
 
 import numpy as np
 
-from . import load_nir
+from .library import load_nir
 from .errors import import_error
 
 nir = load_nir()

@@ -15,8 +15,10 @@ import numpy as np
 from keras_spiking import layers as ks_layers
 from keras_spiking.layers.continuous import ContinuousLIF
 
-from . import load_nir
-from ..convert import ConversionError
+from .library import load_nir
+from ..base import ConversionError
+from keras_spiking.graph import Names
+
 from .errors import import_error
 from .graph_ops import inline_subgraphs, split_loops, topological_order
 from .layout import array_to_last, conv_weight_to_keras, keras_to_nir_permutation, to_first, to_last
@@ -66,7 +68,7 @@ class _Importer:
         self.dt, self.integration, self.timesteps = dt, integration, timesteps
         nodes, edges = inline_subgraphs(graph)
         self.loops, self.nodes, self.edges = split_loops(nodes, edges, tuple(NEURON_FIELDS))
-        self.names = set()
+        self.names = Names(first=1)
 
     def build(self, name):
         """The Keras model: Inputs, one rule per node in topological order, an
@@ -110,12 +112,7 @@ class _Importer:
 
     def unique(self, name):
         """A layer name not taken yet: ``name``, else ``name_1``, ``name_2``, ..."""
-        base, i = str(name), 1
-        name = base
-        while name in self.names:
-            name, i = f"{base}_{i}", i + 1
-        self.names.add(name)
-        return name
+        return self.names(name)
 
     def fold(self, layer, x):
         """``layer`` applied per timestep to ``x`` (through a TimeFold)."""
