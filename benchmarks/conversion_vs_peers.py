@@ -1,12 +1,20 @@
 """Benchmark: our converter vs NengoDL 3.6's Converter and KerasSpiking 0.3, side by side.
 
 Run (from the repository root, in our environment; 18-21 min on 2 cores shared at load 5-11,
-including 2-4 min to train the ANN the first time):
+including 2-4 min to train the ANN the first time), with the peers' venvs (below) named
+by ``--kerasspiking-python`` / ``--nengodl-python`` or by environment variables:
 
+    export KS_KERASSPIKING_PYTHON=$PEER_KS/bin/python
+    export KS_NENGODL_PYTHON=$PEER_NENGODL/bin/python
     nice -n 10 python benchmarks/conversion_vs_peers.py
     nice -n 10 python benchmarks/conversion_vs_peers.py --pixels raw
 
-The reference ANN (/work/shared/ANCHORS.md): Conv2D 32 3x3 > Conv2D 64 3x3 s2
+Quick check of our side only (no peers; trains a 1-epoch ANN into a scratch file):
+
+    python benchmarks/conversion_vs_peers.py --skip-kerasspiking --skip-nengodl --epochs 1 \
+        --ann /tmp/ann_quick.keras --test-images 100 --timing-images 50 --timesteps 10 20
+
+The reference ANN (ANCHORS.md): Conv2D 32 3x3 > Conv2D 64 3x3 s2
 > Conv2D 128 3x3 s2 > Flatten > Dense 10, ReLU, Adam, 2 epochs on Fashion-MNIST
 with pixels in [0, 1] (``--pixels unit``) or in [0, 255] (``--pixels raw``; an
 ANN trained on raw pixels has larger activations (printed: the 99.9th
@@ -39,16 +47,19 @@ an .npz file; it checks that its Keras 2 copy of the ANN gives our logits.
 Readouts: ``last`` = output at step T, ``mean`` = mean over the last
 max(1, round(T/2)) steps. Throughput: images/s, image-steps/s and image-steps
 per CPU-second, each framework timed at every T on the first
-``--timing-images`` images (NengoDL: ``--nengodl-timing-images``), best of 2 passes.
+``--timing-images`` images (NengoDL: ``--nengodl-timing-images``), best of
+``--repeats`` passes (default 3; ours: the ANN and both SNN inputs interleaved),
+with the ratios ours / peer per wall-clock second and per CPU-second. The load
+average is printed at the start, after each framework and at the end.
 
-Peer venvs (recipes of /work/shared/ANCHORS.md; plain venvs, not the project's):
+Peer venvs (plain venvs of their own, never the project's; ``common.PEERS``):
 
-    python -m venv /work/venvs/peer-kerasspiking
-    /work/venvs/peer-kerasspiking/bin/pip install tensorflow-cpu==2.15.1 keras-spiking==0.3.0
-    python -m venv /work/venvs/peer-nengodl
-    /work/venvs/peer-nengodl/bin/pip install tensorflow-cpu==2.12.1 nengo==4.1.0 \
+    python -m venv $PEER_KS
+    $PEER_KS/bin/python -m pip install tensorflow-cpu==2.15.1 keras-spiking==0.3.0
+    python -m venv $PEER_NENGODL
+    $PEER_NENGODL/bin/python -m pip install tensorflow-cpu==2.12.1 nengo==4.1.0 \
         jinja2 progressbar2 packaging
-    /work/venvs/peer-nengodl/bin/pip install --no-deps nengo-dl==3.6.0
+    $PEER_NENGODL/bin/python -m pip install --no-deps nengo-dl==3.6.0
 
 ``--skip-nengodl`` / ``--skip-kerasspiking`` leave a peer out.
 """
@@ -56,28 +67,18 @@ Peer venvs (recipes of /work/shared/ANCHORS.md; plain venvs, not the project's):
 import argparse
 import json
 import os
-import subprocess
-import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import keras_spiking  # noqa: E402
+import common  # noqa: E402
 from keras_spiking.converters import convert, firing_rates  # noqa: E402
-from keras_spiking.converters.evaluate import (  # noqa: E402
-    _compiled,
-    mean_firing_rate,
-    predict_steps,
-)
+from keras_spiking.converters.evaluate import mean_firing_rate, predict_steps  # noqa: E402
+from peers_conversion import LAYERS, readouts  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from peers_conversion import LAYERS, Clock, readouts  # noqa: E402
-
-PEER_SCRIPT = os.path.join(HERE, "peers_conversion.py")
+PEER_SCRIPT = os.path.join(common.HERE, "peers_conversion.py")
 
 
 def build_ann():
@@ -92,6 +93,7 @@ def build_ann():
 
 
 def train_ann(x, y, epochs, path):
+    """Train ``build_ann()`` (Adam, batch 64, seed 0) and save it atomically to ``path``."""
     keras.utils.set_random_seed(0)
     model = build_ann()
     model.compile(keras.optimizers.Adam(), keras.losses.SparseCategoricalCrossentropy(
@@ -105,57 +107,48 @@ def train_ann(x, y, epochs, path):
 
 
 def save_npz(path, **arrays):
+    """``np.savez`` to a temporary file, then rename it into place."""
     tmp = path[:-len(".npz")] + ".tmp.npz"
     np.savez(tmp, **arrays)
     os.replace(tmp, path)
 
 
-def load_time():
-    return os.getloadavg()
-
-
-def timed(fn, x, batch_size, repeats=2):
-    """Best of ``repeats`` passes over ``x`` in batches: a ``Clock`` (wall, cpu)."""
-    batches = [np.asarray(x[i:i + batch_size], "float32")
-               for i in range(0, len(x), batch_size)]
-    keras.ops.convert_to_numpy(fn(batches[0]))  # trace / warm up
-    best = None
-    for _ in range(repeats):
-        with Clock() as clock:
-            for b in batches:
-                keras.ops.convert_to_numpy(fn(b))
-        if best is None or clock.wall < best.wall:
-            best = clock
-    return dict(images=len(x), wall=best.wall, cpu=best.cpu)
-
-
-def run_ours(ann, x_cal, x, y, x_time, timesteps, batch_size):
-    """Accuracy (one run of the longest T) and timings at every T of our converter."""
+def run_ours(ann, x_cal, x, y, x_time, timesteps, batch_size, repeats):
+    """Accuracy (one run of the longest T) and timings at every T of our converter:
+    at each T the ANN, the SNN on static input and the SNN on input tiled over T
+    are timed interleaved, best of ``repeats`` passes each (``common.Timing``s of
+    ``len(x_time)`` images)."""
     T_max = timesteps[-1]
     snn = convert(ann, calibration_data=x_cal, timesteps=T_max, static_input=True)
-    with Clock() as run:
+    with common.Clock() as clock:
         pred = predict_steps(snn, x, T_max, batch_size=batch_size,
                              reduce=lambda out: np.stack(readouts(out, timesteps), 1))
     rate = mean_firing_rate(firing_rates(snn, x[:100], T_max))
     result = dict(last=(pred[:, 0] == y[:, None]), mean=(pred[:, 1] == y[:, None]),
-                  accuracy_run=dict(images=len(x), steps=T_max, wall=run.wall, cpu=run.cpu),
+                  accuracy_run=dict(images=len(x), steps=T_max, wall=clock.wall,
+                                    cpu=clock.cpu),
                   spikes_per_neuron_step=rate, timing={}, timing_tiled={}, ann_timing=[])
-    ann_call = _compiled(ann)
+    ann_call = common.compiled_forward(ann)
     for T in timesteps:
         static = convert(ann, calibration_data=x_cal, timesteps=T, static_input=True)
         tiled = convert(ann, calibration_data=x_cal, timesteps=T)
-        tiled_call = _compiled(tiled)
-        result["ann_timing"].append(timed(ann_call, x_time, batch_size))
-        result["timing"][T] = timed(_compiled(static), x_time, batch_size)
-        result["timing_tiled"][T] = timed(
-            lambda b: tiled_call(np.repeat(b[:, None], T, axis=1)), x_time, batch_size)
-        print(f"  ours T={T}: {len(x_time) / result['timing'][T]['wall']:.1f} images/s",
-              flush=True)
+        tiled_call = common.compiled_forward(tiled)
+        best = common.interleave({
+            "ann": common.Batched(ann_call, x_time, batch_size),
+            "static": common.Batched(common.compiled_forward(static), x_time, batch_size),
+            "tiled": common.Batched(
+                lambda b: tiled_call(np.repeat(b[:, None], T, axis=1)), x_time, batch_size),
+        }, rounds=repeats, work=len(x_time))
+        result["ann_timing"].append(best["ann"])
+        result["timing"][T], result["timing_tiled"][T] = best["static"], best["tiled"]
+        print(f"  ours T={T}: {best['static'].rate:.1f} images/s", flush=True)
     return result
 
 
 def run_peer(python, framework, workdir, args, settings, timed_settings, images,
              timing_images):
+    """Run ``peers_conversion.py`` for ``framework`` with ``python``; its JSON
+    result, with every timing as a ``common.Timing`` of images (None if it failed)."""
     out = os.path.join(workdir, f"{framework}.json")
     if os.path.exists(out):
         os.remove(out)
@@ -165,30 +158,40 @@ def run_peer(python, framework, workdir, args, settings, timed_settings, images,
                "--images", str(images), "--timing-images", str(timing_images),
                "--timesteps", *map(str, args.timesteps),
                "--settings", *map(str, settings),
-               "--timed-settings", *map(str, timed_settings)]
+               "--timed-settings", *map(str, timed_settings),
+               "--repeats", str(args.repeats)]
     if framework == "kerasspiking":
         command += ["--tau", str(args.ks_tau)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONNOUSERSITE="1")
-    env.pop("PYTHONPATH", None)
     print(f"\n$ {' '.join(command)}", flush=True)
-    start = time.perf_counter()
-    done = subprocess.run(command, env=env)
+    with common.Clock() as clock:
+        done = common.run_child(command, env=common.child_env(), capture=False)
     if done.returncode:
         print(f"!! {framework} failed (exit {done.returncode}); left out of the table")
         return None
     with open(out) as f:
         result = json.load(f)
-    print(f"({framework} took {time.perf_counter() - start:.0f} s)", flush=True)
+    print(f"({framework} took {clock.wall:.0f} s, peak RSS {done.peak_rss / 2**30:.2f} GiB)",
+          flush=True)
+    for entry in result["settings"].values():
+        if "timing" in entry:
+            entry["timing"] = {int(T): as_timing(t) for T, t in entry["timing"].items()}
+    if "ann_forward" in result:
+        result["ann_forward"] = as_timing(result["ann_forward"])
     return result
 
 
+def as_timing(entry):
+    """A peer's ``{"images", "wall", "cpu"}`` entry as a ``common.Timing``."""
+    return common.Timing(entry["wall"], entry["cpu"], entry["images"])
+
+
 def rate(t, T):
-    """(images/s, image-steps/s, image-steps per CPU-second) of a timing entry."""
-    return (t["images"] / t["wall"], t["images"] * T / t["wall"],
-            t["images"] * T / max(t["cpu"], 1e-9))
+    """(images/s, image-steps/s, image-steps per CPU-second) of a ``Timing`` at T."""
+    return t.rate, t.rate * T, t.cpu_rate * T
 
 
 def main(argv=None):
+    """Parse the arguments, find the peers' Pythons, run everything, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pixels", choices=("unit", "raw"), default="unit",
                         help="images scaled to [0, 1] (unit) or kept in [0, 255] (raw)")
@@ -206,23 +209,34 @@ def main(argv=None):
     parser.add_argument("--ks-tau", type=float, default=0.1,
                         help="KerasSpiking Lowpass tau (s) after every spiking layer")
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=common.ROUNDS,
+                        help="timed passes per T and framework; the best is kept")
     parser.add_argument("--workdir", default=None, help="default: next to --ann")
-    parser.add_argument("--kerasspiking-python",
-                        default="/work/venvs/peer-kerasspiking/bin/python")
-    parser.add_argument("--nengodl-python", default="/work/venvs/peer-nengodl/bin/python")
+    common.add_peer_argument(parser, "kerasspiking")
+    common.add_peer_argument(parser, "nengodl")
     parser.add_argument("--skip-nengodl", action="store_true")
     parser.add_argument("--skip-kerasspiking", action="store_true")
     args = parser.parse_args(argv)
+    if not args.skip_kerasspiking:
+        args.kerasspiking_python = common.peer_python(
+            "kerasspiking", args.kerasspiking_python, parser)
+    if not args.skip_nengodl:
+        args.nengodl_python = common.peer_python("nengodl", args.nengodl_python, parser)
+    with common.watch_load(), common.Clock() as whole:
+        run(args)
+    print(f"whole run {whole.wall:.0f} s; Keras {keras.__version__}, "
+          f"backend {keras.backend.backend()}")
+
+
+def run(args):
+    """The measurements of ``main``, in order, then the report."""
     args.timesteps = sorted(set(args.timesteps))
     args.ann = args.ann or f"runs/conversion_vs_peers/ann_{args.pixels}.keras"
     workdir = args.workdir or os.path.join(os.path.dirname(os.path.abspath(args.ann)),
                                            args.pixels)
     os.makedirs(workdir, exist_ok=True)
-    loads = [("start", load_time())]
-    started = time.perf_counter()
 
-    (x_train, y_train), (x_test, y_test) = keras_spiking.datasets.load_fashion_mnist(
-        as_numpy=True)
+    (x_train, y_train), (x_test, y_test) = common.fashion_mnist()
     scale = 1 / 255.0 if args.pixels == "unit" else 1.0
     x_train = (x_train * scale).astype("float32")
     x_test = (x_test[:args.test_images] * scale).astype("float32")
@@ -251,29 +265,26 @@ def main(argv=None):
     print("\nours: converting with default settings and simulating", flush=True)
     x_time = x_test[:args.timing_images]
     ours = run_ours(ann, x_train[:1000], x_test, y_test, x_time, args.timesteps,
-                    args.batch_size)
-    loads.append(("after ours", load_time()))
+                    args.batch_size, args.repeats)
+    common.print_load("after ours")
 
     peers = {}
     if not args.skip_kerasspiking:
         peers["kerasspiking"] = run_peer(
             args.kerasspiking_python, "kerasspiking", workdir, args, args.ks_dts,
             args.ks_dts[:1], args.test_images, args.timing_images)
-        loads.append(("after KerasSpiking", load_time()))
+        common.print_load("after KerasSpiking")
     if not args.skip_nengodl:
         peers["nengodl"] = run_peer(
             args.nengodl_python, "nengodl", workdir, args, args.nengodl_scales,
             args.nengodl_scales[:1], args.nengodl_test_images, args.nengodl_timing_images)
-        loads.append(("after NengoDL", load_time()))
+        common.print_load("after NengoDL")
 
     report(args, ann_correct, ours, peers)
-    print("\nload average (1/5/15 min): " + "; ".join(
-        f"{label} {a:.2f}/{b:.2f}/{c:.2f}" for label, (a, b, c) in loads))
-    print(f"whole run {time.perf_counter() - started:.0f} s; Keras {keras.__version__}, "
-          f"backend {keras.backend.backend()}")
 
 
 def report(args, ann_correct, ours, peers):
+    """Print the accuracy tables (per test subset) and the throughput table."""
     Ts = args.timesteps
     rows = [("ours (default convert)", ours["last"], ours["mean"])]
     names = {"kerasspiking": ("KerasSpiking", "dt", f", Lowpass {args.ks_tau:g} s"),
@@ -299,10 +310,9 @@ def report(args, ann_correct, ours, peers):
     print(f"ours: {ours['spikes_per_neuron_step']:.3f} spikes per neuron per step "
           f"(mean over all neurons, T = {Ts[-1]}, 100 images)")
 
-    ann_wall = min(t["wall"] / t["images"] for t in ours["ann_timing"])
-    ann_cpu = min(t["cpu"] / t["images"] for t in ours["ann_timing"])
-    print(f"\nThroughput (each timed at every T; ANN forward pass in our env: "
-          f"{1 / ann_wall:.0f} images/s, {1 / ann_cpu:.0f} images per CPU-s)")
+    ann = common.best(ours["ann_timing"])
+    print(f"\nThroughput (each timed at every T, best of {args.repeats}; ANN forward pass "
+          f"in our env: {ann.rate:.0f} images/s, {ann.cpu_rate:.0f} images per CPU-s)")
     print(f"{'':36}{'T':>5}{'images/s':>10}{'img-steps/s':>13}{'per CPU-s':>11}"
           f"{'ours/peer':>11}{'ours/peer CPU':>15}")
     timings = [("ours, static input", ours["timing"]),
@@ -313,24 +323,22 @@ def report(args, ann_correct, ours, peers):
         label, what, _ = names[key]
         for setting, entry in peer["settings"].items():
             if "timing" in entry:
-                timings.append((f"{label} ({what} {float(setting):g})",
-                                {int(T): t for T, t in entry["timing"].items()}))
+                timings.append((f"{label} ({what} {float(setting):g})", entry["timing"]))
     for T in Ts:
-        ours_ips, _, ours_cpu = rate(ours["timing"][T], T)
+        ours_T = ours["timing"][T]
         for label, timing in timings:
             ips, steps, cpu = rate(timing[T], T)
-            ratio = "" if label.startswith("ours") else f"{ours_ips / ips:>10.2f}x"
-            ratio_cpu = "" if label.startswith("ours") else f"{ours_cpu / cpu:>14.2f}x"
+            ratio = ratio_cpu = ""
+            if not label.startswith("ours"):
+                wall_x, cpu_x = common.speedup(ours_T, timing[T])
+                ratio, ratio_cpu = f"{wall_x:>10.2f}x", f"{cpu_x:>14.2f}x"
             print(f"{label:36}{T:>5}{ips:>10.1f}{steps:>13.0f}{cpu:>11.0f}{ratio:>11}"
                   f"{ratio_cpu:>15}")
-        t = ours["timing"][T]
-        print(f"{'  ours / (T x ANN time)':36}{T:>5}"
-              f"{t['wall'] / t['images'] / (T * ann_wall):>10.2f}")
+        print(f"{'  ours / (T x ANN time)':36}{T:>5}{ann.rate / ours_T.rate / T:>10.2f}")
     ks = peers.get("kerasspiking")
     if ks and "ann_forward" in ks:
-        a = ks["ann_forward"]
         print(f"(ANN forward in the KerasSpiking venv, TF {ks['tf_version']}: "
-              f"{a['images'] / a['wall']:.0f} images/s)")
+              f"{ks['ann_forward'].rate:.0f} images/s)")
     for key, peer in peers.items():
         if peer is None:
             continue

@@ -4,8 +4,9 @@ Run (from the repository root, after the main job saved its model):
 
     nice -n 10 python benchmarks/energy.py --model runs/fashion_mnist/lif_cnn.keras
 
-or without ``--model`` to train a small stand-in here (``build_cnn`` for
-``--epochs`` epochs on ``--train-size`` images; about a minute). Converts the
+or without ``--model`` to train a small stand-in here (the main job's network,
+``common.main_job_model``, for ``--epochs`` epochs on ``--train-size`` images;
+about a minute; quick check: ``--train-size 2000 --images 20 --timesteps 8``). Converts the
 model (normalisation from 1000 training images, static input), measures each
 layer's input activity on ``--images`` test images with ``ModelEnergy`` and
 prints, per number of timesteps T: the SNN's accuracy on those images, its
@@ -16,6 +17,7 @@ every MAC), with the ratios. Then the per-layer table at ``--summary-T``.
 
 These are estimates from published per-operation energies (see
 ``keras_spiking.energy``), computation only: data movement is not included.
+The load average is printed at the start and the end.
 """
 
 import argparse
@@ -26,12 +28,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import keras_spiking  # noqa: E402
+import common  # noqa: E402
 from keras_spiking.converters import convert  # noqa: E402
 from keras_spiking.energy import ModelEnergy  # noqa: E402
 
 
 def main(argv=None):
+    """Estimate the energy per image at every T; print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a trained .keras model (default: train one)")
     parser.add_argument("--epochs", type=int, default=1)
@@ -40,20 +43,16 @@ def main(argv=None):
     parser.add_argument("--timesteps", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--summary-T", type=int, default=32)
     args = parser.parse_args(argv)
+    with common.watch_load():
+        estimate(args)
 
-    (x_train, y_train), (x_test, y_test) = keras_spiking.datasets.load_fashion_mnist(
-        as_numpy=True)
-    if args.model:
-        model = keras.models.load_model(args.model)
-        origin = args.model
-    else:
-        from keras_spiking.demo import train
 
-        n = args.train_size
-        model, accuracy, _, _ = train("soft_lif", ((x_train[:n], y_train[:n]),
-                                                   (x_test, y_test)),
-                                      args.epochs, 64, verbose=2)
-        origin = f"trained here: {args.epochs} epoch(s) on {n} images, {accuracy:.2%}"
+def estimate(args):
+    """The estimates of ``main``."""
+    (x_train, y_train), (x_test, y_test) = common.fashion_mnist()
+    model, origin = common.main_job_model(
+        args.model, ((x_train[:args.train_size], y_train[:args.train_size]),
+                     (x_test, y_test)), epochs=args.epochs)
     x, y = np.asarray(x_test[:args.images], "float32"), y_test[:args.images]
     ann_acc = np.mean(np.argmax(model.predict(x, verbose=0), -1) == y)
     ann = ModelEnergy(model)

@@ -10,23 +10,28 @@ and snnTorch (a subprocess in a separate torch venv), then prints
 * forward+backward milliseconds of one neuron layer alone
   (B=128, T=25, 1728 units = snnTorch tutorial 6's first LIF layer),
   for Leaky in both packages (best of 10 after 2 warm-ups, of ``--repeats``
-  alternating runs, and for torch the better of 1 and 2 threads: the machine
-  is shared), and the ratio.
+  alternating runs (default 3), and for torch the better of 1 and 2 threads:
+  the machine is shared), and the ratios per wall-clock and per CPU-second.
+  The load average is printed at the start and the end.
 
-Run (peer venv recipe in ../shared/ANCHORS.md):
-    nice -n 10 python benchmarks/leaky_vs_snntorch.py \
-        --peer-python /work/venvs/peers-torch/bin/python
+Run, with snnTorch 1.0 and SpikingJelly 2.0 in a venv of their own
+(``python -m venv $PEER_TORCH; $PEER_TORCH/bin/python -m pip install torch==2.13.0``,
+then ``... install torch==2.13.0 snntorch==1.0.0 spikingjelly==2.0.0``):
+
+    nice -n 10 python benchmarks/leaky_vs_snntorch.py --torch-python $PEER_TORCH/bin/python
+
+(``--torch-python`` defaults to ``$KS_TORCH_PYTHON``).
 """
 
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
+
+import common
 
 B, T, N = 128, 25, 1728
 
@@ -73,6 +78,7 @@ SMALL = (8, 30, 16)  # batch, time, units for the equivalence checks
 
 
 def make_data(path):
+    """The shared random inputs, weights and per-unit parameters, saved to ``path``."""
     rng = np.random.default_rng(0)
     data = {
         "x": rng.uniform(-0.5, 1.5, SMALL).astype("float32"),
@@ -90,6 +96,8 @@ def make_data(path):
 
 # ---------------------------------------------------------------- snnTorch side
 def run_peer(path, out_path):
+    """snnTorch's side (in the torch venv): every configuration's spikes, membrane
+    and input gradient to ``out_path``; prints the Leaky timing as one JSON line."""
     import snntorch as snn
     import torch
 
@@ -159,17 +167,15 @@ def run_peer(path, out_path):
     best = {}
     for threads in (2, 1):  # under load, 2 torch threads can be 5x slower than 1
         torch.set_num_threads(threads)
-        times = []
-        for _ in range(12):
-            start = time.perf_counter()
-            fwd_bwd()
-            times.append(time.perf_counter() - start)
-        best[threads] = float(np.min(times[2:]))
+        best[threads] = common.best_of(fwd_bwd, repeats=10, warmup=2)
+    threads = min(best, key=lambda n: best[n].wall)
     np.savez(out_path, **{f"{k}|{f}": v for k, r in results.items() for f, v in r.items()})
-    print(json.dumps({"ms": 1000 * min(best.values()), "threads": min(best, key=best.get)}))
+    print(json.dumps({"wall": best[threads].wall, "cpu": best[threads].cpu,
+                      "threads": threads}))
 
 
 def run_spikingjelly(data, cls, kwargs):
+    """SpikingJelly's ``neuron.<cls>`` on the small input: spikes, membrane, gradient."""
     import torch
     from spikingjelly.activation_based import neuron, surrogate
 
@@ -187,6 +193,7 @@ def run_spikingjelly(data, cls, kwargs):
 
 # ---------------------------------------------------------------- keras_spiking side
 def run_ours(data):
+    """keras_spiking's side: every configuration's spikes, membrane and input gradient."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -216,6 +223,7 @@ def run_ours(data):
 
 
 def time_ours(data):
+    """Best forward+backward ``common.Timing`` of one ``Leaky`` layer on the big input."""
     import tensorflow as tf
 
     from keras_spiking import layers, surrogates
@@ -230,38 +238,42 @@ def time_ours(data):
             total = tf.reduce_sum(layer(x))
         return tape.gradient(total, x)
 
-    times = []
-    for _ in range(12):
-        start = time.perf_counter()
-        fwd_bwd(x).numpy()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.min(times[2:]))
+    return common.best_of(lambda: fwd_bwd(x).numpy(), repeats=10, warmup=2)
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--peer-python", default="/work/venvs/peers-torch/bin/python")
-    parser.add_argument("--repeats", type=int, default=2,
+    """Compare every configuration spike for spike, then time Leaky on both sides."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common.add_peer_argument(parser, "torch")
+    parser.add_argument("--repeats", type=int, default=common.ROUNDS,
                         help="alternate the two timings this many times, keep the best")
     parser.add_argument("--peer", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer:
         run_peer(*args.peer)
         return
+    python = common.peer_python("torch", args.torch_python, parser)
+    with common.watch_load():
+        compare(python, args.repeats)
+
+
+def compare(python, repeats):
+    """The comparison of ``main``: run both sides, print the tables."""
     with tempfile.TemporaryDirectory() as tmp:
         path, out_path = os.path.join(tmp, "data.npz"), os.path.join(tmp, "peer.npz")
         data = make_data(path)
         ours = run_ours(data)
-        peer_ms = our_ms = float("inf")
-        for _ in range(args.repeats):
-            run = subprocess.run(
-                [args.peer_python, os.path.abspath(__file__), "--peer", path, out_path],
-                check=True, capture_output=True, text=True,
-            )
-            run = json.loads(run.stdout.strip().splitlines()[-1])
-            if run["ms"] < peer_ms:
-                peer_ms, threads = run["ms"], run["threads"]
-            our_ms = min(our_ms, time_ours(data))
+        command = [python, os.path.abspath(__file__), "--peer", path, out_path]
+
+        def peer():
+            done = common.run_child(command, env=common.child_env())
+            if done.returncode:
+                raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n"
+                                   f"{done.stderr[-3000:]}")
+            return json.loads(done.stdout.strip().splitlines()[-1])
+
+        runs = common.interleave_runs(
+            {"snnTorch": peer, "keras_spiking": lambda: time_ours(data)}, repeats)
         theirs = dict(np.load(out_path))
     print(f"{'configuration':36} {'spikes':>8} {'differ':>7} {'max |dv|':>9} {'max |dgrad|':>11}")
     for name, r in ours.items():
@@ -270,9 +282,16 @@ def main():
         dv = float(np.max(np.abs(r["mem"] - theirs[f"{name}|mem"])))
         dg = float(np.max(np.abs(r["grad"] - theirs[f"{name}|grad"])))
         print(f"{name:36} {int(spikes.sum()):8d} {differ:7d} {dv:9.2e} {dg:11.2e}")
-    print(f"Leaky alone, B={B} T={T} N={N}, forward+backward: keras_spiking "
-          f"{our_ms:.1f} ms, snnTorch {peer_ms:.1f} ms (best with {threads} torch "
-          f"thread(s)), speed ratio {peer_ms / our_ms:.2f}x")
+    our_time = common.best(runs["keras_spiking"])
+    peer_run = min(runs["snnTorch"], key=lambda r: r["wall"])
+    peer_time = common.best(common.Timing(r["wall"], r["cpu"]) for r in runs["snnTorch"])
+    threads = peer_run["threads"]
+    print(f"\nLeaky alone, B={B} T={T} N={N}, forward+backward: keras_spiking "
+          f"{1e3 * our_time.wall:.1f} ms, snnTorch {1e3 * peer_time.wall:.1f} ms (best with "
+          f"{threads} torch thread(s)), speed ratio {peer_time.wall / our_time.wall:.2f}x")
+    title = f"best of {repeats} alternating runs; one pass = forward+backward"
+    print(common.ratio_table({"keras_spiking": our_time, "snnTorch": peer_time},
+                             "keras_spiking", unit="passes", title=title))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ at T = 8 ... 128 (mean readout) against the ANN:
   mode; the pooled values are not spikes);
 * ``max_pool="spike"``: ``SpikeMaxPool``, the spikes of each window's most
   active input (spikes stay spikes, as on a chip).
+
+The load average is printed at the start and the end. Quick check:
+``python benchmarks/max_pooling.py --epochs 1 --train-size 2000 --test-size 200``.
 """
 
 import argparse
@@ -20,15 +23,15 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
-import keras_spiking  # noqa: E402
+import common  # noqa: E402
 from keras_spiking.converters import convert, evaluate_timesteps  # noqa: E402
 
 TIMESTEPS = (8, 16, 32, 64, 128)
 
 
 def build():
+    """The max-pooling CNN (pixels rescaled to [0, 1], ReLU, logits out)."""
     L = keras.layers
     return keras.Sequential([
         keras.Input((28, 28, 1)), L.Rescaling(1 / 255),
@@ -39,14 +42,21 @@ def build():
 
 
 def main(argv=None):
+    """Train the ANN, convert it with each ``max_pool`` mode, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--test-size", type=int, default=2000)
+    parser.add_argument("--train-size", type=int, default=None,
+                        help="train on the first N training images (default all)")
     args = parser.parse_args(argv)
+    with common.watch_load():
+        compare(args)
 
-    (x_train, y_train), (x_test, y_test) = keras_spiking.datasets.load_fashion_mnist(
-        as_numpy=True)
-    x_test, y_test = x_test[:args.test_size], y_test[:args.test_size]
+
+def compare(args):
+    """The measurement of ``main``."""
+    (x_train, y_train), (x_test, y_test) = common.fashion_mnist(args.train_size,
+                                                                args.test_size)
     keras.utils.set_random_seed(0)
     ann = build()
     ann.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -4,30 +4,38 @@
 longer ones. For SpikingLIF, SpikingIF and Lowpass on ``(batch, steps,
 neurons)`` currents this times, in the same run, tracing the compiled graph
 and running it (best and median of interleaved runs) for both loops, prints
-the ratio scanned / unrolled, and the neuron-steps per second. TensorFlow
-backend.
+the ratio scanned / unrolled, and the neuron-steps per second
+(``common.interleave_samples``; the load average at the start and the end).
+TensorFlow backend.
 
     TF_CPP_MIN_LOG_LEVEL=2 nice -n 10 python benchmarks/neuron_scan.py [--batch 64] [--steps 32] [--neurons 4096]
 """
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import tensorflow as tf
 
+import common
 from keras_spiking.layers import Lowpass, SpikingIF, SpikingLIF
 from keras_spiking.timeloop import scan_time
 
 
 def main():
+    """Trace and time both loops of each layer; print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=32)
     parser.add_argument("--neurons", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
+    with common.watch_load():
+        measure(args)
+
+
+def measure(args):
+    """The measurement of ``main``."""
     shape = (args.batch, args.steps, args.neurons)
     x = tf.constant(np.random.default_rng(0).uniform(0, 3, size=shape), "float32")
 
@@ -41,18 +49,14 @@ def main():
 
             name = (type(layer).__name__, "unrolled" if unroll else "scanned")
             fns[name] = tf.function(run)
-            start = time.perf_counter()
-            fns[name].get_concrete_function(x)
-            trace[name] = time.perf_counter() - start
+            with common.Clock() as clock:
+                fns[name].get_concrete_function(x)
+            trace[name] = clock.wall
 
-    for fn in fns.values():
-        fn(x)  # warm up
-    times = {name: [] for name in fns}
-    for _ in range(args.repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn(x).numpy()
-            times[name].append(time.perf_counter() - start)
+    samples = common.interleave_samples(
+        {name: lambda fn=fn: common.materialize(fn(x)) for name, fn in fns.items()},
+        rounds=args.repeats)
+    times = {name: [t.wall for t in s] for name, s in samples.items()}
 
     print(f"currents {shape}; {args.repeats} interleaved runs each; TF {tf.__version__}")
     print(f"{'layer':<11} {'loop':<9} {'trace s':>8} {'best ms':>8} {'median ms':>10} "

@@ -11,6 +11,7 @@ not small against ``tau`` or the rate is high: a graph should be simulated
 with the scheme it was exported for (``export_nir`` stores it).
 """
 
+import argparse
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -18,12 +19,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import nir  # noqa: E402
 import numpy as np  # noqa: E402
 
+import common  # noqa: E402
 from keras_spiking.converters import import_nir  # noqa: E402
 
 DT, STEPS = 0.001, 1000
 
 
 def lif_graph(tau):
+    """Input > one NIR LIF with time constant ``tau`` (s) > Output."""
     one = np.ones(1)
     return nir.NIRGraph.from_list(
         nir.Input(input_type={"input": np.array([1])}),
@@ -33,6 +36,14 @@ def lif_graph(tau):
 
 
 def main():
+    """Print the spike counts of both schemes and the ODE's rate."""
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    with common.watch_load():
+        count_spikes()
+
+
+def count_spikes():
+    """The table of ``main``."""
     print(f"dt = {DT * 1000:g} ms, {STEPS} steps; spikes in 1 s")
     print(f"{'tau (ms)':>9} {'current':>8} {'euler':>6} {'exact':>6} {'ODE rate (Hz)':>14}")
     for tau in (0.02, 0.005):

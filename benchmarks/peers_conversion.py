@@ -15,7 +15,10 @@ images and reads the output at each T (``last``: output at step T; ``mean``:
 mean of the last max(1, round(T / 2)) steps), then times the first
 ``--timing-images`` images at every T separately (``--timed-settings``: the
 settings to time; the spiking rate does not change a dense simulator's cost).
-Writes a JSON result (atomically) with accuracies and wall/CPU seconds.
+Every timing is the best of ``--repeats`` passes (``common.best_of``).
+Writes a JSON result (atomically) with accuracies, wall/CPU seconds and the
+process's peak RSS. It imports ``benchmarks/common.py`` (standard library and
+numpy only) for the timing, as ours does.
 
 The peer venvs are made as the docstring of ``conversion_vs_peers.py`` says.
 """
@@ -24,17 +27,19 @@ import argparse
 import json
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import common  # noqa: E402  (standard library and numpy only: fine in a peer venv)
+
 LAYERS = (("conv1", 32, 1), ("conv2", 64, 2), ("conv3", 128, 2))
 
 
 def log(*args):
+    """Print to stderr (stdout stays free for the caller), at once."""
     print(*args, file=sys.stderr, flush=True)
 
 
@@ -54,16 +59,9 @@ def correctness(predictions, y):
     return last.astype(int).tolist(), mean.astype(int).tolist()
 
 
-class Clock:
-    """Wall and process CPU seconds of a block."""
-
-    def __enter__(self):
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self.wall
-        self.cpu = time.process_time() - self.cpu
+def timing_entry(t):
+    """A ``common.Timing`` of images as the JSON entry ``{"images", "wall", "cpu"}``."""
+    return dict(images=t.work, wall=t.wall, cpu=t.cpu)
 
 
 def keras2_ann(weights):
@@ -95,6 +93,8 @@ def check_ann(model, x, expected):
 
 
 def run_nengodl(model, x, y, args):
+    """NengoDL's Converter at every ``scale_firing_rates`` of ``args.settings``:
+    accuracy at every T (one run of the longest), simulator build time, timings."""
     import nengo
     import nengo_dl
 
@@ -107,14 +107,14 @@ def run_nengodl(model, x, y, args):
             scale_firing_rates=scale, synapse=args.synapse)
         inp, out = converter.inputs[model.input], converter.outputs[model.output]
         entry = {}
-        with Clock() as build:
+        with common.Clock() as build:
             sim = nengo_dl.Simulator(converter.net, minibatch_size=args.minibatch,
                                      progress_bar=False, dt=args.dt)
         entry["build_seconds"] = build.wall
         with sim:
             predictions = []
             T_max = timesteps[-1]
-            with Clock() as run:
+            with common.Clock() as run:
                 for start in range(0, len(x), args.minibatch):
                     batch = flat[start:start + args.minibatch]
                     n = len(batch)
@@ -135,24 +135,21 @@ def run_nengodl(model, x, y, args):
     return result
 
 
-def time_nengodl(sim, inp, flat, args, repeats=2):
-    """Best of ``repeats`` wall times over full minibatches, at every T."""
-    n = args.timing_images
-    batches = [flat[i:i + args.minibatch] for i in range(0, n, args.minibatch)]
-    batches = [b for b in batches if len(b) == args.minibatch]
-    sim.predict_on_batch({inp: np.tile(batches[0], (1, 2, 1))})  # warm-up
+def time_nengodl(sim, inp, flat, args):
+    """Best of ``args.repeats`` passes over the full minibatches of the first
+    ``args.timing_images`` images, at every T."""
     timing = {}
     for T in args.timesteps:
-        best = None
-        for _ in range(repeats):
-            with Clock() as clock:
-                for b in batches:
-                    sim.predict_on_batch({inp: np.tile(b, (1, T, 1))})
-            if best is None or clock.wall < best.wall:
-                best = clock
-        images = len(batches) * args.minibatch
-        timing[str(T)] = dict(images=images, wall=best.wall, cpu=best.cpu)
-        log(f"  NengoDL T={T}: {images / best.wall:.1f} images/s")
+        def step(b, T=T):
+            return sim.predict_on_batch({inp: np.tile(b, (1, T, 1))})
+
+        run = common.Batched(step, flat[:args.timing_images], args.minibatch,
+                             drop_remainder=True)
+        if not timing:
+            sim.predict_on_batch({inp: np.tile(run.batches[0], (1, 2, 1))})  # warm-up
+        best = common.best_of(run, args.repeats, warmup=0, work=run.work)
+        timing[str(T)] = timing_entry(best)
+        log(f"  NengoDL T={T}: {best.rate:.1f} images/s")
     return timing
 
 
@@ -180,6 +177,8 @@ def kerasspiking_snn(weights, dt, tau):
 
 
 def run_kerasspiking(weights, x, y, args):
+    """``kerasspiking_snn`` at every dt of ``args.settings``: accuracy at every T
+    (one run of the longest) and timings."""
     import keras_spiking
 
     timesteps, T_max = args.timesteps, args.timesteps[-1]
@@ -189,7 +188,7 @@ def run_kerasspiking(weights, x, y, args):
         call = tf.function(lambda b, snn=snn: snn(b, training=False), reduce_retracing=True)
         entry = {}
         predictions = []
-        with Clock() as run:
+        with common.Clock() as run:
             for start in range(0, len(x), args.batch_size):
                 batch = x[start:start + args.batch_size]
                 tiled = np.repeat(batch[:, None], T_max, axis=1)
@@ -204,28 +203,22 @@ def run_kerasspiking(weights, x, y, args):
     return result
 
 
-def time_batches(call, x, args, repeats=2, static=False):
-    """Best of ``repeats`` wall times over ``x`` in batches, at every T (input
-    tiled over T), or once for a static-input ``call`` (key "1")."""
+def time_batches(call, x, args, static=False):
+    """Best of ``args.repeats`` passes over ``x`` in batches (after tracing on the
+    first), at every T (input tiled over T, outside the timing), or once for a
+    static-input ``call`` (key "1")."""
     timing = {}
     for T in [1] if static else args.timesteps:
-        batches = [x[i:i + args.batch_size] if static else
-                   np.repeat(x[i:i + args.batch_size, None], T, axis=1)
-                   for i in range(0, len(x), args.batch_size)]
-        call(batches[0]).numpy()  # trace for this T
-        best = None
-        for _ in range(repeats):
-            with Clock() as clock:
-                for b in batches:
-                    call(b).numpy()
-            if best is None or clock.wall < best.wall:
-                best = clock
-        timing[str(T)] = dict(images=len(x), wall=best.wall, cpu=best.cpu)
-        log(f"  T={T}: {len(x) / best.wall:.1f} images/s")
+        tile = None if static else (lambda b, T=T: np.repeat(b[:, None], T, axis=1))
+        best = common.best_of(common.Batched(call, x, args.batch_size, prepare=tile),
+                              args.repeats, work=len(x))
+        timing[str(T)] = timing_entry(best)
+        log(f"  T={T}: {best.rate:.1f} images/s")
     return timing
 
 
 def main(argv=None):
+    """Parse the arguments, check the Keras 2 ANN, run one peer, write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--framework", choices=("nengodl", "kerasspiking"), required=True)
     parser.add_argument("--weights", required=True)
@@ -243,6 +236,8 @@ def main(argv=None):
     parser.add_argument("--tau", type=float, default=0.1, help="KerasSpiking Lowpass tau (s)")
     parser.add_argument("--minibatch", type=int, default=50, help="NengoDL minibatch")
     parser.add_argument("--batch-size", type=int, default=100, help="KerasSpiking batch")
+    parser.add_argument("--repeats", type=int, default=common.ROUNDS,
+                        help="timed passes per T; the best is kept")
     args = parser.parse_args(argv)
     args.timesteps = sorted(set(args.timesteps))
     if args.timed_settings is None:
@@ -253,16 +248,16 @@ def main(argv=None):
     x, y = data["x"].astype("float32")[:args.images], data["y"].reshape(-1)[:args.images]
     model = keras2_ann(weights)
     ann_error = check_ann(model, x[:200], data["logits"][:len(x[:200])])
-    start = time.perf_counter()
-    if args.framework == "nengodl":
-        result = run_nengodl(model, x, y, args)
-    else:
-        result = run_kerasspiking(weights, x, y, args)
-        ann = tf.function(lambda b: model(b, training=False))
-        result["ann_forward"] = time_batches(ann, x[:args.timing_images], args,
-                                             static=True)["1"]
+    with common.Clock() as clock:
+        if args.framework == "nengodl":
+            result = run_nengodl(model, x, y, args)
+        else:
+            result = run_kerasspiking(weights, x, y, args)
+            ann = tf.function(lambda b: model(b, training=False))
+            result["ann_forward"] = time_batches(ann, x[:args.timing_images], args,
+                                                 static=True)["1"]
     result.update(tf_version=tf.__version__, ann_max_logit_difference=ann_error,
-                  total_seconds=time.perf_counter() - start,
+                  total_seconds=clock.wall, peak_rss_bytes=common.peak_rss(),
                   threads=dict(inter=tf.config.threading.get_inter_op_parallelism_threads(),
                                intra=tf.config.threading.get_intra_op_parallelism_threads()))
     tmp = args.out + ".tmp"

@@ -4,8 +4,7 @@ Runs in a separate venv with torch, snnTorch 1.0 and SpikingJelly 2.0 (never in
 the project's), started by ``surrogate_vs_peers.py`` as a subprocess, one
 process per framework so that each peak RSS is its own:
 
-    /work/venvs/peers-torch/bin/python benchmarks/peers_torch.py \\
-        --framework snntorch --data /tmp/batches.npz
+    $KS_TORCH_PYTHON benchmarks/peers_torch.py --framework snntorch --data /tmp/batches.npz
 
 The network is snnTorch's tutorial-6 CSNN, 12C5-MP2-64C5-MP2-1024FC10, every
 layer followed by a LIF neuron with beta = 0.5 (threshold 1, subtractive reset),
@@ -24,28 +23,29 @@ from the peers' documented APIs:
   path); ``spikingjelly-static`` computes the first convolution and pooling
   once, as SpikingJelly's own Fashion-MNIST example does.
 
-Prints one JSON line: training and inference samples/s (wall clock and per
-CPU-second of the process), peak RSS in bytes
-(and the RSS right after importing the framework).
+Prints one JSON line: training and inference wall-clock and CPU seconds of the
+process for ``samples`` samples, peak RSS in bytes (and the RSS right after
+importing the framework), measured with ``benchmarks/common.py`` as ours is.
 """
 
 import argparse
 import importlib.metadata
 import json
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from surrogate_vs_peers import peak_rss  # the same measure on every side
+import common  # the same measures on every side (standard library and numpy only)
 
 
 FRAMEWORKS = ("snntorch", "snntorch-static", "spikingjelly", "spikingjelly-static")
 
 
 class SnnTorchCSNN(nn.Module):
+    """The CSNN in snnTorch, stepped in a Python loop over time (the tutorial's)."""
+
     def __init__(self, steps, static_first):
         import snntorch as snn
         from snntorch import surrogate
@@ -75,6 +75,8 @@ class SnnTorchCSNN(nn.Module):
 
 
 class SpikingJellyCSNN(nn.Module):
+    """The CSNN in SpikingJelly's multi-step mode."""
+
     def __init__(self, steps, static_first):
         from spikingjelly.activation_based import layer, neuron, surrogate
 
@@ -109,6 +111,7 @@ class SpikingJellyCSNN(nn.Module):
 
 
 def build(framework, steps):
+    """The CSNN of ``framework`` (one of ``FRAMEWORKS``) over ``steps`` steps."""
     static = framework.endswith("-static")
     if framework.startswith("snntorch"):
         return SnnTorchCSNN(steps, static)
@@ -116,6 +119,7 @@ def build(framework, steps):
 
 
 def main():
+    """Train and run one framework's CSNN on the given batches; print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--framework", choices=FRAMEWORKS, required=True)
     parser.add_argument("--data", required=True, help="npz with x (N,28,28,1) uint8, y (N,)")
@@ -132,7 +136,7 @@ def main():
         import snntorch  # noqa: F401
     else:
         import spikingjelly.activation_based  # noqa: F401
-    import_rss = peak_rss()
+    import_rss = common.peak_rss()
     torch.manual_seed(args.seed)
     data = np.load(args.data)
     x = torch.from_numpy(data["x"].astype("float32") / 255.0).permute(0, 3, 1, 2).contiguous()
@@ -162,28 +166,24 @@ def main():
     model.train()
     for xb, yb in batches[: args.warmup]:
         train_step(xb, yb)
-    start, cpu = time.perf_counter(), time.process_time()
-    losses = [train_step(xb, yb) for xb, yb in batches[args.warmup:]]
-    train_time, train_cpu = time.perf_counter() - start, time.process_time() - cpu
+    with common.Clock() as train:
+        losses = [train_step(xb, yb) for xb, yb in batches[args.warmup:]]
 
     model.eval()
     with torch.no_grad():
         for xb, _ in batches[: args.warmup]:
             model(xb)
-        start, cpu = time.perf_counter(), time.process_time()
-        correct = 0
-        for xb, yb in batches[args.warmup:]:
-            correct += int((model(xb).sum(0).argmax(-1) == yb).sum())
-        infer_time, infer_cpu = time.perf_counter() - start, time.process_time() - cpu
+        with common.Clock() as infer:
+            correct = 0
+            for xb, yb in batches[args.warmup:]:
+                correct += int((model(xb).sum(0).argmax(-1) == yb).sum())
 
-    samples = args.batches * args.batch_size
     print(json.dumps(dict(
         framework=args.framework,
-        train_samples_per_s=samples / train_time,
-        infer_samples_per_s=samples / infer_time,
-        train_samples_per_cpu_s=samples / train_cpu,
-        infer_samples_per_cpu_s=samples / infer_cpu,
-        peak_rss_bytes=peak_rss(),
+        samples=args.batches * args.batch_size,
+        train=dict(wall=train.wall, cpu=train.cpu),
+        infer=dict(wall=infer.wall, cpu=infer.cpu),
+        peak_rss_bytes=common.peak_rss(),
         import_rss_bytes=import_rss,
         first_loss=losses[0], last_loss=losses[-1],
         threads=torch.get_num_threads(),

@@ -7,7 +7,7 @@ or per output channel (``keras_spiking.converters.quantize_weights``), then
 prints the ANN's test accuracy and the converted SNN's at T steps (binary
 spikes, normalisation from 1000 training images, mean readout) for 16, 8, 6, 4
 and 3 bits next to the float weights. Options: --test-size (default 2000),
---timesteps (default 32).
+--timesteps (default 32). The load average is printed at the start and the end.
 """
 
 import argparse
@@ -15,26 +15,31 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import keras_spiking  # noqa: E402
+import common  # noqa: E402
 from keras_spiking.converters import convert, evaluate_timesteps, quantize_weights  # noqa: E402
 
 
 def main(argv=None):
+    """Print ANN and SNN accuracy for float and quantised weights."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a trained .keras classifier")
     parser.add_argument("--test-size", type=int, default=2000)
     parser.add_argument("--timesteps", type=int, default=32)
     args = parser.parse_args(argv)
+    with common.watch_load():
+        compare(args)
 
-    (x_train, _), (x_test, y_test) = keras_spiking.datasets.load_fashion_mnist(as_numpy=True)
-    x_test, y_test = x_test[:args.test_size], y_test[:args.test_size]
-    model = keras.models.load_model(args.model)
+
+def compare(args):
+    """The table of ``main``."""
+    (x_train, _), (x_test, y_test) = common.fashion_mnist(test_size=args.test_size)
+    model, _ = common.main_job_model(args.model)
     T = args.timesteps
 
     def accuracies(net):
+        """(ANN accuracy, SNN accuracy at T) of ``net``."""
         ann = np.mean(np.argmax(net.predict(x_test, batch_size=500, verbose=0), -1) == y_test)
         snn = convert(net, calibration_data=x_train[:1000], timesteps=T, static_input=True)
         return ann, evaluate_timesteps(snn, (x_test, y_test), [T], verbose=0).mean[T]

@@ -11,12 +11,14 @@ Measures, in one run:
    plain transfer vs after fine-tuning with the emulator in the loop.
 
     nice -n 10 python benchmarks/spike_time.py [--yin-yang-epochs 300] [--hil-epochs 30]
+
+The bars and Yin-Yang training are those of ``examples/spike_time_bars.py`` and
+``examples/spike_time_yin_yang.py``. The load average is printed at the start and
+the end. Quick check: ``--bars-epochs 2 --yin-yang-epochs 1 --hil-epochs 1``.
 """
 
 import argparse
 import os
-import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -24,15 +26,13 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import common  # noqa: E402
 import keras_spiking  # noqa: E402
 from keras_spiking import spike_time  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
-import spike_time_bars  # noqa: E402
-import spike_time_yin_yang  # noqa: E402
-
 
 def closed_form_vs_integration(dt=1e-3):
+    """Per tau ratio: (max |closed form - RK4|, spike/no-spike agreement, spikes)."""
     rng = np.random.default_rng(0)
     errors = {}
     for ratio in (1, 2):
@@ -49,6 +49,7 @@ def closed_form_vs_integration(dt=1e-3):
 
 
 def gradient_vs_finite_differences(h=1e-6):
+    """Per tau ratio: the largest relative error of the exact gradients (float64)."""
     rng = np.random.default_rng(1)
     worst = {}
     for ratio in (1, 2):
@@ -82,6 +83,7 @@ def gradient_vs_finite_differences(h=1e-6):
 
 
 def emulator_accuracy(model, x, y, emulator, repeats=3):
+    """Mean first-spike accuracy of ``model`` run on ``emulator`` (jitter differs per run)."""
     keras_spiking.use_forward_fn(model, emulator)
     accs = []
     for _ in range(repeats):  # jitter differs per run
@@ -92,12 +94,20 @@ def emulator_accuracy(model, x, y, emulator, repeats=3):
 
 
 def main():
+    """Run the five measurements in order."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars-epochs", type=int, default=400)
     parser.add_argument("--yin-yang-epochs", type=int, default=300)
     parser.add_argument("--hil-epochs", type=int, default=30)
     args = parser.parse_args()
+    with common.watch_load():
+        measure(args)
 
+
+def measure(args):
+    """The measurements of ``main``."""
+    spike_time_bars = common.load_example("spike_time_bars")
+    spike_time_yin_yang = common.load_example("spike_time_yin_yang")
     errors = closed_form_vs_integration()
     for ratio, (err, agree, n) in errors.items():
         print(f"[closed form vs RK4, dt=1e-3] tau_mem = {ratio} tau_syn: max |dt*| = "
@@ -126,13 +136,13 @@ def main():
     emulator = keras_spiking.SpikeTimeEmulator(
         weight_bits=6, weight_max=4.0, threshold_mismatch=0.1, time_jitter=0.02, seed=1)
     transfer = emulator_accuracy(model, x_test, y_test, emulator)
-    start = time.perf_counter()
-    model.compile(optimizer=keras.optimizers.Adam(0.001),
-                  loss=keras_spiking.SpikeTimeCrossEntropy(),
-                  metrics=[keras_spiking.FirstSpikeAccuracy(name="acc")])
-    model.fit(x_train, y_train, batch_size=150, epochs=args.hil_epochs, verbose=0,
-              callbacks=[keras_spiking.WeightBumping()])
-    seconds = time.perf_counter() - start
+    with common.Clock() as clock:
+        model.compile(optimizer=keras.optimizers.Adam(0.001),
+                      loss=keras_spiking.SpikeTimeCrossEntropy(),
+                      metrics=[keras_spiking.FirstSpikeAccuracy(name="acc")])
+        model.fit(x_train, y_train, batch_size=150, epochs=args.hil_epochs, verbose=0,
+                  callbacks=[keras_spiking.WeightBumping()])
+    seconds = clock.wall
     in_loop = emulator_accuracy(model, x_test, y_test, emulator)
     print(f"[hardware in the loop, emulator] software {test_acc:.2%} -> plain transfer "
           f"{transfer:.2%} -> after {args.hil_epochs} epochs in the loop {in_loop:.2%} "

@@ -12,25 +12,27 @@ several ways and times a compiled forward pass and a forward + backward pass
   each step, outputs stacked at the end (possible only when no layer in the
   stack scans over time, or when the whole network is stepped, snnTorch-style).
 
-Runs alternate between the variants; the table shows the best (least
-disturbed by other processes on a shared machine) and the median time, and
-the ratios of the best times to TimeFold's. TensorFlow backend.
+Runs alternate between the variants (``common.interleave_samples``); the table
+shows the best (least disturbed by other processes on a shared machine) and the
+median time, and the ratios of the best times to TimeFold's; the load average
+is printed at the start and the end. TensorFlow backend.
 
     TF_CPP_MIN_LOG_LEVEL=2 nice -n 10 python benchmarks/time_folding.py [--batch 32] [--steps 16]
 """
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import keras
 import tensorflow as tf
 
+import common
 from keras_spiking.layers import TimeFold
 
 
 def make_layers():
+    """The CNN's layers (built on first use, then shared by every variant)."""
     return [
         keras.layers.Conv2D(12, 5, activation="relu"),
         keras.layers.MaxPooling2D(2),
@@ -42,6 +44,7 @@ def make_layers():
 
 
 def chain(wrappers):
+    """Apply ``wrappers`` one after the other."""
     def run(x):
         for wrapper in wrappers:
             x = wrapper(x)
@@ -51,6 +54,7 @@ def chain(wrappers):
 
 
 def per_step(layers):
+    """Run the whole stack on each timestep in a Python loop, stack the outputs."""
     def run(x):
         outputs = []
         for t in range(x.shape[1]):
@@ -64,6 +68,7 @@ def per_step(layers):
 
 
 def variants(layers, chunks):
+    """The ways to apply ``layers`` over time, by name."""
     result = {"TimeFold": chain([TimeFold(layer) for layer in layers])}
     for k in chunks:
         result[f"TimeFold/{k}"] = chain(
@@ -77,20 +82,15 @@ def variants(layers, chunks):
 
 
 def interleaved_times(fns, x, repeats):
-    """Times of ``repeats`` runs of each function, alternating between them so
-    that changes in machine load hit all of them alike."""
-    for fn in fns.values():
-        fn(x)  # warm up
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            tf.nest.map_structure(lambda t: t.numpy(), fn(x))
-            times[name].append(time.perf_counter() - start)
-    return times
+    """Wall times of ``repeats`` interleaved runs of each ``fn(x)``, by name."""
+    samples = common.interleave_samples(
+        {name: lambda fn=fn: common.materialize(fn(x)) for name, fn in fns.items()},
+        rounds=repeats)
+    return {name: [t.wall for t in s] for name, s in samples.items()}
 
 
 def main():
+    """Check that every variant agrees, time them, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=16)
@@ -98,7 +98,12 @@ def main():
                         help="steps_per_call values to try")
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
+    with common.watch_load():
+        measure(args)
 
+
+def measure(args):
+    """The measurement of ``main``."""
     layers = make_layers()
     x = tf.constant(
         np.random.default_rng(0).uniform(size=(args.batch, args.steps, 28, 28, 1)),
@@ -119,9 +124,9 @@ def main():
                 loss = tf.reduce_sum(tf.square(run(x)))
             return tape.gradient(loss, weights)
 
-        start = time.perf_counter()
-        train_step.get_concrete_function(x)
-        trace[name] = time.perf_counter() - start
+        with common.Clock() as clock:
+            train_step.get_concrete_function(x)
+        trace[name] = clock.wall
         train[name] = train_step
     forward = interleaved_times(forward, x, args.repeats)
     train = interleaved_times(train, x, args.repeats)
