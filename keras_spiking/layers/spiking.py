@@ -93,16 +93,7 @@ class SpikingNeuron(DynamicsLayer):
             return ops.cast(self.voltage0, dtype)
         return 0.0
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            threshold=self.threshold,
-            amplitude=self.amplitude,
-            dt=self.dt,
-            initial_voltage=self.initial_voltage,
-            seed=self.seed,
-        )
-        return config
+    config_attributes = ("threshold", "amplitude", "dt", "initial_voltage", "seed")
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
@@ -184,10 +175,7 @@ class SpikingLIF(SpikingNeuron):
             self.amplitude,
         )
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(tau_rc=self.tau_rc, tau_ref=self.tau_ref, offset=self.offset)
-        return config
+    config_attributes = ("tau_rc", "tau_ref", "offset")
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
@@ -251,10 +239,7 @@ class SpikingIF(SpikingNeuron):
         steps = ops.floor(self.threshold / (j_safe * self.dt)) + 1.0
         return ops.where(active, self.amplitude / (steps * self.dt), 0.0)
 
-    def get_config(self):
-        config = super().get_config()
-        config["reset"] = self.reset
-        return config
+    config_attributes = ("reset",)
 
 
 def _activation(owner, activation):
