@@ -125,25 +125,10 @@ class Converter:
         mode: "spike" (default) or "rate" (every neuron replaced by its rate).
     """
 
-    def __init__(
-        self,
-        *,
-        dt=0.001,
-        synapse=0.005,
-        scale_firing_rates=None,
-        normalize=True,
-        percentile=99.9,
-        calibration_data=None,
-        swap_activations=None,
-        max_pool="error",
-        initial_voltage="half",
-        timesteps=None,
-        static_input=False,
-        stateful=False,
-        batch_size=None,
-        seed=None,
-        mode="spike",
-    ):
+    def __init__(self, *, dt=0.001, synapse=0.005, scale_firing_rates=None, normalize=True,
+            percentile=99.9, calibration_data=None, swap_activations=None, max_pool="error",
+            initial_voltage="half", timesteps=None, static_input=False, stateful=False,
+            batch_size=None, seed=None, mode="spike"):
         owner = "convert"
         self.dt = float(check_number(owner, "dt", dt, low=0, low_open=True))
         self.synapse = self._check_synapse(synapse)

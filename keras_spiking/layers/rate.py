@@ -78,16 +78,8 @@ class LIFRate(AttributeConfig, keras.layers.Layer):
         ])
     """
 
-    def __init__(
-        self,
-        tau_rc=0.02,
-        tau_ref=0.002,
-        threshold=1.0,
-        amplitude=DEFAULT_AMPLITUDE,
-        offset=None,
-        gradient_sigma=None,
-        **kwargs,
-    ):
+    def __init__(self, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=DEFAULT_AMPLITUDE,
+            offset=None, gradient_sigma=None, **kwargs):
         super().__init__(**kwargs)
         check_lif_parameters(self.name, tau_rc, tau_ref, threshold, amplitude)
         if gradient_sigma is not None:
@@ -134,16 +126,8 @@ class SoftLIF(LIFRate):
         (the other arguments as ``LIFRate``)
     """
 
-    def __init__(
-        self,
-        tau_rc=0.02,
-        tau_ref=0.002,
-        threshold=1.0,
-        amplitude=DEFAULT_AMPLITUDE,
-        offset=None,
-        sigma=0.05,
-        **kwargs,
-    ):
+    def __init__(self, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=DEFAULT_AMPLITUDE,
+            offset=None, sigma=0.05, **kwargs):
         super().__init__(tau_rc, tau_ref, threshold, amplitude, offset, **kwargs)
         check_number(self.name, "sigma", sigma, low=0)
         self.sigma = float(sigma)
