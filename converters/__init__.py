@@ -4,7 +4,8 @@ This folder is installed as ``keras_spiking.converters`` (see setup.cfg):
 the converter (a graph walk over a registry of per-layer rules: base.py holds
 the rule machinery, rules.py the built-in rules, convert.py the converter),
 data-based firing-rate normalisation (normalize.py), evaluation over
-timesteps (evaluate.py, report.py), NIR export and import (nir.py) and weight
+timesteps (evaluate.py, report.py), NIR export and import (the nir/ package:
+layout, export and import rules, graph surgery, files) and weight
 quantisation for fixed-point hardware (quantize.py).
 """
 
