@@ -421,12 +421,12 @@ def main_job_model(path=None, data=None, *, epochs=3, finetune_epochs=0, batch_s
     return model, f"trained here: {schedule} on {n} images, test accuracy {accuracy:.2%}"
 
 
+
+
 def compiled_forward(model):
     """The converter's compiled, cached inference pass of ``model``
-    (``keras_spiking.converters.evaluate.compiled_forward``)."""
-    from keras_spiking.converters import evaluate
+    (``keras_spiking.converters.evaluate.compiled_forward``; imported here on use,
+    so that the peers' halves can import this module without keras_spiking)."""
+    from keras_spiking.converters.evaluate import compiled_forward as forward
 
-    if hasattr(evaluate, "compiled_forward"):
-        return evaluate.compiled_forward(model)
-    # Fallback until compiled_forward is merged (issue 9): delete this line then.
-    return evaluate._compiled(model)
+    return forward(model)

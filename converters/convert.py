@@ -1,9 +1,10 @@
 """The converter: rewrite a trained Keras model into a time-stepped spiking one.
 
-``convert(model, ...)`` walks the Keras graph (Functional or Sequential, nested
-models inlined) in topological order and asks a *rule* for each layer how to
-rebuild it in the new graph. Rules live in ``rules.py``, one per layer family,
-in a registry that users extend with ``register``. The result is an ordinary
+``convert(model, ...)`` walks the Keras graph (``keras_spiking.graph``:
+Functional or Sequential, nested models inlined) in topological order and asks
+a *rule* for each layer how to rebuild it in the new graph. Rules live in
+``rules.py``, one per layer family, in the registry of ``base.py`` that users
+extend with ``register``. The result is an ordinary
 Keras model of package layers mapping ``(batch, time, *input_shape)`` to
 ``(batch, time, *output_shape)``:
 
@@ -20,7 +21,8 @@ unchanged*. For IF (homogeneous) this is NengoDL's "input x k, output / k";
 for LIF, which is not homogeneous, the time constants are divided by ``k``,
 which is exact where input scaling is not. ``k`` comes from
 ``scale_firing_rates`` and/or from data (``calibration_data``: the chosen
-percentile of each layer's rates is mapped to one spike per step, 1/dt Hz).
+percentile of each layer's rates is mapped to one spike per step, 1/dt Hz;
+``Converter.calibrate``).
 
 ``mode="rate"`` builds the same graph with every neuron replaced by the rate
 activation it approximates (under the same scaling) and no synapses;
@@ -28,150 +30,38 @@ activation it approximates (under the same scaling) and no synapses;
 and folding mistakes separately from spiking noise.
 """
 
-import collections
 import dataclasses
 import math
-import numbers
-import warnings
 
 import keras
 import numpy as np
 
-from keras_spiking.validation import check_choice, check_number
+from keras_spiking import layers
+from keras_spiking.graph import Names, functional_graph, run
+from keras_spiking.layer_facts import classes, facts_of
+from keras_spiking.validation import (
+    check_bool,
+    check_choice,
+    check_number,
+    check_positive_integer,
+)
+
+from . import rules
+from .normalize import check_calibration, site_scales
+from .base import (  # noqa: F401 (re-exported: the converter's public names)
+    ConversionError,
+    NeuronSource,
+    Rule,
+    Signal,
+    register,
+    registered_classes,
+    rule_for,
+)
 
 MAX_POOL_MODES = ("error", "avg", "max", "spike")
 MODES = ("spike", "rate")
 TARGETS = ("if", "lif", "rate")
-
-
-class ConversionError(ValueError):
-    """A layer or option the converter cannot turn into a spiking equivalent."""
-
-
-_RULES = {}
-
-
-def register(layer_class, rule=None):
-    """Register ``rule`` (a ``Rule`` subclass or instance) for ``layer_class``.
-
-    Usable as a decorator: ``@register(MyLayer) class MyRule(Rule): ...``.
-    The class must match exactly (a subclass of ``Dense`` may compute
-    something else, so it needs its own rule). A later registration replaces an
-    earlier one, so users can override built-in rules.
-    """
-    if not isinstance(layer_class, type):
-        raise TypeError(f"register: layer_class must be a class, got {layer_class!r}.")
-
-    def add(rule):
-        instance = rule() if isinstance(rule, type) else rule
-        if not callable(getattr(instance, "convert", None)):
-            raise TypeError(
-                f"register: the rule for {layer_class.__name__} must define "
-                "convert(layer, inputs, converter); got {rule!r}."
-            )
-        _RULES[layer_class] = instance
-        return rule
-
-    return add if rule is None else add(rule)
-
-
-def rule_for(layer):
-    """The registered rule for ``layer``'s exact class, or None."""
-    return _RULES.get(type(layer))
-
-
-class Rule:
-    """Base of a conversion rule for one Keras layer family.
-
-    ``unsupported`` maps config keys to the only value the rule accepts (or a
-    predicate ``value -> bool``); ``check`` raises a ``ConversionError`` naming
-    the argument when a layer uses anything else. ``convert(layer, inputs,
-    converter)`` receives ``Signal``s and returns a ``Signal`` (or a list).
-    """
-
-    unsupported = {}
-
-    def check(self, layer, converter):
-        config = layer.get_config()
-        for key, accepted in self.unsupported.items():
-            if key not in config:
-                continue
-            value = config[key]
-            ok = accepted(value) if callable(accepted) else value == accepted
-            if not ok:
-                raise converter.error(
-                    layer,
-                    f"its argument {key}={value!r} is not supported (only "
-                    f"{getattr(accepted, '__doc__', None) or repr(accepted)})",
-                    "change the argument, or register your own rule with "
-                    "keras_spiking.converters.register",
-                )
-
-    def convert(self, layer, inputs, converter):
-        raise NotImplementedError
-
-
-@dataclasses.dataclass(frozen=True)
-class Signal:
-    """A tensor of the converted graph; ``timed`` when it has a time axis.
-
-    ``linear`` is the copied Dense/Conv layer whose (linear) output this is,
-    while a following BatchNormalization may still be folded into it.
-    ``spikes`` is the neuron output before the synapse, when ``tensor`` is a
-    spiking neuron site's synapse output (``max_pool="spike"`` pools it).
-    """
-
-    tensor: object
-    timed: bool
-    linear: object = None
-    spikes: object = None
-
-
-@dataclasses.dataclass(frozen=True)
-class NeuronSource:
-    """An activation of the original model that becomes a spiking neuron.
-
-    ``family`` is ``"relu"`` or ``"lif"``; ``params`` holds the LIF parameters
-    (``tau_rc``, ``tau_ref``, ``threshold``, ``amplitude``, ``sigma``; sigma is
-    None for the exact rate) and is empty for ReLU. ``key`` is the name used by
-    ``swap_activations``.
-    """
-
-    family: str
-    key: str
-    params: tuple = ()
-
-    @property
-    def kwargs(self):
-        return dict(self.params)
-
-
-def _layers():
-    # Looked up at conversion time so the package layers can be extended or,
-    # in tests, stood in for.
-    from keras_spiking import layers
-
-    return layers
-
-
-def _graph_of(model):
-    """The Functional graph of ``model`` (a Functional or a built Sequential)."""
-    if isinstance(model, keras.Sequential):
-        functional = getattr(model, "_functional", None)
-        if functional is None:
-            raise ConversionError(
-                f"Model '{model.name}' (Sequential) has no graph yet: it was never "
-                "built on a known input shape. Start it with keras.Input(shape) "
-                "or call model.build((None, *input_shape)) before converting."
-            )
-        return functional
-    if hasattr(model, "_nodes_by_depth") and hasattr(model, "inputs"):
-        return model
-    raise ConversionError(
-        f"Model '{model.name}' ({type(model).__name__}) is a subclassed model "
-        "without a static graph, which cannot be walked. Rebuild it with the "
-        "Functional API or keras.Sequential before converting."
-    )
+OWNER = "convert"
 
 
 def _activation_key(activation):
@@ -179,14 +69,13 @@ def _activation_key(activation):
     if isinstance(activation, str):
         return activation
     if isinstance(activation, type):
-        names = {"SoftLIF": "soft_lif", "LIFRate": "lif", "ReLU": "relu",
-                 "LeakyReLU": "leaky_relu"}
-        if activation.__name__ in names:
-            return names[activation.__name__]
+        key = facts_of(activation).activation
+        if key is not None:
+            return key
+        known = ", ".join(c.__name__ for c in classes() if facts_of(c).activation)
         raise ValueError(
             f"convert: swap_activations key {activation!r} is not an activation "
-            "layer class the converter knows (SoftLIF, LIFRate, ReLU, LeakyReLU)."
-        )
+            f"layer class the converter knows ({known}).")
     if callable(activation):
         return activation.__name__
     raise ValueError(
@@ -236,25 +125,10 @@ class Converter:
         mode: "spike" (default) or "rate" (every neuron replaced by its rate).
     """
 
-    def __init__(
-        self,
-        *,
-        dt=0.001,
-        synapse=0.005,
-        scale_firing_rates=None,
-        normalize=True,
-        percentile=99.9,
-        calibration_data=None,
-        swap_activations=None,
-        max_pool="error",
-        initial_voltage="half",
-        timesteps=None,
-        static_input=False,
-        stateful=False,
-        batch_size=None,
-        seed=None,
-        mode="spike",
-    ):
+    def __init__(self, *, dt=0.001, synapse=0.005, scale_firing_rates=None, normalize=True,
+            percentile=99.9, calibration_data=None, swap_activations=None, max_pool="error",
+            initial_voltage="half", timesteps=None, static_input=False, stateful=False,
+            batch_size=None, seed=None, mode="spike"):
         owner = "convert"
         self.dt = float(check_number(owner, "dt", dt, low=0, low_open=True))
         self.synapse = self._check_synapse(synapse)
@@ -266,9 +140,7 @@ class Converter:
             check_number(owner, "scale_firing_rates", scale_firing_rates,
                          low=0, low_open=True)
         self.scale_firing_rates = scale_firing_rates
-        if not isinstance(normalize, bool):
-            raise TypeError(f"{owner}: normalize must be True or False, got {normalize!r}.")
-        self.normalize = normalize
+        self.normalize = check_bool(owner, "normalize", normalize)
         self.percentile = float(check_number(owner, "percentile", percentile,
                                              low=0, high=100, low_open=True))
         self.calibration_data = calibration_data
@@ -280,12 +152,7 @@ class Converter:
         self.initial_voltage = check_choice(
             owner, "initial_voltage", initial_voltage, ("zeros", "half", "uniform"))
         if timesteps is not None:
-            if isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral):
-                raise TypeError(f"{owner}: timesteps must be an integer >= 1 or None, "
-                                f"got {timesteps!r}.")
-            if timesteps < 1:
-                raise ValueError(f"{owner}: timesteps must be >= 1, got {timesteps}. "
-                                 "A spiking model needs at least one step.")
+            timesteps = check_positive_integer(owner, "timesteps", timesteps)
         if static_input and timesteps is None:
             raise ValueError(f"{owner}: static_input=True repeats the input over a "
                              "fixed number of steps; pass timesteps=T as well.")
@@ -298,7 +165,7 @@ class Converter:
         self.batch_size = batch_size
         self.seed = seed
         self.mode = check_choice(owner, "mode", mode, MODES)
-        self.scales = {}  # neuron site name -> k (filled by normalisation)
+        self.scales = {}  # neuron site name -> k of the last build (see calibrate)
 
     # -- option helpers -------------------------------------------------------------
     def _check_synapse(self, synapse):
@@ -309,7 +176,7 @@ class Converter:
             config.pop("name", None)
             return type(synapse), config
         check_number("convert", "synapse", synapse, low=0, low_open=True)
-        return "Lowpass", {"tau": float(synapse)}
+        return "Lowpass", {"tau": float(synapse), "learn_tau": False}  # a fixed synapse
 
     def rate_scale(self, site):
         """The user's extra firing-rate factor for a neuron site (layer name)."""
@@ -319,6 +186,7 @@ class Converter:
         return 1.0 if k is None else float(k)
 
     def target_of(self, source):
+        """The conversion target ("if", "lif" or "rate") of a ``NeuronSource``."""
         default = "if" if source.family == "relu" else "lif"
         target = self.swap_activations.get(source.key, default)
         if target == "lif" and source.family == "relu":
@@ -334,6 +202,7 @@ class Converter:
 
     # -- conversion -------------------------------------------------------------------
     def error(self, layer, why, fix):
+        """A ``ConversionError`` naming ``layer``, what is wrong and how to fix it."""
         return ConversionError(
             f"Cannot convert layer '{layer.name}' ({type(layer).__name__}): {why}. "
             f"To fix: {fix}."
@@ -343,20 +212,53 @@ class Converter:
         """Build the converted model (normalising first when asked)."""
         if not isinstance(model, keras.Model):
             raise TypeError(f"convert: expected a keras.Model, got {type(model).__name__}.")
-        graph = _graph_of(model)
+        functional_graph(model, OWNER, ConversionError)
+        scales = {}
         if self.normalize and self.calibration_data is not None:
-            from .normalize import layer_rate_percentiles
+            scales = self.calibrate(model)
+        inputs, outputs = self._build(model, self.mode, scales, self.static_input)
+        outputs = [self.timed(s).tensor for s in outputs]
+        return keras.Model(inputs[0] if len(inputs) == 1 else inputs,
+                           outputs[0] if len(outputs) == 1 else outputs,
+                           name=f"{model.name}_{self.mode}")
 
-            self.scales = layer_rate_percentiles(self, model)
-        return self._build(graph, self.mode, name=f"{model.name}_{self.mode}")
+    def calibrate(self, model):
+        """Per neuron site, the firing-rate scale ``k = 1 / (r_p * dt)`` that
+        maps the ``percentile``-th positive rate ``r_p`` of the site on
+        ``calibration_data`` to one spike per step (see ``normalize``)."""
+        arrays = check_calibration(model, self.calibration_data)
+        probe, sources = self.probe(model)
+        if probe is None:
+            return {}
+        return site_scales(probe, sources, arrays, self.percentile, self.dt)
 
-    def _build(self, graph, mode, name, probe=False):
-        self.mode_now = mode
+    def probe(self, model):
+        """The input currents of every neuron site of the converted graph.
+
+        Builds ``model``'s converted graph in rate mode on static inputs,
+        without data-based scales (the user's ``scale_firing_rates`` apply;
+        neither changes a rate-mode current). Returns ``(probe, sources)``:
+        a Keras model from ``model``'s inputs to each site's input current,
+        and ``{site name: NeuronSource}`` in the order of its outputs;
+        ``(None, {})`` when there is no neuron site.
+        """
+        inputs, _ = self._build(model, "rate", {}, static=True)
+        sites = dict(self.sites)
+        if not sites:
+            return None, {}
+        probe = keras.Model(inputs[0] if len(inputs) == 1 else inputs,
+                            [signal.tensor for signal, _, _ in sites.values()],
+                            name=f"{model.name}_probe")
+        return probe, {name: source for name, (_, source, _) in sites.items()}
+
+    def _build(self, model, mode, scales, static):
+        """Convert ``model``'s graph in ``mode`` with the data ``scales``;
+        returns the new inputs and the output ``Signal``s."""
+        self.mode_now, self.scales = mode, scales
         self.sites = {}  # site name -> (input signal, source, target)
-        self.names = set()
-        self.clones = {}
+        self.names = Names()
         inputs, signals = [], []
-        for x in graph.inputs:
+        for x in functional_graph(model, OWNER, ConversionError).inputs:
             shape = tuple(x.shape[1:])
             if any(d is None for d in shape):
                 raise ConversionError(
@@ -364,7 +266,7 @@ class Converter:
                     "converter needs every input dimension except the batch. Build "
                     "the model with keras.Input(shape=(...)) of known sizes.")
             name = self.unique(getattr(x._keras_history.operation, "name", "input"))
-            if self.static_input or probe:
+            if static:
                 inp = keras.Input(shape, batch_size=self.batch_size, name=name)
                 signals.append(Signal(inp, timed=False))
             else:
@@ -372,47 +274,31 @@ class Converter:
                                   name=name)
                 signals.append(Signal(inp, timed=True))
             inputs.append(inp)
-        outputs = self.walk(graph, signals)
-        if probe:
-            return inputs, outputs
-        outputs = [self.timed(s).tensor for s in outputs]
-        return keras.Model(inputs[0] if len(inputs) == 1 else inputs,
-                           outputs[0] if len(outputs) == 1 else outputs, name=name)
+        return inputs, self.walk(model, signals)
 
-    def walk(self, graph, signals):
-        """Convert ``graph`` with its inputs mapped to ``signals``; returns outputs."""
-        graph = _graph_of(graph)
-        tensors = {id(x): s for x, s in zip(graph.inputs, signals)}
-        consumers = collections.Counter(id(x) for x in graph.outputs)
-        for nodes in graph._nodes_by_depth.values():
-            for node in nodes:
-                if node.operation is not None and not node.is_input:
-                    consumers.update(id(x) for x in node.input_tensors)
-        for depth in sorted(graph._nodes_by_depth, reverse=True):
-            for node in graph._nodes_by_depth[depth]:
-                if node.operation is None or node.is_input:
-                    continue
-                if any(id(x) not in tensors for x in node.input_tensors):
-                    continue
-                inputs = [tensors[id(x)] for x in node.input_tensors]
-                outputs = self.convert_node(node.operation, inputs)
-                outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-                for x, y in zip(node.outputs, outputs):
-                    if y.linear is not None and consumers[id(x)] != 1:
-                        y = dataclasses.replace(y, linear=None)  # shared: no folding
-                    tensors[id(x)] = y
-        return [tensors[id(x)] for x in graph.outputs]
+    def walk(self, model, signals):
+        """Convert ``model``'s graph with its inputs mapped to ``signals``;
+        returns the output ``Signal``s. Nested models without a rule of their
+        own are inlined."""
+        return run(model, signals, self._convert_call,
+                   inline=lambda nested: rule_for(nested) is None,
+                   owner=OWNER, error=ConversionError)
+
+    def _convert_call(self, call, inputs):
+        outputs = self.convert_node(call.layer, inputs)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        # a linear output used more than once cannot take a BatchNorm folded in
+        return [dataclasses.replace(y, linear=None) if y.linear is not None and uses != 1
+                else y for y, uses in zip(outputs, call.uses)]
 
     def convert_node(self, layer, inputs):
-        if isinstance(layer, keras.Model) and rule_for(layer) is None:
-            outputs = self.walk(layer, inputs)
-            return outputs
+        """Convert one layer call: its rule's check, then its conversion."""
         rule = rule_for(layer)
         if rule is None:
             raise self.error(
                 layer,
                 "no conversion rule is registered for this class (supported: "
-                + ", ".join(sorted({c.__name__ for c in _RULES})) + ")",
+                + ", ".join(sorted({c.__name__ for c in registered_classes()})) + ")",
                 "register one: @keras_spiking.converters.register"
                 f"({type(layer).__name__}) on a Rule subclass whose convert(layer, "
                 "inputs, converter) rebuilds it from package layers",
@@ -422,12 +308,8 @@ class Converter:
 
     # -- building blocks for rules ------------------------------------------------------
     def unique(self, name):
-        base, i = name, 1
-        while name in self.names:
-            i += 1
-            name = f"{base}_{i}"
-        self.names.add(name)
-        return name
+        """A name not yet used in the graph being built (``name``, ``name_2``, ...)."""
+        return self.names(name)
 
     def clone(self, layer, **config):
         """A fresh, unbuilt copy of ``layer`` (its config with ``config`` overrides)."""
@@ -452,7 +334,7 @@ class Converter:
         xs = [s.tensor for s in signals]
         arg = xs if isinstance(signal, (list, tuple)) else xs[0]
         if timed and fold:
-            y = _layers().TimeFold(new, name=new.name)(arg)
+            y = layers.TimeFold(new, name=new.name)(arg)
         else:
             y = new(arg)
         values = layer.get_weights() if weights is None else weights
@@ -464,18 +346,16 @@ class Converter:
         """``signal`` with a time axis (repeating a static one over the steps)."""
         if signal.timed:
             return signal
-        y = _layers().RepeatTime(self.timesteps or 1, name=self.unique("repeat_time"))(
+        y = layers.RepeatTime(self.timesteps or 1, name=self.unique("repeat_time"))(
             signal.tensor)
         return Signal(y, True)
 
     def activation(self, signal, activation, site, layer):
         """Convert an activation function applied to ``signal``."""
-        from .rules import activation_source
-
         key = _activation_key(activation)
         if key == "linear":
             return signal
-        source = activation_source(activation)
+        source = rules.activation_source(activation)
         if source is None:
             if self.swap_activations.get(key) == "rate" or key == "softmax":
                 fn = keras.activations.get(activation)
@@ -492,8 +372,6 @@ class Converter:
 
     def neuron(self, signal, source, site):
         """A neuron site: spiking neuron + synapse (or the rate, in rate mode)."""
-        from . import rules
-
         target = self.target_of(source)
         k = self.rate_scale(site) * self.scales.get(site, 1.0)
         self.sites[site] = (signal, source, target)
@@ -511,9 +389,9 @@ class Converter:
         if self.synapse is None:
             return spikes
         cls, config = self.synapse
-        cls = getattr(_layers(), cls) if isinstance(cls, str) else cls
+        cls = getattr(layers, cls) if isinstance(cls, str) else cls
         kwargs = dict(config, name=self.unique(f"{site}_synapse"))
-        if "dt" in kwargs or cls.__name__ in ("Lowpass", "Alpha"):
+        if "dt" in kwargs or facts_of(cls).role == "filter":
             kwargs["dt"] = self.dt
         if self.stateful:
             kwargs["stateful"] = True
@@ -556,13 +434,8 @@ def verify(model, data, *, atol=1e-5, **options):
 
 def tile_time(x, timesteps):
     """Repeat a static input ``(batch, ...)`` over ``timesteps`` steps (axis 1)."""
-    if isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral) \
-            or timesteps < 1:
-        raise ValueError(f"tile_time: timesteps must be an integer >= 1, got {timesteps!r}.")
+    timesteps = check_positive_integer("tile_time", "timesteps", timesteps)
     x = keras.ops.expand_dims(keras.ops.convert_to_tensor(x), 1)
     reps = [1, timesteps] + [1] * (len(x.shape) - 2)
     return keras.ops.tile(x, reps)
 
-
-def warn(message):
-    warnings.warn(message, stacklevel=3)

@@ -22,6 +22,8 @@ import weakref
 import keras
 import numpy as np
 
+from keras_spiking.layer_facts import facts_of
+
 #: default fraction of the steps averaged by the ``mean`` readout
 MEAN_FRACTION = 0.5
 
@@ -30,9 +32,8 @@ def model_timesteps(snn):
     """``(static_input, steps)`` of a converted model: whether it takes static
     inputs ``(batch, *shape)`` (it then repeats them with ``RepeatTime``) and
     its fixed number of steps (None when any number works)."""
-    from keras_spiking.layers import RepeatTime
-
-    repeats = [layer for layer in snn.layers if isinstance(layer, RepeatTime)]
+    repeats = [layer for layer in snn.layers  # RepeatTime
+               if facts_of(layer).time_axis == "adds"]
     if repeats:
         return True, repeats[0].timesteps
     return False, snn.inputs[0].shape[1]
@@ -81,7 +82,7 @@ def predict_steps(snn, x, steps, *, batch_size=100, verbose=0, reduce=None):
             f"evaluate: '{snn.name}' runs {fixed} steps but {steps} were asked for; "
             f"convert with timesteps={steps} (or None for any number).")
     run_steps = fixed or steps
-    call = _compiled(snn)
+    call = compiled_forward(snn)
     bar = keras.utils.Progbar(len(x)) if verbose else None
     results = []
     for start in range(0, len(x), batch_size):
@@ -98,8 +99,14 @@ def predict_steps(snn, x, steps, *, batch_size=100, verbose=0, reduce=None):
 _FORWARD = weakref.WeakKeyDictionary()
 
 
-def _compiled(snn):
-    """A compiled forward pass of ``snn`` (inference mode), cached per model."""
+def compiled_forward(snn):
+    """A compiled forward pass ``x -> snn(x, training=False)``, cached per model.
+
+    On TensorFlow a ``tf.function`` (``reduce_retracing=True``), on other
+    backends a plain call (stateful layers assign variables). The cache holds
+    the model weakly: it does not keep ``snn`` alive. Works for any Keras
+    model (the ANN too, for timing side by side).
+    """
     if snn not in _FORWARD:
         model = weakref.ref(snn)  # the cached function must not keep the model alive
 
@@ -159,10 +166,9 @@ def evaluate_timesteps(snn, data, timesteps=(4, 8, 16, 32, 64, 128), *,
 
 
 def spiking_layers(snn):
-    """The spiking neuron layers of ``snn``, in graph order."""
-    from keras_spiking.layers.spiking import SpikingNeuron
-
-    return [layer for layer in snn.layers if isinstance(layer, SpikingNeuron)]
+    """The spiking neuron layers of ``snn`` (the converter's neurons, whose
+    spikes are worth ``amplitude / dt``), in graph order."""
+    return [layer for layer in snn.layers if facts_of(layer).face == "spiking"]
 
 
 def firing_rates(snn, x, steps, *, batch_size=50):
@@ -219,7 +225,7 @@ def run_chunked(snn, x, steps, *, mean_fraction=MEAN_FRACTION):
     batch = np.asarray(x, dtype="float32")
     if not static:
         batch = np.repeat(batch[:, None], chunk, axis=1)
-    call = _compiled(snn)
+    call = compiled_forward(snn)
     total, done = 0.0, 0
     for _ in range(steps // chunk):
         out = keras.ops.convert_to_numpy(call(batch))

@@ -8,7 +8,14 @@ by ``k = 1 / (r_p * dt)``: the ``p``-th percentile then fires once per step,
 the most a binary-spiking neuron can. Each spike's value is divided by ``k``,
 so the layer's mean output is unchanged (see ``rules``). A percentile rather
 than the maximum keeps a few outliers from making every other neuron slow.
+
+``Converter.calibrate(model)`` puts it together: ``check_calibration`` checks
+the data, ``Converter.probe`` builds the unscaled rate-mode graph up to every
+neuron site's input current, and ``site_scales`` turns the measured rates
+into the scales.
 """
+
+import warnings
 
 import keras
 import numpy as np
@@ -28,7 +35,9 @@ def base_rate(source, currents):
         lif_rate(currents + p["offset"], p["tau_rc"], p["tau_ref"], p["threshold"], 1.0))
 
 
-def _check_calibration(model, data):
+def check_calibration(model, data):
+    """``data`` (one array per input of ``model``) as float32 arrays shaped
+    ``(samples, *input_shape)``; raises ``ValueError`` naming what is wrong."""
     arrays = data if isinstance(data, (list, tuple)) else [data]
     arrays = [np.asarray(a, dtype="float32") for a in arrays]
     if len(arrays) != len(model.inputs):
@@ -47,21 +56,15 @@ def _check_calibration(model, data):
     return arrays
 
 
-def layer_rate_percentiles(converter, model):
-    """Per neuron site: the normalising scale ``k = 1 / (r_p * dt)``."""
-    from .convert import _graph_of, warn
+def site_scales(probe, sources, arrays, percentile, dt):
+    """Per neuron site: the normalising scale ``k = 1 / (r_p * dt)``.
 
-    arrays = _check_calibration(model, converter.calibration_data)
-    saved = converter.scales
-    converter.scales = {}
-    inputs, _ = converter._build(_graph_of(model), "rate", name="probe", probe=True)
-    sites = dict(converter.sites)
-    converter.scales = saved
-    if not sites:
-        return {}
-    names = list(sites)
-    probe = keras.Model(inputs[0] if len(inputs) == 1 else inputs,
-                        [sites[n][0].tensor for n in names])
+    ``probe`` maps the calibration ``arrays`` to the input current of each
+    site (``Converter.probe``), ``sources`` is ``{site: NeuronSource}`` in the
+    probe's output order and ``r_p`` the ``percentile``-th of a site's positive
+    rates. A site that never fires keeps ``k = 1`` (with a warning).
+    """
+    names = list(sources)
     rates = {n: [] for n in names}
     count = arrays[0].shape[0]
     for start in range(0, count, BATCH_SIZE):
@@ -69,16 +72,17 @@ def layer_rate_percentiles(converter, model):
         outs = probe(batch if len(batch) > 1 else batch[0], training=False)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         for name, current in zip(names, outs):
-            r = base_rate(sites[name][1], keras.ops.convert_to_numpy(current))
+            r = base_rate(sources[name], keras.ops.convert_to_numpy(current))
             rates[name].append(r[r > 0])
     scales = {}
     for name in names:
         positive = np.concatenate(rates[name])
         if positive.size == 0:
-            warn(f"convert: neuron layer '{name}' never fires on the calibration "
-                 "data; its firing-rate scale is left at 1.")
+            warnings.warn(f"convert: neuron layer '{name}' never fires on the "
+                          "calibration data; its firing-rate scale is left at 1.",
+                          stacklevel=4)
             scales[name] = 1.0
             continue
-        r_p = float(np.percentile(positive, converter.percentile))
-        scales[name] = 1.0 / (r_p * converter.dt)
+        r_p = float(np.percentile(positive, percentile))
+        scales[name] = 1.0 / (r_p * dt)
     return scales

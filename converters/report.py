@@ -14,7 +14,7 @@ import numpy as np
 from .convert import convert, verify
 from .evaluate import (
     MEAN_FRACTION,
-    _compiled,
+    compiled_forward,
     evaluate_timesteps,
     firing_rates,
     mean_firing_rate,
@@ -89,12 +89,12 @@ def convert_and_report(model, train_data, test_data, *, timesteps=TIMESTEPS,
     mean_rate = mean_firing_rate(rates)
 
     timing = x_test[:timing_size]
-    ann_call = _compiled(model)
+    ann_call = compiled_forward(model)
     speed, ann_times = {}, []
     for T in timesteps:
         snn_T = snn if T == T_max else convert(model, timesteps=T, static_input=True,
                                                **options)
-        ann_seconds, seconds = side_by_side(ann_call, _compiled(snn_T), timing,
+        ann_seconds, seconds = side_by_side(ann_call, compiled_forward(snn_T), timing,
                                             batch_size)
         ann_times.append(ann_seconds)
         speed[T] = (1.0 / seconds, seconds / (T * ann_seconds))

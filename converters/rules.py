@@ -4,7 +4,9 @@ Each rule declares the layer arguments it does not support (``unsupported``)
 and rebuilds the layer in the converted graph with ``Converter`` helpers:
 ``apply`` (a stateless copy over all timesteps), ``activation``/``neuron``
 (a spiking neuron site) and ``timed``. Add your own with
-``keras_spiking.converters.register``.
+``keras_spiking.converters.register``. Which Keras classes a family rule
+covers comes from ``keras_spiking.layer_facts`` (e.g. every class with role
+"dropout"), read when this module is imported.
 
 Also here: how an activation of the original model maps onto a spiking
 neuron (``spiking_layer``) and onto its rate (``rate_layer``) under a firing
@@ -22,9 +24,11 @@ import dataclasses
 import keras
 import numpy as np
 
+from keras_spiking import layers
+from keras_spiking.layer_facts import classes, facts_of
 from keras_spiking.layers.rate import DEFAULT_AMPLITUDE, LIFRate, SoftLIF
 
-from .convert import NeuronSource, Rule, Signal, register
+from .base import NeuronSource, Rule, Signal, register
 
 
 def _lif_source(key, tau_rc=0.02, tau_ref=0.002, threshold=1.0,
@@ -52,11 +56,10 @@ def activation_source(activation):
 
 def layer_source(layer):
     """The ``NeuronSource`` of a ``LIFRate``/``SoftLIF`` layer."""
-    sigma = getattr(layer, "sigma", None) if isinstance(layer, SoftLIF) else None
-    return _lif_source(
-        "soft_lif" if isinstance(layer, SoftLIF) else "lif",
-        layer.tau_rc, layer.tau_ref, layer.threshold, layer.amplitude, sigma,
-        layer.offset)
+    key = facts_of(layer).activation  # "soft_lif" or "lif"
+    sigma = getattr(layer, "sigma", None) if key == "soft_lif" else None
+    return _lif_source(key, layer.tau_rc, layer.tau_ref, layer.threshold,
+                       layer.amplitude, sigma, layer.offset)
 
 
 def rate_layer(source, k, name):
@@ -74,8 +77,6 @@ def rate_layer(source, k, name):
 
 def spiking_layer(converter, source, k, name):
     """The spiking neuron layer for ``source`` at firing-rate scale ``k``."""
-    from keras_spiking import layers
-
     c = converter
     common = dict(dt=c.dt, stateful=c.stateful, name=name)
     if c.initial_voltage != "zeros":
@@ -111,7 +112,7 @@ class LinearRule(Rule):
         if not layer.use_bias:
             weights = weights + [np.zeros(self.channels(layer, weights), "float32")]
         # Dense acts on any leading axes: no fold needed.
-        fold = not isinstance(layer, keras.layers.Dense)
+        fold = not facts_of(layer).leading_axes
         copy = converter.clone(layer, activation="linear", use_bias=True)
         out = converter.apply(copy, inputs[0], weights=weights, fold=fold, copy=False)
         activation = layer.get_config().get("activation", "linear")
@@ -121,17 +122,13 @@ class LinearRule(Rule):
 
     @staticmethod
     def channels(layer, weights):
-        if isinstance(layer, keras.layers.DepthwiseConv2D) or (
-                hasattr(keras.layers, "DepthwiseConv1D")
-                and isinstance(layer, keras.layers.DepthwiseConv1D)):
+        """The number of output channels (the size of the bias)."""
+        if facts_of(layer).connections == "depthwise":
             return weights[0].shape[-2] * weights[0].shape[-1]
         return weights[-1].shape[-1]
 
 
-for _cls in (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D,
-             keras.layers.Conv3D, keras.layers.DepthwiseConv2D,
-             keras.layers.SeparableConv2D, keras.layers.SeparableConv1D,
-             keras.layers.DepthwiseConv1D):
+for _cls in classes(role="linear"):
     register(_cls, LinearRule)
 
 
@@ -139,7 +136,7 @@ def fold_batch_norm(linear, scale, shift):
     """Fold ``y = scale * z + shift`` (per output channel) into ``linear``."""
     weights = linear.get_weights()
     kernel, bias = weights[-2], weights[-1]
-    if isinstance(linear, (keras.layers.DepthwiseConv2D, keras.layers.DepthwiseConv1D)):
+    if facts_of(linear).connections == "depthwise":
         kernel = kernel * scale.reshape(kernel.shape[-2:])
     else:
         kernel = kernel * scale
@@ -206,6 +203,7 @@ class LeakyReLURule(Rule):
 
 
 def leaky_pair(converter, signal, slope, site):
+    """``relu(x) - slope * relu(-x)`` from two IF neuron sites (rate-exact)."""
     source = dataclasses.replace(RELU, key="leaky_relu")
     positive = converter.neuron(signal, source, site)
     flipped = converter.apply(keras.layers.Rescaling(-1.0, name=f"{site}_flip"),
@@ -225,38 +223,21 @@ class LIFRateRule(Rule):
         return converter.neuron(inputs[0], layer_source(layer), layer.name)
 
 
-register(LIFRate, LIFRateRule)
-register(SoftLIF, LIFRateRule)
+for _cls in classes(role="neuron", face="rate"):
+    register(_cls, LIFRateRule)
 
 
 # -- stateless layers ---------------------------------------------------------------------
 class StatelessRule(Rule):
-    """A layer that acts on each sample alone: copied, all steps in one call."""
-
-    fold = True
+    """A layer that acts on each sample alone: copied, all steps in one call
+    (applied directly when it acts on any leading axes, e.g. elementwise)."""
 
     def convert(self, layer, inputs, converter):
-        return converter.apply(layer, inputs[0], fold=self.fold)
+        return converter.apply(layer, inputs[0], fold=not facts_of(layer).leading_axes)
 
 
-class ElementwiseRule(StatelessRule):
-    """A layer that acts elementwise (any leading axes): applied directly."""
-
-    fold = False
-
-
-for _cls in (keras.layers.AveragePooling1D, keras.layers.AveragePooling2D,
-             keras.layers.AveragePooling3D, keras.layers.GlobalAveragePooling1D,
-             keras.layers.GlobalAveragePooling2D, keras.layers.GlobalAveragePooling3D,
-             keras.layers.Flatten, keras.layers.Reshape, keras.layers.Permute,
-             keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D,
-             keras.layers.ZeroPadding3D, keras.layers.Cropping1D,
-             keras.layers.Cropping2D, keras.layers.Cropping3D,
-             keras.layers.UpSampling1D, keras.layers.UpSampling2D):
+for _cls in classes(role="stateless") + classes(role="pooling", pool="average"):
     register(_cls, StatelessRule)
-
-for _cls in (keras.layers.Rescaling, keras.layers.Normalization):
-    register(_cls, ElementwiseRule)
 
 
 class IdentityRule(Rule):
@@ -266,25 +247,13 @@ class IdentityRule(Rule):
         return inputs[0]
 
 
-for _cls in (keras.layers.Dropout, keras.layers.SpatialDropout1D,
-             keras.layers.SpatialDropout2D, keras.layers.SpatialDropout3D,
-             keras.layers.GaussianNoise, keras.layers.GaussianDropout,
-             keras.layers.AlphaDropout, keras.layers.ActivityRegularization):
+for _cls in classes(role="dropout"):
     register(_cls, IdentityRule)
 
 
 class MaxPoolingRule(Rule):
     """Max pooling: an error by default, or average pooling, or a max over the
     synapse-filtered traces, or gated spike pooling (``Converter(max_pool=...)``)."""
-
-    average = {
-        keras.layers.MaxPooling1D: keras.layers.AveragePooling1D,
-        keras.layers.MaxPooling2D: keras.layers.AveragePooling2D,
-        keras.layers.MaxPooling3D: keras.layers.AveragePooling3D,
-        keras.layers.GlobalMaxPooling1D: keras.layers.GlobalAveragePooling1D,
-        keras.layers.GlobalMaxPooling2D: keras.layers.GlobalAveragePooling2D,
-        keras.layers.GlobalMaxPooling3D: keras.layers.GlobalAveragePooling3D,
-    }
 
     def convert(self, layer, inputs, converter):
         mode = converter.max_pool
@@ -301,7 +270,8 @@ class MaxPoolingRule(Rule):
         if mode == "avg":
             config = layer.get_config()
             config.pop("name")
-            avg = self.average[type(layer)](name=converter.unique(layer.name), **config)
+            average = facts_of(layer).average
+            avg = average(name=converter.unique(layer.name), **config)
             return converter.apply(avg, inputs[0], copy=False)
         spikes = inputs[0].spikes
         if mode == "max" or converter.mode_now == "rate" or not inputs[0].timed:
@@ -314,14 +284,12 @@ class MaxPoolingRule(Rule):
                 "put the max pooling right after an activation (relu, SoftLIF, ...), "
                 "or use max_pool='max' or 'avg'",
             )
-        from keras_spiking.layers import SpikeMaxPool
-
         inner = converter.clone(layer)
-        pool = SpikeMaxPool(inner, stateful=converter.stateful, name=inner.name)
+        pool = layers.SpikeMaxPool(inner, stateful=converter.stateful, name=inner.name)
         return Signal(converter.synapse_of(pool(spikes), inner.name), True)
 
 
-for _cls in MaxPoolingRule.average:
+for _cls in classes(role="pooling", pool="max"):
     register(_cls, MaxPoolingRule)
 
 
@@ -333,8 +301,8 @@ class MergeRule(Rule):
         return converter.apply(layer, list(inputs), fold=False)
 
 
-for _cls in (keras.layers.Add, keras.layers.Average, keras.layers.Subtract):
-    register(_cls, MergeRule)
+for _cls in classes(role="merge"):
+    register(_cls, MergeRule)  # Concatenate: replaced below
 
 
 @register(keras.layers.Concatenate)

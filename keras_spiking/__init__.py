@@ -1,7 +1,13 @@
 """keras_spiking: spiking neural networks in Keras 3.
 
-Train with LIF rates, convert to spikes (``keras_spiking.converters``), train
-spiking layers with surrogate gradients, learn exact spike times.
+Train with LIF rates, train spiking-aware (``SpikingActivation``), convert to
+spikes (``keras_spiking.converters``), train spiking layers with surrogate
+gradients, learn exact spike times, export to NIR, estimate energy.
+
+Every neuron and synapse is one discrete update, the dynamics core
+``keras_spiking.neurons``; the layers in ``keras_spiking.layers`` are its faces.
+``graph`` is the one walk over a Keras graph and ``layer_facts`` the one
+registry that classifies layers. docs/architecture.md maps the rest.
 """
 
 from keras_spiking import (

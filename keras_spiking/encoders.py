@@ -77,17 +77,8 @@ def rate(x, timesteps, *, gain=1.0, offset=0.0, seed=None):
     return ops.cast(u < p, p.dtype)
 
 
-def latency_times(
-    x,
-    timesteps,
-    *,
-    tau=1.0,
-    threshold=0.01,
-    linear=False,
-    normalize=False,
-    first_spike_time=0,
-    epsilon=1e-7,
-):
+def latency_times(x, timesteps, *, tau=1.0, threshold=0.01, linear=False, normalize=False,
+        first_spike_time=0, epsilon=1e-7):
     """Spike time, in steps (a float), of each input under latency coding.
 
     Log code (default), from a LIF neuron with time constant ``tau`` (steps)
@@ -143,18 +134,8 @@ def latency_times(
     return t + first_spike_time
 
 
-def latency(
-    x,
-    timesteps,
-    *,
-    tau=1.0,
-    threshold=0.01,
-    linear=False,
-    normalize=False,
-    clip=False,
-    first_spike_time=0,
-    epsilon=1e-7,
-):
+def latency(x, timesteps, *, tau=1.0, threshold=0.01, linear=False, normalize=False,
+        clip=False, first_spike_time=0, epsilon=1e-7):
     """Latency coding: one spike per input, at step ``round(latency_times(x))``.
 
     Strong inputs spike early, weak ones late. Inputs below ``threshold`` spike
@@ -274,17 +255,8 @@ class LatencyEncoder(_TimeEncoder):
         first_spike_time: delay (steps) added to every spike time.
     """
 
-    def __init__(
-        self,
-        timesteps,
-        tau=1.0,
-        threshold=0.01,
-        linear=False,
-        normalize=False,
-        clip=False,
-        first_spike_time=0,
-        **kwargs,
-    ):
+    def __init__(self, timesteps, tau=1.0, threshold=0.01, linear=False, normalize=False,
+            clip=False, first_spike_time=0, **kwargs):
         super().__init__(timesteps, **kwargs)
         self.code = dict(
             tau=float(check_number(self.name, "tau", tau, low=0, low_open=True)),

@@ -29,22 +29,18 @@ published per-operation energies, not measurements of this model.
 """
 
 import dataclasses
-import numbers
 import warnings
 
 import keras
 import numpy as np
 from keras import ops
 
-from keras_spiking.layers.base import TimeStateLayer
-from keras_spiking.layers.continuous import ContinuousLIF
-from keras_spiking.layers.filters import SynapticFilter
-from keras_spiking.layers.leaky import LeakyNeuron
-from keras_spiking.layers.pooling import SpikeMaxPool
-from keras_spiking.layers.rate import LIFRate
-from keras_spiking.layers.spiking import SpikingNeuron
-from keras_spiking.layers.time import RepeatTime, TimeFold, check_positive_integer
-from keras_spiking.validation import check_bool, check_number
+from keras_spiking.graph import calls, functional_graph
+from keras_spiking.layer_facts import facts_of
+from keras_spiking.layers.base import DynamicsLayer
+from keras_spiking.validation import check_bool, check_number, check_positive_integer
+
+OWNER = "ModelEnergy"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,67 +173,59 @@ def _channels(layer, shape):
     return shape[0] if first else shape[-1]
 
 
-_CONV = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
-_DEPTHWISE = tuple(getattr(keras.layers, n) for n in ("DepthwiseConv1D", "DepthwiseConv2D")
-                   if hasattr(keras.layers, n))
-_AVG_POOL = (keras.layers.AveragePooling1D, keras.layers.AveragePooling2D,
-             keras.layers.AveragePooling3D)
-_GLOBAL_AVG_POOL = (keras.layers.GlobalAveragePooling1D,
-                    keras.layers.GlobalAveragePooling2D,
-                    keras.layers.GlobalAveragePooling3D)
-_ACTIVATIONS = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU,
-                keras.layers.PReLU, keras.layers.Softmax)
-_NEURONS = (SpikingNeuron, LeakyNeuron, ContinuousLIF, LIFRate)
-
-
 def layer_counts(layer, in_shape, out_shape):
     """``(macs, neurons)`` of one call of ``layer`` per sample and timestep.
 
-    ``in_shape``/``out_shape`` exclude batch (and time). Returns None for a
-    layer with weights this function does not know (its cost is not counted).
+    ``in_shape``/``out_shape`` exclude batch (and time). The layer's
+    ``layer_facts`` decide: neurons update once per input unit, nonlinear
+    activations once per output element, ``connections`` give the MACs.
+    Returns None for a layer with weights this function does not know (its
+    cost is not counted).
     """
+    facts = facts_of(layer)
     out_size = _size(out_shape)
-    if isinstance(layer, SpikeMaxPool):
+    if facts.pool == "spike":
         return 0, 0  # comparisons and gating, no multiply-accumulates
-    if isinstance(layer, TimeFold):
+    if facts.time_axis == "wraps":
         return layer_counts(layer.layer, in_shape, out_shape)
-    if isinstance(layer, _NEURONS):
+    if facts.role == "neuron":
         return 0, _size(in_shape)  # one update per unit (also without return_sequences)
-    if isinstance(layer, keras.layers.Activation):
-        return 0, out_size if _nonlinear(layer.activation) else 0
-    if isinstance(layer, _ACTIVATIONS):
-        return 0, out_size
+    if facts.role == "activation":  # keras.layers.Activation: only a nonlinear one
+        linear = hasattr(layer, "activation") and not _nonlinear(layer.activation)
+        return 0, 0 if linear else out_size
     neurons = out_size if _nonlinear(getattr(layer, "activation", None)) else 0
-    if isinstance(layer, keras.layers.Dense):
+    if facts.connections == "dense":
         return _size(in_shape) * layer.units, neurons
-    if _DEPTHWISE and isinstance(layer, _DEPTHWISE):
+    if facts.connections == "depthwise":
         return out_size * _size(layer.kernel_size), neurons
-    if isinstance(layer, _CONV):
+    if facts.connections == "conv":
         groups = getattr(layer, "groups", 1)
         per_output = _size(layer.kernel_size) * _channels(layer, in_shape) // groups
         return out_size * per_output, neurons
-    if isinstance(layer, _AVG_POOL):
+    if facts.connections == "pool":
         return out_size * _size(layer.pool_size), 0
-    if isinstance(layer, _GLOBAL_AVG_POOL):
+    if facts.connections == "global_pool":
         return _size(in_shape), 0
-    if layer.weights and not isinstance(layer, (keras.layers.BatchNormalization,
-                                                keras.layers.LayerNormalization)):
+    if layer.weights and facts.role != "normalization":
         return None
     return 0, neurons
 
 
 def recurrent_macs(layer, units_shape):
-    """Multiply-accumulates per step of the recurrent weights of ``RLeaky`` &
-    co. (0 for other layers): ``units * units`` per position for all-to-all
-    weights (times the kernel size if convolutional), one per unit for a
-    one-to-one weight ``V``."""
-    if not getattr(layer, "recurrent", False):
+    """Multiply-accumulates per step of a neuron's recurrent weight, read from
+    its dynamics (``neurons.Dynamics.recurrent``; 0 without one): ``units *
+    units`` per position for a dense weight (times the kernel size if
+    convolutional), one per unit for a one-to-one weight."""
+    if not isinstance(layer, DynamicsLayer):
+        return 0
+    d = layer.dynamics()
+    if d.recurrent is None:
         return 0
     size = _size(units_shape)
-    if not layer.all_to_all:
+    if d.recurrent == "one_to_one":
         return size
-    kernel = layer.recurrent_kernel_size
-    return size * units_shape[-1] * (_size(kernel) if kernel else 1)
+    kernel = np.shape(d.recurrent_kernel)[:-2]  # the spatial extent of a "conv" kernel
+    return size * units_shape[-1] * _size(kernel)
 
 
 class ModelEnergy:
@@ -279,59 +267,52 @@ class ModelEnergy:
         self.layers, inputs, graph_inputs = self._count(model)
         self.measured = example_data is not None
         if self.measured:
-            batch_size = check_positive_integer("ModelEnergy", "batch_size", batch_size)
+            batch_size = check_positive_integer(OWNER, "batch_size", batch_size)
             self._measure(graph_inputs, inputs, example_data, batch_size)
 
     @staticmethod
     def _model_dt(model):
         for layer in model.layers:
-            if isinstance(layer, _NEURONS) and getattr(layer, "dt", None):
+            if facts_of(layer).role == "neuron" and getattr(layer, "dt", None):
                 return float(layer.dt)
         return None
 
     def _count(self, model):
         """One ``LayerEnergy`` per layer call, the tensor whose activity it
         pays for, and the graph's inputs."""
-        graph = getattr(model, "_functional", None) or model  # Sequential
-        if not hasattr(graph, "_nodes_by_depth"):
-            raise ValueError(
-                f"ModelEnergy: '{model.name}' has no layer graph; build it first "
-                "(a Functional model, or a Sequential model with keras.Input).")
-        nodes = [node for depth in sorted(graph._nodes_by_depth, reverse=True)
-                 for node in graph._nodes_by_depth[depth]
-                 if node.input_tensors and not isinstance(node.operation,
-                                                          keras.layers.InputLayer)]
-        for node in nodes:
-            if isinstance(node.operation, keras.Model):
+        graph_inputs = list(functional_graph(model, OWNER).inputs)
+        found = calls(model, inline=False, owner=OWNER)
+        for call in found:
+            if isinstance(call.layer, keras.Model):
                 raise ValueError(
                     f"ModelEnergy: '{model.name}' contains the nested model "
-                    f"'{node.operation.name}'; build one flat model (call the inner "
+                    f"'{call.layer.name}'; build one flat model (call the inner "
                     "layers directly) to count it.")
-        # which tensors carry a time axis: those downstream of RepeatTime, and
-        # all tensors if a time layer is fed from the inputs without RepeatTime
+        # which values carry a time axis: those downstream of RepeatTime, and
+        # all values if a time layer is fed from the inputs without RepeatTime
         repeated = set()
-        for node in nodes:
-            if isinstance(node.operation, RepeatTime) or any(
-                    id(t) in repeated for t in node.input_tensors):
-                repeated.update(id(t) for t in node.output_tensors)
+        for call in found:
+            if facts_of(call.layer).time_axis == "adds" or any(
+                    i in repeated for i in call.input_ids):
+                repeated.update(call.output_ids)
         timed_inputs = any(
-            isinstance(node.operation, (TimeStateLayer, TimeFold))
-            and not any(id(t) in repeated for t in node.input_tensors) for node in nodes)
-        timed = {id(t): timed_inputs for t in graph.inputs}
-        source = {}  # spike source of a tensor: synaptic filters are linear and
+            facts_of(call.layer).time_axis in ("wraps", "scans")
+            and not any(i in repeated for i in call.input_ids) for call in found)
+        timed = {}  # value number -> has a time axis; missing: a model input
+        source = {}  # spike source of a value: synaptic filters are linear and
         # move to the postsynaptic side on hardware, so events are their inputs
         stats, inputs, unknown = [], [], []
-        for node in nodes:
-            layer = node.operation
-            x, y = node.input_tensors[0], node.output_tensors[0]
-            x_timed = any(timed.get(id(t), False) for t in node.input_tensors)
-            y_timed = x_timed or isinstance(layer, RepeatTime)
-            if isinstance(layer, TimeStateLayer) and not layer.return_sequences:
+        for call in found:
+            layer, facts = call.layer, facts_of(call.layer)
+            x, y = call.inputs[0], call.outputs[0]
+            x_id, y_id = call.input_ids[0], call.output_ids[0]
+            x_timed = any(timed.get(i, timed_inputs) for i in call.input_ids)
+            y_timed = x_timed or facts.time_axis == "adds"
+            if facts.time_axis == "scans" and not getattr(layer, "return_sequences", True):
                 y_timed = False
-            for t in node.output_tensors:
-                timed[id(t)] = y_timed
-            if isinstance(layer, SynapticFilter):
-                source[id(y)] = source.get(id(x), x)
+            timed.update((i, y_timed) for i in call.output_ids)
+            if facts.role == "filter":
+                source[y_id] = source.get(x_id, x)
             in_shape = tuple(x.shape[2:] if x_timed else x.shape[1:])
             out_shape = tuple(y.shape[2:] if y_timed else y.shape[1:])
             counts = layer_counts(layer, in_shape, out_shape)
@@ -341,10 +322,10 @@ class ModelEnergy:
             once = timed_inputs is False and bool(repeated) and not x_timed
             stats.append(LayerEnergy(layer.name, type(layer).__name__, *counts,
                                      once=once))
-            inputs.append(source.get(id(x), x))
+            inputs.append(source.get(x_id, x))
             feedback = recurrent_macs(layer, in_shape)
             if feedback:  # events: the layer's own spikes of the previous step
-                spikes = layer.output_mode == "spikes" and layer.return_sequences
+                spikes = layer.outputs_spikes and layer.return_sequences
                 stats.append(LayerEnergy(f"{layer.name}/recurrent", type(layer).__name__,
                                          feedback, 0))
                 inputs.append(y if spikes else None)
@@ -352,7 +333,7 @@ class ModelEnergy:
             warnings.warn(
                 f"ModelEnergy: no counting rule for the layers {unknown} (they have "
                 "weights); their synaptic operations are not counted.", stacklevel=3)
-        return stats, inputs, list(graph.inputs)
+        return stats, inputs, graph_inputs
 
     def _measure(self, graph_inputs, inputs, data, batch_size):
         """Fraction of nonzero inputs of every synaptic layer, over ``data``."""
@@ -442,11 +423,7 @@ class ModelEnergy:
 
     @staticmethod
     def _check_timesteps(timesteps):
-        if isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral) \
-                or timesteps < 1:
-            raise ValueError(
-                f"ModelEnergy: timesteps must be an integer >= 1, got {timesteps!r}.")
-        return int(timesteps)
+        return check_positive_integer(OWNER, "timesteps", timesteps)
 
     def summary(self, devices=("cpu", "loihi"), timesteps=1, print_fn=print):
         """Print the per-layer counts and the energy per inference per device.

@@ -93,15 +93,8 @@ def lif_rate(j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0):
     return ops.cast(rate, dtype)
 
 
-def soft_lif_rate(
-    j,
-    tau_rc=0.02,
-    tau_ref=0.002,
-    threshold=1.0,
-    amplitude=1.0,
-    sigma=0.02,
-    exact_forward=False,
-):
+def soft_lif_rate(j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0, sigma=0.02,
+        exact_forward=False):
     """Smoothed LIF rate for training (Hunsberger & Eliasmith, arXiv 1510.08829).
 
     ``lif_rate`` with ``max(j - threshold, 0)`` replaced by

@@ -59,8 +59,24 @@ def check_choice(owner, name, value, choices):
     return value
 
 
+def check_seed(owner, seed):
+    """Check that a random seed is None or an integer (not a bool or a float)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"{owner}: seed must be None or an integer, got {seed!r}.")
+    return seed
+
+
 def check_bool(owner, name, value):
     """Check that ``value`` is True or False (not merely truthy)."""
     if not isinstance(value, bool):
         raise TypeError(f"{owner}: {name} must be True or False, got {value!r}.")
     return value
+
+
+def check_positive_integer(owner, name, value):
+    """Check that ``value`` is an integer >= 1 (not a bool); returns it as an int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} must be an integer >= 1, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{owner}: {name} must be an integer >= 1, got {value!r}.")
+    return int(value)

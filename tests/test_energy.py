@@ -183,3 +183,25 @@ def test_recurrent_weights_and_last_step_output():
 def test_example_data_must_be_arrays():
     with pytest.raises(TypeError, match="example_data must be an array"):
         E.ModelEnergy(spiking_model(), example_data=iter([quarter_spikes()]))
+
+
+@pytest.mark.parametrize("recurrent, macs", [("dense", 16), ("one_to_one", 4)])
+def test_recurrent_weights_of_imported_continuous_neurons(recurrent, macs):
+    # ContinuousLIF(recurrent=...) is what import_nir builds for NIR cycles; its
+    # feedback is read from the dynamics core's description (failed before: it
+    # read the Leaky family's all_to_all / output_mode attributes)
+    from keras_spiking.layers import ContinuousLIF
+
+    inp = keras.Input((6, 3))
+    x = TimeFold(keras.layers.Dense(4))(inp)
+    y = ContinuousLIF(tau=0.02, r=20.0, recurrent=recurrent)(x)
+    model = keras.Model(inp, y)
+    kernel = np.eye(4, dtype="float32") * 0.5 if recurrent == "dense" else np.full(4, 0.5, "float32")
+    model.layers[-1].recurrent_kernel.assign(kernel)
+    data = np.random.default_rng(0).uniform(0, 1, (8, 6, 3)).astype("float32")
+    energy = E.ModelEnergy(model, data)
+    rows = {s.name: s for s in energy.layers}
+    name = model.layers[-1].name
+    assert rows[name].neurons == 4 and rows[f"{name}/recurrent"].macs == macs
+    spikes = model.predict(data, verbose=0)
+    assert rows[f"{name}/recurrent"].activity == pytest.approx(np.mean(spikes != 0))

@@ -33,7 +33,22 @@ from keras_spiking.timeloop import scan_time
 from keras_spiking.validation import check_bool
 
 
-class TimeStateLayer(keras.layers.Layer):
+class AttributeConfig:
+    """Mixin: ``get_config`` adds the attributes each class in the hierarchy names
+    in its ``config_attributes`` (numpy arrays as lists), base classes first."""
+
+    config_attributes = ()
+
+    def get_config(self):
+        config = super().get_config()
+        for cls in reversed(type(self).__mro__):
+            for name in cls.__dict__.get("config_attributes", ()):
+                value = getattr(self, name)
+                config[name] = value.tolist() if isinstance(value, np.ndarray) else value
+        return config
+
+
+class TimeStateLayer(AttributeConfig, keras.layers.Layer):
     """Base class: scans ``step`` over axis 1 of ``(batch, time, ...)`` inputs.
 
     Args:
@@ -240,16 +255,7 @@ class TimeStateLayer(keras.layers.Layer):
             return (shape[1], shape[0]) + shape[2:] if self.return_sequences else shape[:1] + shape[2:]
         return shape if self.return_sequences else shape[:1] + shape[2:]
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            return_sequences=self.return_sequences,
-            return_state=self.return_state,
-            stateful=self.stateful,
-            unroll=self.unroll,
-            time_major=self.time_major,
-        )
-        return config
+    config_attributes = ("return_sequences", "return_state", "stateful", "unroll", "time_major")
 
 
 class DynamicsLayer(TimeStateLayer):
@@ -268,6 +274,12 @@ class DynamicsLayer(TimeStateLayer):
 
     def select_output(self, spikes, voltage):
         return voltage if spikes is None else spikes
+
+    @property
+    def outputs_spikes(self):
+        """True if the layer's output is its spikes (what ``ModelEnergy`` counts
+        as the events of the next layer)."""
+        return self.dynamics().spiking
 
     def initial_state(self, inputs):
         return neurons.initial_state(self.dynamics(inputs.dtype), inputs[:, 0])

@@ -107,30 +107,9 @@ class ContinuousLIF(DynamicsLayer):
     """
     )
 
-    def __init__(
-        self,
-        tau=0.02,
-        r=1.0,
-        v_leak=0.0,
-        v_threshold=1.0,
-        v_reset=0.0,
-        tau_syn=None,
-        w_in=1.0,
-        dt=0.001,
-        integration="euler",
-        recurrent=None,
-        surrogate="atan",
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
-        **kwargs,
-    ):
-        super().__init__(
-            return_sequences=return_sequences,
-            return_state=return_state,
-            stateful=stateful,
-            **kwargs,
-        )
+    def __init__(self, tau=0.02, r=1.0, v_leak=0.0, v_threshold=1.0, v_reset=0.0, tau_syn=None,
+            w_in=1.0, dt=0.001, integration="euler", recurrent=None, surrogate="atan", **kwargs):
+        super().__init__(**kwargs)
         name = self.name
         self.tau = None if tau is None else _param(name, "tau", tau, low=0, low_open=True)
         self.r = _param(name, "r", r)

@@ -37,20 +37,9 @@ class SynapticFilter(DynamicsLayer):
 
     state_dtype = "float32"  # float16 state drifts over long runs
 
-    def __init__(
-        self,
-        tau=None,
-        dt=None,
-        initial_value="zeros",
-        learn_tau=None,
-        *,
-        tau_initializer=None,
-        tau_constraint=None,
-        level_initializer=None,
-        initial_level_constraint=None,
-        apply_during_training=True,
-        **kwargs,
-    ):
+    def __init__(self, tau=None, dt=None, initial_value="zeros", learn_tau=None, *,
+            tau_initializer=None, tau_constraint=None, level_initializer=None,
+            initial_level_constraint=None, apply_during_training=True, **kwargs):
         super().__init__(**kwargs)
         name = self.name
         if (tau is None) == (tau_initializer is None):

@@ -180,6 +180,10 @@ class LeakyNeuron(DynamicsLayer):
             return voltage
         return spikes, voltage
 
+    @property
+    def outputs_spikes(self):
+        return self.output_mode == "spikes"
+
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
         per_step = shape[:1] + shape[2:]

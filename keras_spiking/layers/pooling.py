@@ -12,17 +12,9 @@ of them at the first step), the window spikes if any of them does.
 import keras
 from keras import ops
 
+from keras_spiking import layer_facts
 from keras_spiking.layers.time import TimeFold
 from keras_spiking.validation import check_bool
-
-MAX_POOLING = (
-    keras.layers.MaxPooling1D,
-    keras.layers.MaxPooling2D,
-    keras.layers.MaxPooling3D,
-    keras.layers.GlobalMaxPooling1D,
-    keras.layers.GlobalMaxPooling2D,
-    keras.layers.GlobalMaxPooling3D,
-)
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
@@ -49,10 +41,11 @@ class SpikeMaxPool(TimeFold):
     """
 
     def __init__(self, layer, stateful=False, **kwargs):
-        if not isinstance(layer, MAX_POOLING):
+        if layer_facts.facts_of(layer).pool != "max":
+            names = ", ".join(c.__name__ for c in layer_facts.classes(pool="max"))
             raise TypeError(
-                f"SpikeMaxPool: layer must be a Keras max pooling layer "
-                f"({', '.join(c.__name__ for c in MAX_POOLING)}), got {layer!r}."
+                f"SpikeMaxPool: layer must be a Keras max pooling layer ({names}), "
+                f"got {layer!r}."
             )
         super().__init__(layer, **kwargs)
         self.stateful = check_bool(self.name, "stateful", stateful)
@@ -96,3 +89,7 @@ class SpikeMaxPool(TimeFold):
         config["stateful"] = self.stateful
         del config["steps_per_call"]
         return config
+
+
+# registered here, not in layer_facts.py, which this module imports
+layer_facts.register(SpikeMaxPool, role="pooling", pool="spike", time_axis="scans")

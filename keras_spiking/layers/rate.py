@@ -20,6 +20,7 @@ import warnings
 
 import keras
 
+from keras_spiking.layers.base import AttributeConfig
 from keras_spiking.neurons import soft_lif_rate
 from keras_spiking.validation import check_number
 
@@ -43,7 +44,7 @@ def resolve_offset(owner, offset, threshold):
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
-class LIFRate(keras.layers.Layer):
+class LIFRate(AttributeConfig, keras.layers.Layer):
     """Activation layer: the exact steady-state LIF firing rate.
 
     ``y = amplitude * lif_rate(j)`` elementwise, with input current
@@ -77,16 +78,8 @@ class LIFRate(keras.layers.Layer):
         ])
     """
 
-    def __init__(
-        self,
-        tau_rc=0.02,
-        tau_ref=0.002,
-        threshold=1.0,
-        amplitude=DEFAULT_AMPLITUDE,
-        offset=None,
-        gradient_sigma=None,
-        **kwargs,
-    ):
+    def __init__(self, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=DEFAULT_AMPLITUDE,
+            offset=None, gradient_sigma=None, **kwargs):
         super().__init__(**kwargs)
         check_lif_parameters(self.name, tau_rc, tau_ref, threshold, amplitude)
         if gradient_sigma is not None:
@@ -102,14 +95,13 @@ class LIFRate(keras.layers.Layer):
 
     def rate(self, inputs):
         """The steady-state rate function used by ``call`` (and the converter)."""
+        return self.lif_rate(inputs, sigma=self.gradient_sigma or 0.0, exact_forward=True)
+
+    def lif_rate(self, inputs, **smoothing):
+        """``soft_lif_rate`` of ``inputs + offset`` with this layer's parameters."""
         return soft_lif_rate(
-            inputs + self.offset,
-            self.tau_rc,
-            self.tau_ref,
-            self.threshold,
-            self.amplitude,
-            sigma=self.gradient_sigma or 0.0,
-            exact_forward=True,
+            inputs + self.offset, self.tau_rc, self.tau_ref, self.threshold, self.amplitude,
+            **smoothing,
         )
 
     def call(self, inputs):
@@ -118,17 +110,7 @@ class LIFRate(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            tau_rc=self.tau_rc,
-            tau_ref=self.tau_ref,
-            threshold=self.threshold,
-            amplitude=self.amplitude,
-            offset=self.offset,
-            gradient_sigma=self.gradient_sigma,
-        )
-        return config
+    config_attributes = ("tau_rc", "tau_ref", "threshold", "amplitude", "offset", "gradient_sigma")
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
@@ -144,29 +126,14 @@ class SoftLIF(LIFRate):
         (the other arguments as ``LIFRate``)
     """
 
-    def __init__(
-        self,
-        tau_rc=0.02,
-        tau_ref=0.002,
-        threshold=1.0,
-        amplitude=DEFAULT_AMPLITUDE,
-        offset=None,
-        sigma=0.05,
-        **kwargs,
-    ):
+    def __init__(self, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=DEFAULT_AMPLITUDE,
+            offset=None, sigma=0.05, **kwargs):
         super().__init__(tau_rc, tau_ref, threshold, amplitude, offset, **kwargs)
         check_number(self.name, "sigma", sigma, low=0)
         self.sigma = float(sigma)
 
     def rate(self, inputs):
-        return soft_lif_rate(
-            inputs + self.offset,
-            self.tau_rc,
-            self.tau_ref,
-            self.threshold,
-            self.amplitude,
-            self.sigma,
-        )
+        return self.lif_rate(inputs, sigma=self.sigma)
 
     def get_config(self):
         config = super().get_config()

@@ -16,8 +16,6 @@ Both are faces of the dynamics core (``keras_spiking.neurons``, via
 converter's verify mode swaps in for the spikes).
 """
 
-import numbers
-
 import keras
 import numpy as np
 from keras import ops
@@ -31,7 +29,7 @@ from keras_spiking.layers.rate import (
     resolve_offset,
 )
 from keras_spiking.neurons import Dynamics, lif_rate
-from keras_spiking.validation import check_bool, check_choice, check_number
+from keras_spiking.validation import check_bool, check_choice, check_number, check_seed
 
 #: Accepted ``initial_voltage`` values.
 INITIAL_VOLTAGES = ("zeros", "half", "uniform")
@@ -51,32 +49,14 @@ class SpikingNeuron(DynamicsLayer):
 
     state_dtype = "float32"  # float16 state drifts over long runs
 
-    def __init__(
-        self,
-        threshold,
-        amplitude,
-        dt,
-        initial_voltage,
-        seed,
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
-        **kwargs,
-    ):
-        super().__init__(
-            return_sequences=return_sequences,
-            return_state=return_state,
-            stateful=stateful,
-            **kwargs,
-        )
+    def __init__(self, threshold=1.0, amplitude=1.0, dt=0.001, *, initial_voltage="zeros",
+                 seed=None, **kwargs):
+        super().__init__(**kwargs)
         check_number(self.name, "threshold", threshold, low=0, low_open=True)
         check_number(self.name, "amplitude", amplitude, low=0, low_open=True)
         check_number(self.name, "dt", dt, low=0, low_open=True)
         check_choice(self.name, "initial_voltage", initial_voltage, INITIAL_VOLTAGES)
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-        ):
-            raise TypeError(f"{self.name}: seed must be None or an integer, got {seed!r}.")
+        check_seed(self.name, seed)
         self.threshold = float(threshold)
         self.amplitude = float(amplitude)
         self.dt = float(dt)
@@ -113,16 +93,7 @@ class SpikingNeuron(DynamicsLayer):
             return ops.cast(self.voltage0, dtype)
         return 0.0
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            threshold=self.threshold,
-            amplitude=self.amplitude,
-            dt=self.dt,
-            initial_voltage=self.initial_voltage,
-            seed=self.seed,
-        )
-        return config
+    config_attributes = ("threshold", "amplitude", "dt", "initial_voltage", "seed")
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
@@ -168,32 +139,9 @@ class SpikingLIF(SpikingNeuron):
 
     state_names = ("voltage", "refractory_time")
 
-    def __init__(
-        self,
-        tau_rc=0.02,
-        tau_ref=0.002,
-        threshold=1.0,
-        amplitude=DEFAULT_AMPLITUDE,
-        dt=0.001,
-        offset=None,
-        initial_voltage="zeros",
-        seed=None,
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
-        **kwargs,
-    ):
-        super().__init__(
-            threshold,
-            amplitude,
-            dt,
-            initial_voltage,
-            seed,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            stateful=stateful,
-            **kwargs,
-        )
+    def __init__(self, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=DEFAULT_AMPLITUDE,
+                 dt=0.001, offset=None, **kwargs):
+        super().__init__(threshold, amplitude, dt, **kwargs)
         check_lif_parameters(self.name, tau_rc, tau_ref, threshold, amplitude)
         self.tau_rc = float(tau_rc)
         self.tau_ref = float(tau_ref)
@@ -227,10 +175,7 @@ class SpikingLIF(SpikingNeuron):
             self.amplitude,
         )
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(tau_rc=self.tau_rc, tau_ref=self.tau_ref, offset=self.offset)
-        return config
+    config_attributes = ("tau_rc", "tau_ref", "offset")
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
@@ -262,30 +207,8 @@ class SpikingIF(SpikingNeuron):
     state_names = ("voltage",)
     resets = ("subtract", "zero")
 
-    def __init__(
-        self,
-        threshold=1.0,
-        amplitude=1.0,
-        dt=0.001,
-        reset="subtract",
-        initial_voltage="zeros",
-        seed=None,
-        return_sequences=True,
-        return_state=False,
-        stateful=False,
-        **kwargs,
-    ):
-        super().__init__(
-            threshold,
-            amplitude,
-            dt,
-            initial_voltage,
-            seed,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            stateful=stateful,
-            **kwargs,
-        )
+    def __init__(self, threshold=1.0, amplitude=1.0, dt=0.001, reset="subtract", **kwargs):
+        super().__init__(threshold, amplitude, dt, **kwargs)
         self.reset = check_choice(self.name, "reset", reset, self.resets)
 
     def dynamics(self, dtype=None):
@@ -316,10 +239,7 @@ class SpikingIF(SpikingNeuron):
         steps = ops.floor(self.threshold / (j_safe * self.dt)) + 1.0
         return ops.where(active, self.amplitude / (steps * self.dt), 0.0)
 
-    def get_config(self):
-        config = super().get_config()
-        config["reset"] = self.reset
-        return config
+    config_attributes = ("reset",)
 
 
 def straight_through(spikes, rates):
@@ -390,8 +310,7 @@ class SpikingActivation(DynamicsLayer):
         super().__init__(**kwargs)
         self.activation = _activation(self.name, activation)
         self.dt = resolve_dt(self.name, dt)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise TypeError(f"{self.name}: seed must be None or an integer, got {seed!r}.")
+        check_seed(self.name, seed)
         self.seed = None if seed is None else int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.spiking_aware_training = check_bool(

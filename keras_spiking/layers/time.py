@@ -7,19 +7,10 @@ step like ``keras.layers.TimeDistributed`` (benchmarks/time_folding.py
 measures the difference). ``RepeatTime`` tiles a static input over time.
 """
 
-import numbers
-
 import keras
 from keras import ops
 
-
-def check_positive_integer(owner, name, value):
-    """Check that ``value`` is an integer >= 1 and return it as an int."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner}: {name} must be an integer >= 1, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{owner}: {name} must be an integer >= 1, got {value!r}.")
-    return int(value)
+from keras_spiking.validation import check_positive_integer
 
 
 def _dim(static, dynamic, i):

@@ -16,7 +16,7 @@ from keras_spiking.converters import (
     plot_evaluation,
     run_chunked,
 )
-from keras_spiking.converters.evaluate import _compiled
+from keras_spiking.converters.evaluate import compiled_forward
 
 L = keras.layers
 
@@ -66,7 +66,7 @@ def test_snn_reaches_ann_accuracy_and_readouts_match(trained, snn):
     assert ann > 0.9
     ev = evaluate_timesteps(snn, (x, y), [5, 12], mean_fraction=0.4, batch_size=60,
                             verbose=0)
-    out = keras.ops.convert_to_numpy(_compiled(snn)(x))  # the same traced function
+    out = keras.ops.convert_to_numpy(compiled_forward(snn)(x))  # the same traced function
     for T in (5, 12):
         k = max(1, round(0.4 * T))
         assert ev.last[T] == np.mean(np.argmax(out[:, T - 1], -1) == y)

@@ -1,0 +1,89 @@
+"""Keras -> NIR: ``export_graph(model, dt, integration, approximate)``.
+
+The walk over the Keras model (``walk``) hands each layer to the exporter
+(``exporter.Exporter``), whose per-class rules (``export_layers.py``,
+``export_neurons.py``) add NIR nodes; ``graph_ops.fold_scales`` then moves
+uniform Scales into the weights after them.
+"""
+
+import keras
+
+from . import export_layers, export_neurons  # noqa: F401  (the rules: imported to register)
+from .library import load_nir
+from keras_spiking.graph import calls, functional_graph, run
+
+from ..base import ConversionError
+from .describe import describe
+from .exporter import Exporter
+from .graph_ops import fold_scales
+
+nir = load_nir()
+
+#: the step (seconds) when neither the caller nor a layer gives one
+DEFAULT_DT = 0.001
+
+
+def export_graph(model, dt, integration, approximate):
+    """The ``nir.NIRGraph`` of ``model`` (arguments checked by ``export_nir``;
+    ``dt`` None: the layers' own)."""
+    dt = model_dt(model, dt)
+    exporter = Exporter(dt, integration, approximate)
+    outputs = walk(model, exporter.input, exporter.layer)
+    for i, port in enumerate(outputs):
+        exporter.output(port, "output" if len(outputs) == 1 else f"output_{i}")
+    nodes, edges = fold_scales(exporter.nodes, exporter.edges)
+    metadata = {"keras_spiking": {"dt": dt, "integration": integration,
+                                  "source_model": model.name}}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
+
+
+def model_dt(model, dt):
+    """The export's step: ``dt`` if given (checked), else the one step of the
+    model's layers that have one (several raise), else ``DEFAULT_DT``."""
+    found = {}
+    for layer in _all_layers(model):
+        description = describe(layer)
+        if description is not None and description["dt"] is not None:
+            found[layer.name] = float(description["dt"])
+    values = sorted(set(found.values()))
+    if dt is None:
+        if len(values) > 1:
+            raise ConversionError(
+                f"export_nir: the layers use different steps {found}; NIR graphs have one "
+                "dt. Give all layers the same dt."
+            )
+        return values[0] if values else DEFAULT_DT
+    if not (isinstance(dt, (int, float)) and dt > 0):
+        raise ValueError(f"export_nir: dt must be a number > 0 (seconds), got {dt!r}.")
+    return float(dt)
+
+
+def walk(model, start, visit):
+    """Run ``model``'s graph on exporter values (Ports) instead of tensors, with
+    the package's one graph walk (``keras_spiking.graph``; nested models inlined).
+
+    ``start(name, shape, consumers)`` makes the value of each model input
+    (``name`` of its Input layer, ``shape`` without batch, ``consumers`` the
+    layers it feeds); ``visit(layer, inputs, out_shape)`` the value of each
+    layer call from its inputs' values, in topological order (``out_shape``
+    with batch). Returns the values of the model's outputs.
+    """
+    graph = functional_graph(model, "export_nir", ConversionError)
+    every = calls(model, owner="export_nir", error=ConversionError)
+    values = []
+    for x in graph.inputs:
+        consumers = [call.layer for call in every if any(t is x for t in call.inputs)]
+        name = getattr(x._keras_history.operation, "name", "input")
+        values.append(start(name, tuple(x.shape[1:]), consumers))
+    return run(model, values,
+               lambda call, inputs: visit(call.layer, inputs, tuple(call.outputs[0].shape)),
+               owner="export_nir", error=ConversionError)
+
+
+def _all_layers(model):
+    """Every layer of ``model``, nested models' layers included."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+        else:
+            yield layer
