@@ -125,7 +125,8 @@ def _size(shape):
     return int(np.prod(shape, dtype=np.int64))
 
 
-def _nonlinear(activation):
+def is_nonlinear(activation):
+    """Whether a layer's ``activation`` (None: it has none) is a nonlinearity."""
     return activation is not None and getattr(activation, "__name__", "") != "linear"
 
 
@@ -154,9 +155,9 @@ def layer_counts(layer, in_shape, out_shape):
     if facts.role == "filter":
         return 0, 0  # a synaptic current: part of the next neurons' update on hardware
     if facts.role == "activation":  # keras.layers.Activation: only a nonlinear one
-        linear = hasattr(layer, "activation") and not _nonlinear(layer.activation)
+        linear = hasattr(layer, "activation") and not is_nonlinear(layer.activation)
         return 0, 0 if linear else out_size
-    neurons = out_size if _nonlinear(getattr(layer, "activation", None)) else 0
+    neurons = out_size if is_nonlinear(getattr(layer, "activation", None)) else 0
     if facts.connections == "dense":
         return _size(in_shape) * layer.units, neurons
     if facts.connections == "depthwise":
@@ -202,8 +203,8 @@ def is_spiking(layer):
     if facts.role == "neuron":
         return facts.face != "rate"
     if facts.role == "activation":
-        return hasattr(layer, "activation") and not _nonlinear(layer.activation)
-    return not _nonlinear(getattr(layer, "activation", None))
+        return hasattr(layer, "activation") and not is_nonlinear(layer.activation)
+    return not is_nonlinear(getattr(layer, "activation", None))
 
 
 _STATS = {}  # layer class -> stats function(node) -> dict

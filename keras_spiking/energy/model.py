@@ -40,7 +40,7 @@ def _input_kind(layer):
         return _input_kind(layer.layer)
     if isinstance(layer, DynamicsLayer):
         return "spikes" if layer.outputs_spikes else "values"
-    has_neurons = facts_of(layer).role in ("neuron", "activation") or counting._nonlinear(
+    has_neurons = facts_of(layer).role in ("neuron", "activation") or counting.is_nonlinear(
         getattr(layer, "activation", None))
     return "rates" if has_neurons and not counting.is_spiking(layer) else "values"
 
@@ -147,9 +147,12 @@ class ModelEnergy:
     # -- counting -----------------------------------------------------------------------------
     @staticmethod
     def _model_dt(model):
+        """The ``dt`` of the first neuron layer (or spiking layer) that has one."""
         for layer in model.layers:
-            if facts_of(layer).role == "neuron" and getattr(layer, "dt", None):
-                return float(layer.dt)
+            spiking = isinstance(layer, DynamicsLayer) and layer.outputs_spikes
+            dt = getattr(layer, "dt", None)
+            if (facts_of(layer).role == "neuron" or spiking) and dt is not None:
+                return float(_seconds(dt))
         return None
 
     def _count(self, model):
@@ -377,7 +380,7 @@ class ModelEnergy:
         device, dt = self._usable(device), self._dt(dt)
         steps = self._steps(timesteps, timesteps_per_inference)
         parts = [self._row_energy(r, device, steps, dt) for r in self._rows_of(layer)]
-        return sum(p[0] for p in parts), sum(p[1] for p in parts)
+        return float(sum(p[0] for p in parts)), float(sum(p[1] for p in parts))
 
     def total_energy(self, device, timesteps_per_inference=None, dt=None, *, timesteps=None):
         """Joules per inference (one sample) on ``device``.
