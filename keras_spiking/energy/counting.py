@@ -108,11 +108,13 @@ class Node:
 
     @property
     def in_shape(self):
+        """The first input's per-step feature shape (no batch, no time)."""
         shapes = self.input_shapes
         return tuple((shapes[0] if isinstance(shapes, list) else shapes)[1:])
 
     @property
     def out_shape(self):
+        """The first output's per-step feature shape (no batch, no time)."""
         shapes = self.output_shapes
         return tuple((shapes[0] if isinstance(shapes, list) else shapes)[1:])
 
