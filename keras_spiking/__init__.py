@@ -21,6 +21,7 @@ from keras_spiking import (
     layers,
     losses,
     metrics,
+    model_energy,
     neurons,
     plotting,  # matplotlib is imported only when a plot is drawn
     regularizers,

@@ -1,12 +1,15 @@
-"""ModelEnergy: counts against hand-computed values, measured activity, energies."""
+"""ModelEnergy: counts against hand-computed values, measured activity, energies;
+KerasSpiking 0.3's interface (layer_stats, summary columns, register_layer/device)."""
 
 import keras
 import numpy as np
 import pytest
 
+import keras_spiking
 from keras_spiking import energy as E
+from keras_spiking.config import default
 from keras_spiking.converters import convert
-from keras_spiking.layers import Leaky, Lowpass, RepeatTime, TimeFold
+from keras_spiking.layers import Leaky, Lowpass, RepeatTime, SpikingActivation, TimeFold
 
 
 def counts(layer, input_shape):
@@ -205,3 +208,232 @@ def test_recurrent_weights_of_imported_continuous_neurons(recurrent, macs):
     assert rows[name].neurons == 4 and rows[f"{name}/recurrent"].macs == macs
     spikes = model.predict(data, verbose=0)
     assert rows[f"{name}/recurrent"].activity == pytest.approx(np.mean(spikes != 0))
+
+
+# -- KerasSpiking 0.3's interface ------------------------------------------------------------
+
+
+def two_layer_model():
+    """6 inputs -> Dense(4, relu), every weight 0.5 -> Dense(3)."""
+    inp = keras.Input((6,))
+    hidden = keras.layers.Dense(4, activation="relu", kernel_initializer="zeros")
+    model = keras.Model(inp, keras.layers.Dense(3)(hidden(inp)))
+    hidden.kernel.assign(np.full((6, 4), 0.5, "float32"))
+    return model
+
+
+HALF_ON = np.tile(np.array([[1, 0, 1, 0, 1, 0]], "float32"), (5, 1))  # 3 of 6 inputs on
+
+
+def test_two_layer_model_hand_computed():
+    model = two_layer_model()
+    first, second = model.layers[1], model.layers[2]
+    energy = keras_spiking.ModelEnergy(model, example_data=HALF_ON)
+    # connections 6*4 and 4*3; relu= counts 4 neurons (non-spiking), Dense(3) none
+    assert energy.layer_stats[first] == {"connections": 24, "neurons": 4, "spiking": False}
+    assert energy.layer_stats[second] == {"connections": 12, "neurons": 0, "spiking": True}
+    rows = energy.node_stats[second]
+    assert len(rows) == 1 and rows[0].connections == 12
+    # the first layer's inputs: 3 of 6 nonzero -> 0.5 events per input per step;
+    # the relu outputs relu(3 * 0.5) = 1.5, read as a rate of 1.5 Hz
+    assert energy.node_stats[first][0].activity == pytest.approx(0.5)
+    assert rows[0].rate == pytest.approx(1.5)
+    for T in (1, 5):  # non-spiking devices: one pass, every connection
+        for name in ("cpu", "gpu", "arm"):
+            d = E.DEVICES[name]
+            assert energy.total_energy(name, timesteps_per_inference=T) == pytest.approx(
+                36 * d.energy_per_op + 4 * d.energy_per_neuron)
+    assert E.DEVICES["arm"].energy_per_op == 0.9e-9
+    # spiking: 5 steps; 24 * 0.5 events, 12 * 1.5 Hz * dt events, 4 neuron updates
+    for name in ("loihi", "spinnaker", "spinnaker2"):
+        d = E.DEVICES[name]
+        for dt, rate_dt in ((None, default.dt), (0.002, 0.002)):
+            synops = 24 * 0.5 + 12 * 1.5 * rate_dt
+            expected = 5 * (synops * d.energy_per_synop + 4 * d.energy_per_neuron)
+            assert energy.total_energy(name, 5, dt) == pytest.approx(expected)
+    loihi = E.DEVICES["loihi"]
+    synop, neuron = energy.layer_energy(second, "loihi", timesteps_per_inference=5)
+    assert synop == pytest.approx(5 * 12 * 1.5 * default.dt * loihi.energy_per_synop)
+    assert neuron == 0
+    assert energy.layer_energy(first.name, "loihi", 5) == pytest.approx(
+        (5 * 12 * loihi.energy_per_synop, 5 * 4 * loihi.energy_per_neuron))
+    # this package's form: one total per row
+    assert energy.layer_energy("loihi", 5) == pytest.approx(
+        [sum(energy.layer_energy(layer, "loihi", 5)) for layer in (first, second)])
+
+
+@pytest.mark.parametrize("steps", [None, 7])
+def test_timedistributed_counts_per_step(steps):
+    inp = keras.Input((steps, 5, 4))  # None: any number of steps
+    td = keras.layers.TimeDistributed(keras.layers.Dense(3, activation="relu"))
+    x = keras.layers.TimeDistributed(keras.layers.Flatten())(td(inp))
+    model = keras.Model(inp, keras.layers.Dense(2)(x))  # Dense over (batch, time, 15)
+    energy = keras_spiking.ModelEnergy(model, example_data=np.ones((3, 4, 5, 4), "float32")
+                                       if steps is None else np.ones((3, 7, 5, 4), "float32"))
+    # per step: 5 rows x 4 inputs x 3 units, 15 relu neurons; then 15 x 2
+    assert [(s.connections, s.neurons) for s in energy.layers] == [(60, 15), (0, 0), (30, 0)]
+    assert energy.layer_stats[td] == {"connections": 60, "neurons": 15, "spiking": False}
+    assert keras_spiking.ModelEnergy.compute_layer_stats(td) == energy.layer_stats[td]
+    cpu = E.DEVICES["cpu"]
+    assert energy.total_energy("cpu", 10) == pytest.approx(105 * cpu.energy_per_op)
+
+
+def test_time_axis_as_kerasspiking_reads_it():
+    def neurons(shape, wrap):
+        inp = keras.Input(shape)
+        relu = keras.layers.ReLU()
+        out = (keras.layers.TimeDistributed(relu) if wrap else relu)(inp)
+        return keras_spiking.ModelEnergy(keras.Model(inp, out)).neurons
+
+    assert neurons((28, 28), wrap=False) == 784  # no time axis: 784 neurons
+    assert neurons((28, 28), wrap=True) == 28  # TimeDistributed: 28 steps of 28
+    assert neurons((None, 28), wrap=False) == 28  # a None first axis is time
+
+
+def test_spiking_activation_graded_spikes_count_by_number():
+    inp = keras.Input((None, 4))
+    spiking = SpikingActivation("relu", dt=0.5, seed=0)
+    dense = keras.layers.Dense(2)
+    model = keras.Model(inp, dense(spiking(inp)))
+    # input 6 at dt 0.5: the voltage gains 3 per step, so 3 spikes per step (6 Hz)
+    energy = keras_spiking.ModelEnergy(model, np.full((2, 5, 4), 6.0, "float32"))
+    assert energy.layer_stats[spiking] == {"connections": 0, "neurons": 4, "spiking": True}
+    row = energy.node_stats[dense][0]
+    assert row.kind == "spikes" and row.activity == pytest.approx(3.0)
+    assert row.rate == pytest.approx(6.0) and row.synops == pytest.approx(24.0)
+    loihi = E.DEVICES["loihi"]
+    assert energy.total_energy("loihi", 2) == pytest.approx(
+        2 * (24 * loihi.energy_per_synop + 4 * loihi.energy_per_neuron))
+    # on a device stepping 1 s the 6 Hz give 6 events per step
+    assert energy.total_energy("loihi", 2, dt=1.0) == pytest.approx(
+        2 * (48 * loihi.energy_per_synop + 4 * loihi.energy_per_neuron))
+
+
+def test_summary_string_columns():
+    energy = keras_spiking.ModelEnergy(two_layer_model(), example_data=HALF_ON)
+    text = energy.summary_string()  # KerasSpiking's default columns
+    for header in ("Layer (type)", "Output shape", "Param #", "Conn #", "Neuron #",
+                   "J/inf (cpu)"):
+        assert header in text
+    assert "Total energy per inference [Joules/inf] (cpu): 3.44e-07" in text
+    columns = ("name", "rate", "activity", "synops", "energy loihi", "synop_energy loihi",
+               "neuron_energy gpu")
+    text = energy.summary_string(columns, timesteps_per_inference=5, line_length=200)
+    for header in ("Rate [Hz]", "Events/input/step", "Synops/step", "J/inf (loihi)",
+                   "Synop J/inf (loihi)", "Neuron J/inf (gpu)"):
+        assert header in text
+    assert "(loihi)" in text and "5 steps, event-driven" in text
+    assert "non-spiking neurons" in text  # the relu on a spiking device
+    assert "non-spiking" not in energy.summary_string(columns, print_warnings=False)
+    narrow = energy.summary_string(columns, line_length=60).splitlines()
+    assert all(len(line) <= 60 for line in narrow[:5])  # the table fits
+    lines = []
+    energy.summary(columns, timesteps_per_inference=5, line_length=200, print_fn=lines.append)
+    assert lines == [energy.summary_string(columns, 5, line_length=200)]
+
+
+def test_register_layer():
+    class Doubler(keras.layers.Layer):
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(), initializer="ones")
+
+        def call(self, x):
+            return x * self.scale
+
+    inp = keras.Input((3, 4))
+    layer = Doubler()
+    model = keras.Model(inp, layer(inp))
+    with pytest.warns(UserWarning, match="no counting rule"):
+        keras_spiking.ModelEnergy(model)
+    try:
+        @keras_spiking.ModelEnergy.register_layer(Doubler)
+        def doubler_stats(node):
+            return dict(connections=int(np.prod(node.output_shapes[1:])))
+
+        assert keras_spiking.ModelEnergy.compute_layer_stats(layer) == {
+            "connections": 12, "neurons": 0, "spiking": True}
+        assert keras_spiking.ModelEnergy(model).layer_stats[layer]["connections"] == 12
+
+        @keras_spiking.ModelEnergy.register_layer(Doubler)
+        def bad_stats(node):
+            return {"synops": 1}
+
+        with pytest.raises(ValueError, match="bad_stats registered for Doubler must return"):
+            keras_spiking.ModelEnergy(model)
+    finally:
+        E.counting._STATS.pop(Doubler, None)
+    with pytest.raises(TypeError, match="layer_class must be a Keras layer class"):
+        keras_spiking.ModelEnergy.register_layer("Dense")
+    with pytest.raises(ValueError, match="has not been called on an input yet"):
+        keras_spiking.ModelEnergy.compute_layer_stats(keras.layers.Dense(2))
+
+
+def test_register_device_both_call_styles():
+    model = two_layer_model()
+    energy = keras_spiking.ModelEnergy(model, HALF_ON)
+    try:
+        # KerasSpiking's positional order: name, energy_per_synop, energy_per_neuron, spiking
+        chip = keras_spiking.ModelEnergy.register_device("ks-chip", 2e-12, 5e-12, True)
+        assert (chip.spiking, chip.energy_per_synop, chip.energy_per_neuron) == (
+            True, 2e-12, 5e-12)
+        # a non-spiking device's energy_per_synop is its energy per MAC
+        gpu = keras_spiking.model_energy.ModelEnergy.register_device(
+            device_name="ks-gpu", energy_per_synop=1e-9, energy_per_neuron=2e-9,
+            spiking=False)
+        assert gpu.energy_per_op == 1e-9 and gpu.energy_per_synop is None
+        assert energy.total_energy("ks-gpu") == pytest.approx(36e-9 + 8e-9)
+        ours = E.register_device("our-gpu", spiking=False, energy_per_op=1e-9,
+                                 energy_per_neuron=2e-9)
+        assert energy.total_energy(ours) == energy.total_energy("ks-gpu")
+        with pytest.raises(ValueError, match="same figure; give one"):
+            E.register_device("bad", 1e-9, 1e-9, False, energy_per_op=1e-9)
+        with pytest.raises(TypeError, match="spiking must be True or False, got None"):
+            E.register_device("bad", 1e-9, 1e-9)
+        with pytest.raises(ValueError, match="needs energy_per_neuron"):
+            E.register_device("bad", 1e-9, spiking=True)
+    finally:
+        for name in ("ks-chip", "ks-gpu", "our-gpu"):
+            E.DEVICES.pop(name, None)
+    assert "bad" not in E.DEVICES
+
+
+def test_errors_name_the_owner_argument_and_fix():
+    energy = keras_spiking.ModelEnergy(two_layer_model(), HALF_ON)
+    with pytest.raises(ValueError, match=r"ModelEnergy: unknown device 'tpu'.*register_device"):
+        energy.summary_string(("name", "energy tpu"))
+    with pytest.raises(ValueError, match=r"ModelEnergy: unknown device 'tpu'"):
+        energy.layer_energy(energy.model.layers[1], "tpu")
+    with pytest.raises(ValueError, match=r"unknown column 'joules' in columns; use any of"):
+        energy.summary_string(("name", "joules"))
+    with pytest.raises(TypeError, match="columns must be a non-empty list or tuple"):
+        energy.summary_string("name")
+    with pytest.raises(ValueError, match="timesteps_per_inference must be an integer >= 1, "
+                                         "got 0"):
+        energy.total_energy("loihi", timesteps_per_inference=0)
+    with pytest.raises(TypeError, match="timesteps_per_inference must be an integer >= 1, "
+                                        "got 2.5"):
+        energy.summary_string(timesteps_per_inference=2.5)
+    with pytest.raises(TypeError, match="same argument .* pass one"):
+        energy.total_energy("loihi", 5, timesteps=5)
+    with pytest.raises(ValueError, match="ModelEnergy: dt must be > 0, got 0"):
+        energy.total_energy("loihi", 5, dt=0)
+    with pytest.raises(ValueError, match="layer 'nope' is not counted in model"):
+        energy.layer_energy("nope", "cpu")
+    with pytest.raises(TypeError, match="got both columns and devices"):
+        energy.summary_string(("name",), devices=("cpu",))
+    with pytest.raises(ValueError, match="device 'loihi' is spiking.*pass example_data"):
+        keras_spiking.ModelEnergy(two_layer_model()).summary_string(("name", "energy loihi"))
+
+
+def test_builtin_devices_and_their_sources():
+    figures = {name: (d.spiking, d.energy_per_connection, d.energy_per_neuron)
+               for name, d in E.DEVICES.items()}
+    assert figures == {
+        "cpu": (False, 8.6e-9, 8.6e-9), "gpu": (False, 0.3e-9, 0.3e-9),
+        "arm": (False, 0.9e-9, 0.9e-9),
+        "loihi": (True, 23.6e-12, 81e-12),  # Davies et al. 2018, Table 2 (see devices.py)
+        "spinnaker": (True, 13.3e-9, 26e-9), "spinnaker2": (True, 450e-12, 2.19e-9)}
+    assert all(d.source for d in E.DEVICES.values())
+    assert "not checked" in E.DEVICES["spinnaker2"].source
+    assert keras_spiking.model_energy.ModelEnergy is keras_spiking.ModelEnergy
+    assert keras_spiking.model_energy.DEVICES is E.DEVICES
