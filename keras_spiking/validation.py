@@ -80,3 +80,17 @@ def check_positive_integer(owner, name, value):
     if value < 1:
         raise ValueError(f"{owner}: {name} must be an integer >= 1, got {value!r}.")
     return int(value)
+
+
+def check_finite_weights(owner, layer, name, values):
+    """Check that a weight array holds only finite numbers (a NaN or Inf would
+    silently spoil every result computed from it)."""
+    values = np.asarray(values)
+    bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+    if bad:
+        raise ValueError(
+            f"{owner}: layer {layer!r} weight {name!r} has {bad} of {np.size(values)} "
+            "entries non-finite (NaN or Inf). Fix the training (or set those entries) "
+            "so that every weight is finite first."
+        )
+    return values
