@@ -94,3 +94,22 @@ def check_finite_weights(owner, layer, name, values):
             "so that every weight is finite first."
         )
     return values
+
+
+def check_numeric(owner, name, value):
+    """Check that ``value`` is a number or a numeric array / tensor (not a
+    string, bool or None, which would fail later with an unclear message)."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and not isinstance(value, (str, bytes)):
+        import keras
+
+        try:
+            kind = np.dtype(keras.backend.standardize_dtype(dtype)).kind
+        except (TypeError, ValueError):
+            kind = "O"
+        if kind in "iuf":
+            return value
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"{owner}: {name} must be a number (or a numeric array), got "
+                    f"{value!r}.")
