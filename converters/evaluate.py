@@ -16,13 +16,16 @@ vs T and the per-layer rate histograms (matplotlib, optional).
 
 import dataclasses
 import math
+import numbers
 import time
 import weakref
+from collections.abc import Iterable
 
 import keras
 import numpy as np
 
 from keras_spiking.layer_facts import facts_of
+from keras_spiking.validation import check_positive_integer
 
 #: default fraction of the steps averaged by the ``mean`` readout
 MEAN_FRACTION = 0.5
@@ -62,11 +65,38 @@ class Evaluation:
 
 
 def _check_timesteps(timesteps):
-    timesteps = sorted({int(t) for t in timesteps})
-    if not timesteps or timesteps[0] < 1:
-        raise ValueError(f"evaluate_timesteps: timesteps must be integers >= 1, got "
-                         f"{timesteps!r}.")
-    return timesteps
+    """Sorted distinct integer T >= 1; one integer is taken as ``[T]`` (a float
+    such as 7.9 is refused, never truncated)."""
+    if isinstance(timesteps, numbers.Integral) and not isinstance(timesteps, bool):
+        timesteps = [timesteps]
+    if isinstance(timesteps, (str, bytes)) or not isinstance(timesteps, Iterable):
+        raise TypeError(f"evaluate_timesteps: timesteps must be an integer or a list of "
+                        f"integers >= 1, got {timesteps!r}.")
+    timesteps = list(timesteps)
+    if not timesteps:
+        raise ValueError("evaluate_timesteps: timesteps must be integers >= 1, got an "
+                         "empty list; pass e.g. [8, 16].")
+    return sorted({check_positive_integer("evaluate_timesteps", "each of timesteps", t)
+                   for t in timesteps})
+
+
+def _check_data(data):
+    """``(x, y)`` as given, ``y`` flattened; refuses datasets, empty or unequal data."""
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(
+            f"evaluate_timesteps: data must be a tuple (x, y) of static inputs "
+            f"(n, *input_shape) and integer labels (n,), got {type(data).__name__}. For a "
+            "tf.data.Dataset of (x, y) batches pass (np.concatenate([x for x, _ in ds]), "
+            "np.concatenate([y for _, y in ds]))."
+        )
+    x, y = data
+    y = np.asarray(y).reshape(-1)
+    if len(x) != len(y):
+        raise ValueError(f"evaluate_timesteps: {len(x)} inputs but {len(y)} labels.")
+    if len(x) == 0:
+        raise ValueError("evaluate_timesteps: data holds no samples (x has length 0); "
+                         "pass at least one input and label.")
+    return x, y
 
 
 def predict_steps(snn, x, steps, *, batch_size=100, verbose=0, reduce=None):
@@ -76,6 +106,7 @@ def predict_steps(snn, x, steps, *, batch_size=100, verbose=0, reduce=None):
     concatenated. A static-input model must have been converted with
     ``timesteps >= steps`` (its output is cut to ``steps``).
     """
+    check_positive_integer("predict_steps", "batch_size", batch_size)
     static, fixed = model_timesteps(snn)
     if fixed is not None and fixed < steps:
         raise ValueError(
@@ -129,7 +160,8 @@ def evaluate_timesteps(snn, data, timesteps=(4, 8, 16, 32, 64, 128), *,
     Args:
         snn: a converted model (``keras_spiking.converters.convert``).
         data: ``(x, y)``: static inputs ``(n, *input_shape)`` and integer labels.
-        timesteps: the T at which to read out; the longest is run once.
+        timesteps: the T at which to read out (integers >= 1; one integer
+            means ``[T]``); the longest is run once.
         mean_fraction: the ``mean`` readout averages the last
             ``max(1, round(mean_fraction * T))`` steps.
         batch_size: samples per forward pass.
@@ -142,10 +174,8 @@ def evaluate_timesteps(snn, data, timesteps=(4, 8, 16, 32, 64, 128), *,
         raise ValueError(f"evaluate_timesteps: mean_fraction must be in (0, 1], got "
                          f"{mean_fraction!r}.")
     timesteps = _check_timesteps(timesteps)
-    x, y = data
-    y = np.asarray(y).reshape(-1)
-    if len(x) != len(y):
-        raise ValueError(f"evaluate_timesteps: {len(x)} inputs but {len(y)} labels.")
+    check_positive_integer("evaluate_timesteps", "batch_size", batch_size)
+    x, y = _check_data(data)
     T_max = timesteps[-1]
 
     def readouts(out):
@@ -177,6 +207,7 @@ def firing_rates(snn, x, steps, *, batch_size=50):
     Each value is one sample's mean over the ``steps`` steps for every neuron
     (1 = a spike every step). Runs ``snn`` on static inputs ``x``.
     """
+    check_positive_integer("firing_rates", "batch_size", batch_size)
     neurons = spiking_layers(snn)
     if not neurons:
         return {}

@@ -18,6 +18,8 @@ import numbers
 import keras
 import numpy as np
 
+from keras_spiking.validation import check_finite_weights
+
 #: Weight variables that are quantised (kernels of Dense, Conv, depthwise and
 #: separable convolutions, recurrent kernels); everything else is kept.
 KERNELS = ("kernel", "depthwise_kernel", "pointwise_kernel", "recurrent_kernel")
@@ -67,6 +69,7 @@ def quantize_weights(model, bits=8, *, per_channel=False):
         if name not in KERNELS:
             continue
         w = keras.ops.convert_to_numpy(variable).astype("float64")
+        check_finite_weights("quantize_weights", layer, name, w)
         axes = tuple(range(w.ndim - 1)) if per_channel else None
         scale = np.max(np.abs(w), axis=axes, keepdims=per_channel) / levels
         scale = np.where(scale > 0, scale, 1.0)  # an all-zero kernel stays zero

@@ -29,7 +29,7 @@ import math
 import keras
 from keras import ops
 
-from keras_spiking.validation import check_choice, check_number
+from keras_spiking.validation import check_choice, check_number, check_numeric
 
 
 def _check_timesteps(owner, timesteps):
@@ -67,6 +67,8 @@ def rate(x, timesteps, *, gain=1.0, offset=0.0, seed=None):
     ``SeedGenerator`` to get fresh draws on every call, as the layer does.
     """
     _check_timesteps("rate", timesteps)
+    for name, value in (("gain", gain), ("offset", offset)):
+        check_numeric("rate", name, value)
     x = ops.convert_to_tensor(x)
     if not keras.backend.standardize_dtype(x.dtype).startswith("float"):
         x = ops.cast(x, "float32")

@@ -27,6 +27,14 @@ the target count ``T * rate`` as is where snnTorch truncates it to an int.
 Note the difference between the two cross-entropies: ``ce_rate`` scores each
 step's 0/1 spikes as logits (a weak, bounded signal); ``ce_count`` scores the
 counts, whose softmax sharpens as ``T`` grows.
+
+Bad input is refused, never scored: a sequence with zero steps raises a
+ValueError, and so do labels outside ``[0, classes)`` when they are concrete
+(eager calls, ``model.evaluate`` / ``fit`` with ``run_eagerly=True``). Inside a
+compiled step the labels are symbolic: on TensorFlow a ``tf.debugging``
+assertion stops the step with the same message; on other backends (JAX) the
+loss of such a sample is NaN, so ``fit`` reports ``nan`` (stop it with
+``keras.callbacks.TerminateOnNaN``) instead of a plausible number.
 """
 
 import keras
@@ -58,7 +66,52 @@ def _check_sequence(owner, y_pred):
             f"classes), got shape {tuple(y_pred.shape)}. Use return_sequences=True "
             "on the output layer."
         )
+    if y_pred.shape[1] == 0:
+        raise ValueError(
+            f"{owner}: y_pred has 0 timesteps (shape {tuple(y_pred.shape)}); a loss over "
+            "time needs at least one step. Run the model for timesteps >= 1."
+        )
     return y_pred
+
+
+def _concrete(x):
+    """``x`` as a numpy array, or None inside a traced / compiled function."""
+    try:
+        return ops.convert_to_numpy(x)
+    except Exception:  # symbolic (tf.function graph, jax tracer): no values yet
+        return None
+
+
+def class_labels(y_true, y_pred, owner):
+    """``(labels, poison)``: integer labels checked against ``y_pred``'s classes.
+
+    Labels outside ``[0, classes)`` raise a ValueError when concrete; in a
+    compiled step a TensorFlow assertion fails, and on every backend ``poison``
+    (0 per sample, NaN for a bad label) makes the loss NaN when added to it.
+    """
+    labels = labels_of(y_true, owner)
+    classes = y_pred.shape[-1]
+    values = _concrete(labels)
+    if values is not None and classes is not None:
+        bad = (values < 0) | (values >= classes)
+        if bad.any():
+            raise ValueError(
+                f"{owner}: y_true must hold class labels in [0, {classes}) for "
+                f"{classes} classes, got {sorted(set(values[bad].tolist()))[:5]}. Check "
+                "the labels, or give the output layer one unit per class."
+            )
+    classes = ops.shape(y_pred)[-1] if classes is None else classes
+    valid = ops.logical_and(labels >= 0, labels < classes)
+    if values is None and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.debugging.assert_equal(
+            valid, True,
+            message=f"{owner}: y_true holds class labels outside [0, {classes}); check "
+                    "the labels, or give the output layer one unit per class.",
+        )
+    poison = ops.where(valid, 0.0, float("nan"))
+    return labels, ops.cast(poison, y_pred.dtype)
 
 
 def _ce(logits, labels):
@@ -82,14 +135,16 @@ def _one_hot_targets(labels, num_classes, on, off, dtype):
 def ce_rate(y_true, y_pred):
     """Cross-entropy of each step's output, averaged over steps."""
     y_pred = _check_sequence("ce_rate", y_pred)
-    return ops.mean(_ce(y_pred, labels_of(y_true, "ce_rate")), axis=1)
+    labels, poison = class_labels(y_true, y_pred, "ce_rate")
+    return ops.mean(_ce(y_pred, labels), axis=1) + poison
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
 def ce_count(y_true, y_pred):
     """Cross-entropy of the spike counts summed over time."""
     y_pred = _check_sequence("ce_count", y_pred)
-    return _ce(ops.sum(y_pred, axis=1), labels_of(y_true, "ce_count"))
+    labels, poison = class_labels(y_true, y_pred, "ce_count")
+    return _ce(ops.sum(y_pred, axis=1), labels) + poison
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
@@ -97,30 +152,29 @@ def mse_count(y_true, y_pred, correct_rate=1.0, incorrect_rate=0.0):
     """Squared error of spike counts against ``T * rate`` targets, divided by T."""
     y_pred = _check_sequence("mse_count", y_pred)
     steps = _steps(y_pred)
+    labels, poison = class_labels(y_true, y_pred, "mse_count")
     targets = _one_hot_targets(
-        labels_of(y_true, "mse_count"), y_pred.shape[-1],
-        steps * correct_rate, steps * incorrect_rate, y_pred.dtype,
+        labels, y_pred.shape[-1], steps * correct_rate, steps * incorrect_rate, y_pred.dtype,
     )
     counts = ops.sum(y_pred, axis=1)
-    return ops.mean(ops.square(counts - targets), axis=-1) / steps
+    return ops.mean(ops.square(counts - targets), axis=-1) / steps + poison
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
 def ce_max_membrane(y_true, y_pred):
     """Cross-entropy of each class's largest membrane voltage over time."""
     y_pred = _check_sequence("ce_max_membrane", y_pred)
-    return _ce(ops.max(y_pred, axis=1), labels_of(y_true, "ce_max_membrane"))
+    labels, poison = class_labels(y_true, y_pred, "ce_max_membrane")
+    return _ce(ops.max(y_pred, axis=1), labels) + poison
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
 def mse_membrane(y_true, y_pred, on_target=1.0, off_target=0.0):
     """Squared error of the membrane voltage against a constant target, all steps."""
     y_pred = _check_sequence("mse_membrane", y_pred)
-    targets = _one_hot_targets(
-        labels_of(y_true, "mse_membrane"), y_pred.shape[-1], on_target, off_target,
-        y_pred.dtype,
-    )
-    return ops.mean(ops.square(y_pred - ops.expand_dims(targets, 1)), axis=(1, 2))
+    labels, poison = class_labels(y_true, y_pred, "mse_membrane")
+    targets = _one_hot_targets(labels, y_pred.shape[-1], on_target, off_target, y_pred.dtype)
+    return ops.mean(ops.square(y_pred - ops.expand_dims(targets, 1)), axis=(1, 2)) + poison
 
 
 class _SpikeLoss(keras.losses.Loss):

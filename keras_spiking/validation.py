@@ -80,3 +80,36 @@ def check_positive_integer(owner, name, value):
     if value < 1:
         raise ValueError(f"{owner}: {name} must be an integer >= 1, got {value!r}.")
     return int(value)
+
+
+def check_finite_weights(owner, layer, name, values):
+    """Check that a weight array holds only finite numbers (a NaN or Inf would
+    silently spoil every result computed from it)."""
+    values = np.asarray(values)
+    bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+    if bad:
+        raise ValueError(
+            f"{owner}: layer {layer!r} weight {name!r} has {bad} of {np.size(values)} "
+            "entries non-finite (NaN or Inf). Fix the training (or set those entries) "
+            "so that every weight is finite first."
+        )
+    return values
+
+
+def check_numeric(owner, name, value):
+    """Check that ``value`` is a number or a numeric array / tensor (not a
+    string, bool or None, which would fail later with an unclear message)."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and not isinstance(value, (str, bytes)):
+        import keras
+
+        try:
+            kind = np.dtype(keras.backend.standardize_dtype(dtype)).kind
+        except (TypeError, ValueError):
+            kind = "O"
+        if kind in "iuf":
+            return value
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"{owner}: {name} must be a number (or a numeric array), got "
+                    f"{value!r}.")

@@ -167,3 +167,10 @@ def test_delta_layer_round_trip(tmp_path):
 def test_encoder_errors(make, message):
     with pytest.raises((ValueError, TypeError), match=message):
         make()
+
+
+@pytest.mark.parametrize("name", ["gain", "offset"])
+@pytest.mark.parametrize("bad", ["2", None, True])
+def test_rate_gain_offset_must_be_numbers(name, bad):
+    with pytest.raises(TypeError, match=f"rate: {name} must be a number"):
+        encoders.rate(np.full((2, 3), 0.4, "float32"), 5, **{name: bad})

@@ -176,3 +176,35 @@ def test_compile_fit_and_keras_round_trip(tmp_path):
     for cls in (losses.CERate, losses.CECount, losses.CEMaxMembrane, losses.MSEMembrane):
         obj = keras.losses.deserialize(keras.losses.serialize(cls()))
         assert type(obj) is cls and obj.get_config() == cls().get_config()
+
+
+ALL_LOSSES = (losses.CERate, losses.CECount, losses.MSECount, losses.CEMaxMembrane,
+              losses.MSEMembrane)
+
+
+@pytest.mark.parametrize("cls", ALL_LOSSES)
+@pytest.mark.parametrize("bad", [3, 12, -1])
+def test_out_of_range_labels_raise(cls, bad):
+    with pytest.raises(ValueError, match=rf"class labels in \[0, 3\).*got \[{bad}\]"):
+        cls()(np.array([0, bad]), SPIKES)
+
+
+@pytest.mark.parametrize("cls", ALL_LOSSES)
+def test_zero_timesteps_raise(cls):
+    with pytest.raises(ValueError, match="0 timesteps"):
+        cls()(LABELS, np.zeros((2, 0, 3), "float32"))
+
+
+def test_out_of_range_labels_in_a_compiled_step_do_not_pass_silently():
+    """In a compiled step the labels are symbolic: TF asserts, other backends give NaN."""
+    inp = keras.Input((3, 3))
+    model = keras.Model(inp, keras.layers.Dense(3, activation="sigmoid")(inp))
+    model.compile(loss=losses.CECount())
+    good = model.evaluate(SPIKES, LABELS, verbose=0)
+    assert np.isfinite(good)
+    try:
+        result = model.evaluate(SPIKES, np.array([0, 12]), verbose=0)
+    except Exception as error:  # the TensorFlow assertion
+        assert "outside [0, 3)" in str(error)
+    else:
+        assert keras.backend.backend() != "tensorflow" and np.isnan(result)

@@ -7,10 +7,12 @@ uniform Scales into the weights after them.
 """
 
 import keras
+import numpy as np
 
 from . import export_layers, export_neurons  # noqa: F401  (the rules: imported to register)
 from .library import load_nir
 from keras_spiking.graph import calls, functional_graph, run
+from keras_spiking.validation import check_number
 
 from ..base import ConversionError
 from .describe import describe
@@ -53,8 +55,10 @@ def model_dt(model, dt):
                 "dt. Give all layers the same dt."
             )
         return values[0] if values else DEFAULT_DT
-    if not (isinstance(dt, (int, float)) and dt > 0):
-        raise ValueError(f"export_nir: dt must be a number > 0 (seconds), got {dt!r}.")
+    # numpy floats are numbers too; inf / NaN / <= 0 would write a graph import_nir refuses
+    check_number("export_nir", "dt (seconds)", dt, low=0, low_open=True)
+    if isinstance(dt, np.floating) and np.finfo(dt).bits < 64:
+        return float(str(dt))  # the decimal written (float32(0.001) -> 0.001, not 0.0010000000475)
     return float(dt)
 
 

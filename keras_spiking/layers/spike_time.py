@@ -4,6 +4,8 @@ Inputs and outputs are spike TIMES, shape ``(batch, features)``, ``inf`` where
 a neuron does not spike; the math is in ``keras_spiking.spike_time``.
 """
 
+import numbers
+
 import keras
 import numpy as np
 from keras import ops
@@ -80,7 +82,12 @@ class SpikeTimeDense(keras.layers.Layer):
         self._g_leak_arg = g_leak
         self.g_leak = spike_time.check_neuron_parameters(
             owner, tau_syn, tau_ratio, threshold, leak_potential, g_leak)
-        bias_times = tuple(float(t) for t in np.ravel(np.asarray(bias_times, "float64")))
+        flat = np.ravel(np.asarray(bias_times, dtype=object))
+        if isinstance(bias_times, (str, bytes)) or any(
+                isinstance(t, bool) or not isinstance(t, numbers.Real) for t in flat):
+            raise TypeError(f"{owner}: bias_times must be numbers (spike times), got "
+                            f"{bias_times!r}; pass e.g. bias_times=(0.5,).")
+        bias_times = tuple(float(t) for t in flat)
         for t in bias_times:
             check_number(owner, "bias_times", t)
         if max_dw_norm is not None:

@@ -111,3 +111,31 @@ def test_convert_and_report_prints_table(trained, capsys, tmp_path):
     plot_evaluation(result["evaluation"], firing_rates(result["snn"], test[0][:5], 6),
                     path=str(path))
     assert path.stat().st_size > 0
+
+
+def test_evaluate_timesteps_bad_input(trained, snn):
+    _, _, (x, y) = trained
+    one = evaluate_timesteps(snn, (x, y), 8, batch_size=60, verbose=0)  # an int: [8]
+    assert one.timesteps == [8]
+    assert one.last == evaluate_timesteps(snn, (x, y), [8], batch_size=60, verbose=0).last
+    assert evaluate_timesteps(snn, (x, y), np.array([4, 8]), verbose=0).timesteps == [4, 8]
+    with pytest.raises(TypeError, match="each of timesteps must be an integer >= 1, got 7.9"):
+        evaluate_timesteps(snn, (x, y), [7.9], verbose=0)
+    with pytest.raises(TypeError, match="timesteps must be an integer or a list"):
+        evaluate_timesteps(snn, (x, y), 8.0, verbose=0)
+    with pytest.raises(ValueError, match="empty list"):
+        evaluate_timesteps(snn, (x, y), [], verbose=0)
+    with pytest.raises(ValueError, match="no samples"):
+        evaluate_timesteps(snn, (x[:0], y[:0]), [4], verbose=0)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+        evaluate_timesteps(snn, (x, y), [4], batch_size=0, verbose=0)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+        firing_rates(snn, x, 4, batch_size=0)
+    with pytest.raises(TypeError, match="data must be a tuple .*tf.data.Dataset"):
+        evaluate_timesteps(snn, iter([(x, y)]), [4], verbose=0)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(20)
+        with pytest.raises(TypeError, match="got _BatchDataset.*np.concatenate"):
+            evaluate_timesteps(snn, dataset, [4], verbose=0)

@@ -92,3 +92,17 @@ def test_rules_match_classes_exactly_and_a_new_layer_is_one_rule():
     graph = export_nir(model)
     assert isinstance(graph.nodes["double"], nir.Scale)
     assert ("double", "output") in graph.edges
+
+
+def test_export_dt_accepts_numpy_floats_and_refuses_non_finite_or_non_positive():
+    model = keras.Sequential([keras.Input((T, 4)), keras.layers.Dense(3),
+                              ks.layers.SpikingIF(reset="zero")])
+    graph = export_nir(model, dt=np.float32(0.001))
+    assert graph.metadata["keras_spiking"]["dt"] == pytest.approx(0.001)
+    assert isinstance(graph.metadata["keras_spiking"]["dt"], float)
+    for bad in (np.inf, float("nan"), 0.0, -0.001, np.float64(-1.0)):
+        with pytest.raises(ValueError, match=r"export_nir: dt \(seconds\) must be (finite|> 0)"):
+            export_nir(model, dt=bad)
+    for bad in ("0.001", True):
+        with pytest.raises(TypeError, match=r"export_nir: dt \(seconds\) must be a number"):
+            export_nir(model, dt=bad)

@@ -66,3 +66,18 @@ def test_bad_arguments():
         quantize_weights(small_cnn(), 8.5)
     with pytest.raises(TypeError, match="expected a keras.Model"):
         quantize_weights(L.Dense(3), 8)
+
+
+@pytest.mark.parametrize("bad, label", [(np.nan, "NaN"), (np.inf, "Inf"), (-np.inf, "Inf")])
+def test_non_finite_weights_are_refused(bad, label):
+    model = small_cnn()
+    dense = model.layers[-1]
+    kernel = dense.get_weights()[0]
+    kernel[0, 0] = bad
+    kernel[1, 1] = bad
+    dense.set_weights([kernel, dense.get_weights()[1]])
+    with pytest.raises(ValueError) as info:
+        quantize_weights(model, 8)
+    message = str(info.value)
+    assert f"{dense.name}'" in message and "kernel" in message
+    assert "2 of" in message and "non-finite" in message

@@ -65,6 +65,8 @@ def test_keras_round_trip(tmp_path):
     (dict(units=3, max_dw_norm=0.0), ValueError, "max_dw_norm"),
     (dict(units=3, bias_times=(np.nan,)), ValueError, "bias_times"),
     (dict(units=3, tau_syn="1"), TypeError, "tau_syn"),
+    (dict(units=3, bias_times=("x",)), TypeError, "bias_times must be numbers"),
+    (dict(units=3, bias_times="0.5"), TypeError, "bias_times must be numbers"),
 ])
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=f"SpikeTimeDense.*{match}"):
