@@ -21,7 +21,6 @@ inside ``keras.layers.StackedRNNCells`` or a custom recurrent loop.
 import keras
 from keras import ops
 
-from keras_spiking.config import dt_for_config
 from keras_spiking.layers.filters import Alpha, Lowpass
 from keras_spiking.layers.spiking import SpikingActivation, straight_through
 from keras_spiking.layers.time import check_positive_integer
@@ -153,19 +152,10 @@ class SpikingActivationCell(DynamicsCell):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            activation=keras.activations.serialize(self.layer.activation),
-            dt=dt_for_config(self.layer.dt),
-            seed=self.layer.seed,
-            spiking_aware_training=self.layer.spiking_aware_training,
-        )
+        config.update(self.layer.activation_config())
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["activation"] = keras.activations.deserialize(config["activation"])
-        return cls(**config)
+    from_config = classmethod(SpikingActivation.from_config.__func__)
 
 
 class FilterCell(DynamicsCell):

@@ -361,13 +361,17 @@ class SpikingActivation(DynamicsLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
+        config.update(self.activation_config())
+        return config
+
+    def activation_config(self):
+        """The arguments of this layer's own (also its cell's) ``get_config``."""
+        return dict(
             activation=keras.activations.serialize(self.activation),
             dt=dt_for_config(self.dt),
             seed=self.seed,
             spiking_aware_training=self.spiking_aware_training,
         )
-        return config
 
     @classmethod
     def from_config(cls, config):
