@@ -131,28 +131,31 @@ def _one_hot_targets(labels, num_classes, on, off, dtype):
     return off + (on - off) * hot
 
 
+def _sequence_and_labels(name, y_true, y_pred):
+    """``y_pred`` checked as ``(batch, time, classes)``, and ``class_labels``' result."""
+    y_pred = _check_sequence(name, y_pred)
+    return (y_pred,) + tuple(class_labels(y_true, y_pred, name))
+
+
 @keras.saving.register_keras_serializable(package="keras_spiking")
 def ce_rate(y_true, y_pred):
     """Cross-entropy of each step's output, averaged over steps."""
-    y_pred = _check_sequence("ce_rate", y_pred)
-    labels, poison = class_labels(y_true, y_pred, "ce_rate")
+    y_pred, labels, poison = _sequence_and_labels("ce_rate", y_true, y_pred)
     return ops.mean(_ce(y_pred, labels), axis=1) + poison
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
 def ce_count(y_true, y_pred):
     """Cross-entropy of the spike counts summed over time."""
-    y_pred = _check_sequence("ce_count", y_pred)
-    labels, poison = class_labels(y_true, y_pred, "ce_count")
+    y_pred, labels, poison = _sequence_and_labels("ce_count", y_true, y_pred)
     return _ce(ops.sum(y_pred, axis=1), labels) + poison
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
 def mse_count(y_true, y_pred, correct_rate=1.0, incorrect_rate=0.0):
     """Squared error of spike counts against ``T * rate`` targets, divided by T."""
-    y_pred = _check_sequence("mse_count", y_pred)
+    y_pred, labels, poison = _sequence_and_labels("mse_count", y_true, y_pred)
     steps = _steps(y_pred)
-    labels, poison = class_labels(y_true, y_pred, "mse_count")
     targets = _one_hot_targets(
         labels, y_pred.shape[-1], steps * correct_rate, steps * incorrect_rate, y_pred.dtype,
     )
@@ -163,16 +166,14 @@ def mse_count(y_true, y_pred, correct_rate=1.0, incorrect_rate=0.0):
 @keras.saving.register_keras_serializable(package="keras_spiking")
 def ce_max_membrane(y_true, y_pred):
     """Cross-entropy of each class's largest membrane voltage over time."""
-    y_pred = _check_sequence("ce_max_membrane", y_pred)
-    labels, poison = class_labels(y_true, y_pred, "ce_max_membrane")
+    y_pred, labels, poison = _sequence_and_labels("ce_max_membrane", y_true, y_pred)
     return _ce(ops.max(y_pred, axis=1), labels) + poison
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
 def mse_membrane(y_true, y_pred, on_target=1.0, off_target=0.0):
     """Squared error of the membrane voltage against a constant target, all steps."""
-    y_pred = _check_sequence("mse_membrane", y_pred)
-    labels, poison = class_labels(y_true, y_pred, "mse_membrane")
+    y_pred, labels, poison = _sequence_and_labels("mse_membrane", y_true, y_pred)
     targets = _one_hot_targets(labels, y_pred.shape[-1], on_target, off_target, y_pred.dtype)
     return ops.mean(ops.square(y_pred - ops.expand_dims(targets, 1)), axis=(1, 2)) + poison
 
