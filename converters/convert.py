@@ -42,8 +42,10 @@ from keras_spiking.layer_facts import classes, facts_of
 from keras_spiking.validation import (
     check_bool,
     check_choice,
+    check_finite_data,
     check_number,
     check_positive_integer,
+    check_text,
 )
 
 from . import rules
@@ -419,10 +421,16 @@ def verify(model, data, *, atol=1e-5, **options):
     """
     options = dict(options, mode="rate", timesteps=1, stateful=False, batch_size=None)
     options.pop("static_input", None)
+    data = np.asarray(check_text("verify", "data", np.asarray(data)))
+    check_finite_data("verify", "data", data)  # NaN data is the data's fault
     rate_model = Converter(static_input=True, **options).convert(model)
-    data = np.asarray(data)
     expected = keras.ops.convert_to_numpy(model(data, training=False))
     got = keras.ops.convert_to_numpy(rate_model(data, training=False))[:, 0]
+    if not np.all(np.isfinite(expected)):
+        raise ValueError(
+            f"verify: '{model.name}' itself gives NaN or Inf on this data "
+            f"({int(np.sum(~np.isfinite(expected)))} outputs), so there is nothing to "
+            "compare the conversion with; check the data and the model's weights.")
     error = float(np.max(np.abs(expected - got)))
     if not math.isfinite(error) or error > atol:
         raise ConversionError(

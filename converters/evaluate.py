@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from keras_spiking.layer_facts import facts_of
-from keras_spiking.validation import check_positive_integer
+from keras_spiking.validation import check_finite_data, check_positive_integer, check_text
 
 #: default fraction of the steps averaged by the ``mean`` readout
 MEAN_FRACTION = 0.5
@@ -96,6 +96,8 @@ def _check_data(data):
     if len(x) == 0:
         raise ValueError("evaluate_timesteps: data holds no samples (x has length 0); "
                          "pass at least one input and label.")
+    check_finite_data("evaluate_timesteps", "the inputs x of data",
+                      check_text("evaluate_timesteps", "the inputs x of data", np.asarray(x)))
     return x, y
 
 

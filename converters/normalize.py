@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from keras_spiking.neurons import lif_rate
+from keras_spiking.validation import check_finite_data, check_text
 
 #: Calibration images run per batch.
 BATCH_SIZE = 100
@@ -39,7 +40,8 @@ def check_calibration(model, data):
     """``data`` (one array per input of ``model``) as float32 arrays shaped
     ``(samples, *input_shape)``; raises ``ValueError`` naming what is wrong."""
     arrays = data if isinstance(data, (list, tuple)) else [data]
-    arrays = [np.asarray(a, dtype="float32") for a in arrays]
+    arrays = [np.asarray(check_text("convert", "calibration_data", np.asarray(a)), "float32")
+              for a in arrays]
     if len(arrays) != len(model.inputs):
         raise ValueError(
             f"convert: calibration_data has {len(arrays)} arrays but the model has "
@@ -51,8 +53,7 @@ def check_calibration(model, data):
                 f"convert: calibration_data must be shaped (samples, *{expected}) "
                 f"like the model's input '{x.name}' (no time axis), got "
                 f"{a.shape}. Pass e.g. x_train[:1000].")
-        if not np.all(np.isfinite(a)):
-            raise ValueError("convert: calibration_data contains NaN or Inf.")
+        check_finite_data("convert", "calibration_data", a)
     return arrays
 
 

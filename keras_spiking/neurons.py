@@ -156,8 +156,10 @@ METHODS = ("euler", "exact")
 
 
 def heaviside(x):
-    """Spike function without a surrogate: 1 where ``x > 0``, else 0."""
-    return ops.cast(x > 0, x.dtype)
+    """Spike function without a surrogate: 1 where ``x > 0``, else 0; NaN where
+    ``x`` is NaN, so that a NaN voltage shows in the output instead of silencing
+    the neuron (``sign(relu(x))``: as many kernels as ``cast(x > 0)``)."""
+    return ops.sign(ops.relu(x))
 
 
 def _is(value, number):

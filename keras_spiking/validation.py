@@ -5,6 +5,7 @@ value it got, and what would be accepted.
 """
 
 import numbers
+import sys
 
 import numpy as np
 
@@ -113,3 +114,70 @@ def check_numeric(owner, name, value):
         return value
     raise TypeError(f"{owner}: {name} must be a number (or a numeric array), got "
                     f"{value!r}.")
+
+
+# ---------------------------------------------------------------------------------------
+# non-finite data (the package's policy; README "Non-finite data")
+# ---------------------------------------------------------------------------------------
+
+#: Read through ``keras_spiking.default.check_numerics`` (set it there).
+CHECK_NUMERICS = [True]
+
+
+class NonFiniteError(ValueError):
+    """Data holding NaN or Inf reached a layer or tool that needs numbers."""
+
+
+def is_concrete(x):
+    """True if ``x`` holds values now (numpy, an eager tensor), False for a
+    symbolic or traced tensor (inside ``fit``/``predict``'s compiled step)."""
+    if isinstance(x, (np.ndarray, np.generic, numbers.Number)):
+        return True
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(x, tf.Tensor):
+        return tf.executing_eagerly() and hasattr(x, "numpy")
+    jax = sys.modules.get("jax")
+    if jax is not None and isinstance(x, jax.Array):
+        return not isinstance(x, jax.core.Tracer)
+    return False
+
+
+def check_text(owner, name, x):
+    """Refuse string / bytes / object data (checked on the static dtype: free in
+    compiled graphs)."""
+    dtype = getattr(x, "dtype", None)
+    kind = None
+    if dtype is not None:
+        try:
+            import keras
+
+            kind = np.dtype(keras.backend.standardize_dtype(dtype)).kind
+        except (TypeError, ValueError):
+            kind = "U" if "str" in str(dtype) else None
+    if kind in ("U", "S", "O"):
+        raise TypeError(f"{owner}: {name} must be numbers, got data of dtype {dtype} "
+                        "(text); convert it to a float array first.")
+    return x
+
+
+def check_finite_data(owner, name, x):
+    """Raise ``NonFiniteError`` if concrete data ``x`` (an array or an eager
+    tensor; a list of them) holds NaN or Inf; symbolic/traced tensors and
+    ``keras_spiking.default.check_numerics = False`` skip the check."""
+    if not CHECK_NUMERICS[0]:
+        return x
+    for part in x if isinstance(x, (list, tuple)) else (x,):
+        if not is_concrete(part):
+            continue
+        values = np.asarray(part)
+        if values.dtype.kind != "f" or np.all(np.isfinite(values)):
+            continue
+        nan = int(np.count_nonzero(np.isnan(values)))
+        inf = int(np.count_nonzero(np.isinf(values)))
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
+        raise NonFiniteError(
+            f"{owner}: {name} holds {nan} NaN and {inf} Inf of {values.size} values "
+            f"(first at index {first}); NaN/Inf have no meaning as currents, rates or "
+            "spikes. Clean the data (e.g. np.nan_to_num) or, to skip this "
+            "check, set keras_spiking.default.check_numerics = False.")
+    return x

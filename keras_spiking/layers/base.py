@@ -30,7 +30,7 @@ from keras import ops
 
 from keras_spiking import neurons
 from keras_spiking.timeloop import scan_time
-from keras_spiking.validation import check_bool
+from keras_spiking.validation import check_bool, check_finite_data, check_text
 
 
 class AttributeConfig:
@@ -184,6 +184,13 @@ class TimeStateLayer(AttributeConfig, keras.layers.Layer):
         self._state_initialized.assign(1.0)
 
     def call(self, inputs, initial_state=None, training=None):
+        check_text(self.name, "inputs", inputs)
+        check_finite_data(self.name, "inputs", inputs)  # eager calls only
+        time_axis = 0 if self.time_major else 1
+        if len(inputs.shape) > time_axis and inputs.shape[time_axis] == 0:
+            raise ValueError(
+                f"{self.name}: got inputs of shape {tuple(inputs.shape)}: zero timesteps "
+                f"(axis {time_axis}); a time layer needs at least one step.")
         if not self.time_major:
             return self.scan(inputs, initial_state, training)
         result = self.scan(ops.moveaxis(inputs, 0, 1), initial_state, training)

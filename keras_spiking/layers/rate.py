@@ -22,7 +22,7 @@ import keras
 
 from keras_spiking.layers.base import AttributeConfig
 from keras_spiking.neurons import soft_lif_rate
-from keras_spiking.validation import check_number
+from keras_spiking.validation import check_finite_data, check_number, check_text
 
 #: Output scale that makes a neuron at ``j = 2 * threshold`` output about 1.
 DEFAULT_AMPLITUDE = 1.0 / 63.0
@@ -105,6 +105,8 @@ class LIFRate(AttributeConfig, keras.layers.Layer):
         )
 
     def call(self, inputs):
+        check_text(self.name, "inputs", inputs)
+        check_finite_data(self.name, "inputs", inputs)  # eager calls only
         return self.rate(inputs)
 
     def compute_output_shape(self, input_shape):
