@@ -219,10 +219,22 @@ class Converter:
         if self.normalize and self.calibration_data is not None:
             scales = self.calibrate(model)
         inputs, outputs = self._build(model, self.mode, scales, self.static_input)
+        self._check_rate_keys(model)
         outputs = [self.timed(s).tensor for s in outputs]
         return keras.Model(inputs[0] if len(inputs) == 1 else inputs,
                            outputs[0] if len(outputs) == 1 else outputs,
                            name=f"{model.name}_{self.mode}")
+
+    def _check_rate_keys(self, model):
+        """Refuse ``scale_firing_rates`` keys that name no neuron site (a typo
+        would otherwise be ignored)."""
+        if not isinstance(self.scale_firing_rates, dict):
+            return
+        unknown = sorted(set(self.scale_firing_rates) - set(self.sites))
+        if unknown:
+            raise ValueError(
+                f"convert: scale_firing_rates names {unknown}, which are not neuron "
+                f"layers of '{model.name}'; its neuron layers are {sorted(self.sites)}.")
 
     def calibrate(self, model):
         """Per neuron site, the firing-rate scale ``k = 1 / (r_p * dt)`` that
@@ -342,6 +354,10 @@ class Converter:
         values = layer.get_weights() if weights is None else weights
         if values:
             new.set_weights(values)
+            if hasattr(new, "finalize_state"):
+                # adapted preprocessing layers (Normalization) compute with
+                # tensors derived from their weights, as loading a .keras does
+                new.finalize_state()
         return Signal(y, timed)
 
     def timed(self, signal):
