@@ -42,10 +42,9 @@ from keras_spiking.layer_facts import classes, facts_of
 from keras_spiking.validation import (
     check_bool,
     check_choice,
-    check_finite_data,
+    check_model_data,
     check_number,
     check_positive_integer,
-    check_text,
 )
 
 from . import rules
@@ -437,8 +436,9 @@ def verify(model, data, *, atol=1e-5, **options):
     """
     options = dict(options, mode="rate", timesteps=1, stateful=False, batch_size=None)
     options.pop("static_input", None)
-    data = np.asarray(check_text("verify", "data", np.asarray(data)))
-    check_finite_data("verify", "data", data)  # NaN data is the data's fault
+    # NaN data is the data's fault, not the converter's
+    data = check_model_data("verify", "data", data, [x.shape[1:] for x in model.inputs])
+    data = data[0] if len(data) == 1 else data
     rate_model = Converter(static_input=True, **options).convert(model)
     expected = keras.ops.convert_to_numpy(model(data, training=False))
     got = keras.ops.convert_to_numpy(rate_model(data, training=False))[:, 0]

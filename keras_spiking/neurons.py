@@ -53,17 +53,22 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_spiking.validation import check_text
 
 
-def _float32(x):
+
+def _float32(x, owner="lif_rate"):
     """Compute rate functions in float32 even under a float16/bfloat16 policy.
 
     The LIF rate has a steep derivative right above threshold; in float16 its
     intermediate products overflow. The caller casts the result back.
     """
-    x = ops.convert_to_tensor(x)
+    x = ops.convert_to_tensor(check_text(owner, "j", x))
+    check_text(owner, "j", x)
     dtype = keras.backend.standardize_dtype(x.dtype)
-    if dtype in ("float16", "bfloat16") or not dtype.startswith("float"):
+    if not dtype.startswith("float"):  # integer currents: a float32 rate
+        return ops.cast(x, "float32"), "float32"
+    if dtype in ("float16", "bfloat16"):
         return ops.cast(x, "float32"), dtype
     return x, dtype
 
@@ -117,7 +122,7 @@ def soft_lif_rate(j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0, s
     """
     if sigma == 0:
         return lif_rate(j, tau_rc, tau_ref, threshold, amplitude)
-    j, dtype = _float32(j)
+    j, dtype = _float32(j, "soft_lif_rate")
 
     def smooth(j):
         z = (j - threshold) * (1.0 / sigma)

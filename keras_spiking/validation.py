@@ -146,14 +146,15 @@ def check_text(owner, name, x):
     """Refuse string / bytes / object data (checked on the static dtype: free in
     compiled graphs)."""
     dtype = getattr(x, "dtype", None)
-    kind = None
-    if dtype is not None:
-        try:
-            import keras
-
-            kind = np.dtype(keras.backend.standardize_dtype(dtype)).kind
-        except (TypeError, ValueError):
-            kind = "U" if "str" in str(dtype) else None
+    if isinstance(x, (str, bytes)):
+        kind = "U"
+    elif isinstance(dtype, np.dtype):
+        kind = dtype.kind
+    elif dtype is not None:
+        kind = "U" if str(dtype).replace("tf.", "").replace("<dtype: '", "").startswith(
+            "string") else None
+    else:
+        kind = None
     if kind in ("U", "S", "O"):
         raise TypeError(f"{owner}: {name} must be numbers, got data of dtype {dtype} "
                         "(text); convert it to a float array first.")
@@ -181,3 +182,29 @@ def check_finite_data(owner, name, x):
             "spikes. Clean the data (e.g. np.nan_to_num) or, to skip this "
             "check, set keras_spiking.default.check_numerics = False.")
     return x
+
+
+def check_model_data(owner, name, data, shapes, example="x_test[:100]"):
+    """``data`` (an array, or one per model input) as float32 arrays shaped
+    ``(samples, *shape)`` for each expected ``shape`` (None: any size); text,
+    empty data and wrong shapes raise naming ``owner`` and ``name``, NaN/Inf
+    raise ``NonFiniteError`` (see ``check_finite_data``)."""
+    arrays = list(data) if isinstance(data, (list, tuple)) and len(shapes) > 1 else [data]
+    if len(arrays) != len(shapes):
+        raise ValueError(f"{owner}: {name} has {len(arrays)} arrays but the model has "
+                         f"{len(shapes)} inputs; pass one array per input.")
+    out = []
+    for a, shape in zip(arrays, shapes):
+        a = np.asarray(check_text(owner, name, np.asarray(a)))
+        shape = tuple(shape)
+        fits = a.ndim == len(shape) + 1 and all(
+            d is None or d == n for d, n in zip(shape, a.shape[1:]))
+        if not fits:
+            raise ValueError(
+                f"{owner}: {name} must be shaped (samples, *{shape}) like the model's "
+                f"input, got {a.shape}. Pass e.g. {example}.")
+        if a.shape[0] == 0:
+            raise ValueError(f"{owner}: {name} holds no samples (shape {a.shape}); "
+                             "pass at least one.")
+        out.append(check_finite_data(owner, name, np.asarray(a, "float32")))
+    return out

@@ -33,6 +33,18 @@ from keras_spiking.timeloop import scan_time
 from keras_spiking.validation import check_bool, check_finite_data, check_text
 
 
+def checked_inputs(layer, inputs, check_finite=True):
+    """``inputs`` of a package layer's ``call``: text refused (TypeError), NaN/Inf
+    refused in eager calls (README "Non-finite data"), integers cast to the
+    layer's compute dtype (computed as the same numbers in floating point)."""
+    check_text(layer.name, "inputs", inputs)
+    if check_finite:
+        check_finite_data(layer.name, "inputs", inputs)  # eager calls only
+    if not keras.backend.standardize_dtype(inputs.dtype).startswith("float"):
+        inputs = ops.cast(inputs, layer.compute_dtype)
+    return inputs
+
+
 class AttributeConfig:
     """Mixin: ``get_config`` adds the attributes each class in the hierarchy names
     in its ``config_attributes`` (numpy arrays as lists), base classes first."""
@@ -184,8 +196,7 @@ class TimeStateLayer(AttributeConfig, keras.layers.Layer):
         self._state_initialized.assign(1.0)
 
     def call(self, inputs, initial_state=None, training=None):
-        check_text(self.name, "inputs", inputs)
-        check_finite_data(self.name, "inputs", inputs)  # eager calls only
+        inputs = checked_inputs(self, inputs)
         time_axis = 0 if self.time_major else 1
         if len(inputs.shape) > time_axis and inputs.shape[time_axis] == 0:
             raise ValueError(

@@ -20,9 +20,9 @@ import warnings
 
 import keras
 
-from keras_spiking.layers.base import AttributeConfig
+from keras_spiking.layers.base import AttributeConfig, checked_inputs
 from keras_spiking.neurons import soft_lif_rate
-from keras_spiking.validation import check_finite_data, check_number, check_text
+from keras_spiking.validation import check_number
 
 #: Output scale that makes a neuron at ``j = 2 * threshold`` output about 1.
 DEFAULT_AMPLITUDE = 1.0 / 63.0
@@ -105,9 +105,7 @@ class LIFRate(AttributeConfig, keras.layers.Layer):
         )
 
     def call(self, inputs):
-        check_text(self.name, "inputs", inputs)
-        check_finite_data(self.name, "inputs", inputs)  # eager calls only
-        return self.rate(inputs)
+        return self.rate(checked_inputs(self, inputs))
 
     def compute_output_shape(self, input_shape):
         return input_shape
