@@ -66,10 +66,10 @@ def _float32(x, owner="lif_rate"):
     x = ops.convert_to_tensor(check_text(owner, "j", x))
     check_text(owner, "j", x)
     dtype = keras.backend.standardize_dtype(x.dtype)
-    if not dtype.startswith("float"):  # integer currents: a float32 rate
-        return ops.cast(x, "float32"), "float32"
     if dtype in ("float16", "bfloat16"):
         return ops.cast(x, "float32"), dtype
+    if "float" not in dtype:  # integer currents: a float32 rate
+        return ops.cast(x, "float32"), "float32"
     return x, dtype
 
 

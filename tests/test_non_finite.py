@@ -147,3 +147,11 @@ def test_zero_timesteps_and_text(cls, kwargs):
         layer(np.zeros((2, 0, 3), "float32"))
     with pytest.raises(TypeError, match=rf"{layer.name}: inputs must be numbers"):
         layer.call(keras.ops.convert_to_tensor(np.array([[["a"]]])))
+
+
+def test_inside_a_model_eager_calls_are_not_checked():
+    """Only a layer called by itself is checked: inside a model (eager or
+    compiled) the check costs nothing and NaN reaches the output."""
+    model = keras.Sequential([keras.Input((6, 3)), keras.layers.Dense(3), L.SpikingLIF()])
+    y = np.asarray(model(nan_step()))
+    assert np.all(np.isnan(y[0, 1:])) and np.all(np.isfinite(y[1]))

@@ -33,14 +33,26 @@ from keras_spiking.timeloop import scan_time
 from keras_spiking.validation import check_bool, check_finite_data, check_text
 
 
+def _called_directly(layer):
+    """True unless ``layer`` runs inside another layer's or a model's call."""
+    try:
+        from keras.src.backend.common import global_state
+
+        context = global_state.get_global_attribute("current_call_ctx")
+    except Exception:  # noqa: BLE001 (another Keras layout: check every call)
+        return True
+    return context is None or getattr(context, "entry_layer", layer) is layer
+
+
 def checked_inputs(layer, inputs, check_finite=True):
     """``inputs`` of a package layer's ``call``: text refused (TypeError), NaN/Inf
-    refused in eager calls (README "Non-finite data"), integers cast to the
-    layer's compute dtype (computed as the same numbers in floating point)."""
+    refused when the layer is called eagerly by itself (README "Non-finite
+    data"; inside a model, a compiled step or with the check off, NaN flows to
+    the output), integers cast to the layer's compute dtype."""
     check_text(layer.name, "inputs", inputs)
-    if check_finite:
-        check_finite_data(layer.name, "inputs", inputs)  # eager calls only
-    if not keras.backend.standardize_dtype(inputs.dtype).startswith("float"):
+    if check_finite and _called_directly(layer):
+        check_finite_data(layer.name, "inputs", inputs)  # concrete tensors only
+    if "float" not in keras.backend.standardize_dtype(inputs.dtype):
         inputs = ops.cast(inputs, layer.compute_dtype)
     return inputs
 
