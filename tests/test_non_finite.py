@@ -70,8 +70,8 @@ def test_heaviside_finite_values_unchanged():
 
 
 def test_rate_layers_refuse_nan_eagerly():
-    with pytest.raises(NonFiniteError, match="soft_lif: inputs"):
-        L.SoftLIF()(np.array([[1.0, np.nan]], "float32"))
+    with pytest.raises(NonFiniteError, match="rates: inputs"):
+        L.SoftLIF(name="rates")(np.array([[1.0, np.nan]], "float32"))
     with keras_spiking.default(check_numerics=False):
         assert np.isnan(np.asarray(L.LIFRate()(np.array([[np.nan]], "float32"))))[0, 0]
 
