@@ -42,6 +42,7 @@ from keras_spiking.layer_facts import classes, facts_of
 from keras_spiking.validation import (
     check_bool,
     check_choice,
+    check_model_data,
     check_number,
     check_positive_integer,
 )
@@ -217,10 +218,22 @@ class Converter:
         if self.normalize and self.calibration_data is not None:
             scales = self.calibrate(model)
         inputs, outputs = self._build(model, self.mode, scales, self.static_input)
+        self._check_rate_keys(model)
         outputs = [self.timed(s).tensor for s in outputs]
         return keras.Model(inputs[0] if len(inputs) == 1 else inputs,
                            outputs[0] if len(outputs) == 1 else outputs,
                            name=f"{model.name}_{self.mode}")
+
+    def _check_rate_keys(self, model):
+        """Refuse ``scale_firing_rates`` keys that name no neuron site (a typo
+        would otherwise be ignored)."""
+        if not isinstance(self.scale_firing_rates, dict):
+            return
+        unknown = sorted(set(self.scale_firing_rates) - set(self.sites))
+        if unknown:
+            raise ValueError(
+                f"convert: scale_firing_rates names {unknown}, which are not neuron "
+                f"layers of '{model.name}'; its neuron layers are {sorted(self.sites)}.")
 
     def calibrate(self, model):
         """Per neuron site, the firing-rate scale ``k = 1 / (r_p * dt)`` that
@@ -340,6 +353,10 @@ class Converter:
         values = layer.get_weights() if weights is None else weights
         if values:
             new.set_weights(values)
+            if hasattr(new, "finalize_state"):
+                # adapted preprocessing layers (Normalization) compute with
+                # tensors derived from their weights, as loading a .keras does
+                new.finalize_state()
         return Signal(y, timed)
 
     def timed(self, signal):
@@ -419,10 +436,17 @@ def verify(model, data, *, atol=1e-5, **options):
     """
     options = dict(options, mode="rate", timesteps=1, stateful=False, batch_size=None)
     options.pop("static_input", None)
+    # NaN data is the data's fault, not the converter's
+    data = check_model_data("verify", "data", data, [x.shape[1:] for x in model.inputs])
+    data = data[0] if len(data) == 1 else data
     rate_model = Converter(static_input=True, **options).convert(model)
-    data = np.asarray(data)
     expected = keras.ops.convert_to_numpy(model(data, training=False))
     got = keras.ops.convert_to_numpy(rate_model(data, training=False))[:, 0]
+    if not np.all(np.isfinite(expected)):
+        raise ValueError(
+            f"verify: '{model.name}' itself gives NaN or Inf on this data "
+            f"({int(np.sum(~np.isfinite(expected)))} outputs), so there is nothing to "
+            "compare the conversion with; check the data and the model's weights.")
     error = float(np.max(np.abs(expected - got)))
     if not math.isfinite(error) or error > atol:
         raise ConversionError(

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from keras_spiking.layer_facts import facts_of
-from keras_spiking.validation import check_positive_integer
+from keras_spiking.validation import check_model_data, check_positive_integer
 
 #: default fraction of the steps averaged by the ``mean`` readout
 MEAN_FRACTION = 0.5
@@ -80,7 +80,7 @@ def _check_timesteps(timesteps):
                    for t in timesteps})
 
 
-def _check_data(data):
+def _check_data(snn, data):
     """``(x, y)`` as given, ``y`` flattened; refuses datasets, empty or unequal data."""
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise TypeError(
@@ -96,6 +96,9 @@ def _check_data(data):
     if len(x) == 0:
         raise ValueError("evaluate_timesteps: data holds no samples (x has length 0); "
                          "pass at least one input and label.")
+    static, _ = model_timesteps(snn)
+    shape = tuple(snn.inputs[0].shape[1 if static else 2:])
+    x = check_model_data("evaluate_timesteps", "the inputs x of data", x, [shape])[0]
     return x, y
 
 
@@ -175,7 +178,7 @@ def evaluate_timesteps(snn, data, timesteps=(4, 8, 16, 32, 64, 128), *,
                          f"{mean_fraction!r}.")
     timesteps = _check_timesteps(timesteps)
     check_positive_integer("evaluate_timesteps", "batch_size", batch_size)
-    x, y = _check_data(data)
+    x, y = _check_data(snn, data)
     T_max = timesteps[-1]
 
     def readouts(out):

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from keras_spiking.neurons import lif_rate
+from keras_spiking.validation import check_model_data
 
 #: Calibration images run per batch.
 BATCH_SIZE = 100
@@ -38,22 +39,8 @@ def base_rate(source, currents):
 def check_calibration(model, data):
     """``data`` (one array per input of ``model``) as float32 arrays shaped
     ``(samples, *input_shape)``; raises ``ValueError`` naming what is wrong."""
-    arrays = data if isinstance(data, (list, tuple)) else [data]
-    arrays = [np.asarray(a, dtype="float32") for a in arrays]
-    if len(arrays) != len(model.inputs):
-        raise ValueError(
-            f"convert: calibration_data has {len(arrays)} arrays but the model has "
-            f"{len(model.inputs)} inputs; pass one array per input.")
-    for a, x in zip(arrays, model.inputs):
-        expected = tuple(x.shape[1:])
-        if a.ndim < 1 or tuple(a.shape[1:]) != expected or a.shape[0] < 1:
-            raise ValueError(
-                f"convert: calibration_data must be shaped (samples, *{expected}) "
-                f"like the model's input '{x.name}' (no time axis), got "
-                f"{a.shape}. Pass e.g. x_train[:1000].")
-        if not np.all(np.isfinite(a)):
-            raise ValueError("convert: calibration_data contains NaN or Inf.")
-    return arrays
+    return check_model_data("convert", "calibration_data", data,
+                            [x.shape[1:] for x in model.inputs], "x_train[:1000]")
 
 
 def site_scales(probe, sources, arrays, percentile, dt):

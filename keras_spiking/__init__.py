@@ -30,6 +30,7 @@ from keras_spiking import (
     version,
 )
 from keras_spiking.config import default
+from keras_spiking.saving import load_model
 from keras_spiking.energy import ModelEnergy
 from keras_spiking.layers import (  # KerasSpiking's top-level names
     Alpha,

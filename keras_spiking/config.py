@@ -23,7 +23,8 @@ import sys
 import keras
 import numpy as np
 
-from keras_spiking.validation import check_number
+from keras_spiking import validation
+from keras_spiking.validation import check_bool, check_number
 
 #: dt, in seconds, when nothing else is set.
 DEFAULT_DT = 0.001
@@ -49,6 +50,11 @@ class DefaultManager:
     Attributes:
         dt: simulated time of one step in seconds (> 0, finite), used by layers
             constructed with ``dt=None``. Setting it checks the value.
+        check_numerics: True (default): data holding NaN or Inf raise
+            ``validation.NonFiniteError`` in eager layer calls and at the public
+            tools (``convert``'s calibration data, ``verify``,
+            ``evaluate_timesteps``, ``ModelEnergy``); compiled steps (``fit``,
+            ``predict``) are never checked. False skips these checks.
 
     Calling the manager, or its ``context`` method, with new values gives a
     context manager that sets them for the ``with`` block and then restores the
@@ -58,10 +64,21 @@ class DefaultManager:
             lowpass = keras_spiking.layers.Lowpass(0.01)   # dt = 0.005
     """
 
-    _settings = ("dt",)
+    _settings = ("dt", "check_numerics")
 
-    def __init__(self, dt=DEFAULT_DT):
+    def __init__(self, dt=DEFAULT_DT, check_numerics=True):
         self.dt = dt
+        self.check_numerics = check_numerics
+
+    @property
+    def check_numerics(self):
+        """Refuse NaN/Inf data in eager calls and at the public tools."""
+        return validation.CHECK_NUMERICS[0]
+
+    @check_numerics.setter
+    def check_numerics(self, value):
+        validation.CHECK_NUMERICS[0] = check_bool(
+            "keras_spiking.default", "check_numerics", value)
 
     @property
     def dt(self):
@@ -95,11 +112,12 @@ class DefaultManager:
         return self.context(**settings)
 
     def reset(self):
-        """Restore the package defaults (``dt = 0.001``)."""
+        """Restore the package defaults (``dt = 0.001``, ``check_numerics = True``)."""
         self.dt = DEFAULT_DT
+        self.check_numerics = True
 
     def __repr__(self):
-        return f"DefaultManager(dt={self.dt!r})"
+        return f"DefaultManager(dt={self.dt!r}, check_numerics={self.check_numerics!r})"
 
 
 #: The package defaults (``keras_spiking.default``).

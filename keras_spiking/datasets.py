@@ -16,6 +16,7 @@ import glob
 import gzip
 import hashlib
 import os
+import zlib
 
 import numpy as np
 
@@ -48,8 +49,14 @@ def read_idx(path, expected_sha256=None):
     If ``expected_sha256`` is given, the decompressed bytes must match it.
     """
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    if not os.path.isfile(path):
+        raise DataNotFoundError(f"{path}: no such IDX file.")
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError, zlib.error) as e:  # not gzip, truncated, damaged
+        raise DataIntegrityError(f"{path}: cannot be read ({type(e).__name__}: {e}); "
+                                 "the file is corrupt or truncated.") from e
     if expected_sha256 is not None:
         digest = hashlib.sha256(data).hexdigest()
         if digest != expected_sha256:
@@ -62,6 +69,8 @@ def read_idx(path, expected_sha256=None):
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
         raise DataIntegrityError(f"{path}: not an IDX file of unsigned bytes.")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise DataIntegrityError(f"{path}: truncated IDX header ({len(data)} bytes).")
     shape = tuple(
         int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
     )

@@ -29,7 +29,14 @@ import math
 import keras
 from keras import ops
 
-from keras_spiking.validation import check_choice, check_number, check_numeric
+from keras_spiking.neurons import heaviside
+from keras_spiking.validation import (
+    check_choice,
+    check_finite_data,
+    check_number,
+    check_numeric,
+    check_text,
+)
 
 
 def _check_timesteps(owner, timesteps):
@@ -47,6 +54,22 @@ def _check_seed(owner, seed):
     return seed
 
 
+def _input(owner, x):
+    """``x`` as a float tensor; text refused, NaN/Inf refused in eager calls
+    (``keras_spiking.default.check_numerics``); integers become float32."""
+    x = ops.convert_to_tensor(check_text(owner, "x", x))
+    check_text(owner, "x", x)
+    check_finite_data(owner, "x", x)
+    if not keras.backend.standardize_dtype(x.dtype).startswith("float"):
+        x = ops.cast(x, "float32")
+    return x
+
+
+def _keep_nan(value, spikes):
+    """NaN where ``value`` is NaN (a NaN input must not look like silence)."""
+    return ops.where(ops.isnan(value), value, spikes)
+
+
 def direct(x, timesteps):
     """Direct (current) coding: repeat ``x`` at every step, ``(batch, T, ...)``.
 
@@ -55,6 +78,8 @@ def direct(x, timesteps):
     repeat its output instead: it is the same at every step.
     """
     _check_timesteps("direct", timesteps)
+    x = ops.convert_to_tensor(check_text("direct", "x", x))
+    check_text("direct", "x", x)
     return ops.repeat(ops.expand_dims(x, 1), timesteps, axis=1)
 
 
@@ -69,14 +94,12 @@ def rate(x, timesteps, *, gain=1.0, offset=0.0, seed=None):
     _check_timesteps("rate", timesteps)
     for name, value in (("gain", gain), ("offset", offset)):
         check_numeric("rate", name, value)
-    x = ops.convert_to_tensor(x)
-    if not keras.backend.standardize_dtype(x.dtype).startswith("float"):
-        x = ops.cast(x, "float32")
+    x = _input("rate", x)
     p = ops.clip(x * gain + offset, 0.0, 1.0)
     p = ops.expand_dims(p, 1)
     shape = (ops.shape(x)[0], timesteps) + tuple(ops.shape(x)[1:])
     u = keras.random.uniform(shape, dtype=p.dtype, seed=seed)
-    return ops.cast(u < p, p.dtype)
+    return heaviside(p - u)  # u < p; NaN stays NaN
 
 
 def latency_times(x, timesteps, *, tau=1.0, threshold=0.01, linear=False, normalize=False,
@@ -116,9 +139,7 @@ def latency_times(x, timesteps, *, tau=1.0, threshold=0.01, linear=False, normal
             f"{owner}: first_spike_time must be an int in [0, timesteps - 1 = "
             f"{timesteps - 1}], got {first_spike_time!r}."
         )
-    x = ops.convert_to_tensor(x)
-    if not keras.backend.standardize_dtype(x.dtype).startswith("float"):
-        x = ops.cast(x, "float32")
+    x = _input(owner, x)
     span = timesteps - 1 - first_spike_time
     if linear:
         if normalize:
@@ -163,7 +184,7 @@ def latency(x, timesteps, *, tau=1.0, threshold=0.01, linear=False, normalize=Fa
     spikes = ops.cast(ops.equal(steps, index), t.dtype)
     if clip:
         spikes = spikes * ops.expand_dims(ops.cast(x >= threshold, t.dtype), 1)
-    return spikes
+    return _keep_nan(index, spikes)
 
 
 def delta(x, *, threshold=0.1, padding=False, off_spike=False):
@@ -176,7 +197,7 @@ def delta(x, *, threshold=0.1, padding=False, off_spike=False):
     ``spikegen.delta``, with time on axis 1.
     """
     check_number("delta", "threshold", threshold, low=0, low_open=True)
-    x = ops.convert_to_tensor(x)
+    x = _input("delta", x)
     if len(x.shape) < 2:
         raise ValueError(
             f"delta: expected inputs shaped (batch, time, ...), got shape {tuple(x.shape)}."
@@ -187,7 +208,7 @@ def delta(x, *, threshold=0.1, padding=False, off_spike=False):
     spikes = ops.cast(change >= threshold, x.dtype)
     if off_spike:
         spikes = spikes - ops.cast(change <= -threshold, x.dtype)
-    return spikes
+    return _keep_nan(change, spikes)
 
 
 class _TimeEncoder(keras.layers.Layer):
@@ -228,7 +249,7 @@ class RateEncoder(_TimeEncoder):
 
     def call(self, inputs):
         return rate(
-            inputs, self.timesteps, gain=self.gain, offset=self.offset,
+            _input(self.name, inputs), self.timesteps, gain=self.gain, offset=self.offset,
             seed=self.seed_generator,
         )
 
@@ -275,7 +296,7 @@ class LatencyEncoder(_TimeEncoder):
         latency_times(0.5, timesteps, first_spike_time=first_spike_time)
 
     def call(self, inputs):
-        return latency(inputs, self.timesteps, **self.code)
+        return latency(_input(self.name, inputs), self.timesteps, **self.code)
 
     def get_config(self):
         config = super().get_config()
@@ -308,7 +329,7 @@ class DeltaEncoder(keras.layers.Layer):
 
     def call(self, inputs):
         return delta(
-            inputs, threshold=self.threshold, padding=self.padding,
+            _input(self.name, inputs), threshold=self.threshold, padding=self.padding,
             off_spike=self.off_spike,
         )
 

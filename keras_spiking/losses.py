@@ -40,7 +40,7 @@ loss of such a sample is NaN, so ``fit`` reports ``nan`` (stop it with
 import keras
 from keras import ops
 
-from keras_spiking.validation import check_number
+from keras_spiking.validation import check_finite_data, check_number, check_text
 
 
 def labels_of(y_true, owner="keras_spiking.losses"):
@@ -59,7 +59,12 @@ def labels_of(y_true, owner="keras_spiking.losses"):
 
 
 def _check_sequence(owner, y_pred):
-    y_pred = ops.convert_to_tensor(y_pred)
+    y_pred = ops.convert_to_tensor(check_text(owner, "y_pred", y_pred))
+    check_text(owner, "y_pred", y_pred)
+    check_finite_data(owner, "y_pred", y_pred)  # eager calls only
+    if y_pred.shape[0] == 0:
+        raise ValueError(f"{owner}: y_pred holds no samples (shape "
+                         f"{tuple(y_pred.shape)}); pass at least one.")
     if len(y_pred.shape) != 3:
         raise ValueError(
             f"{owner}: y_pred must be the output sequence shaped (batch, time, "

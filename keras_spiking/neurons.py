@@ -53,18 +53,23 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_spiking.validation import check_text
 
 
-def _float32(x):
+
+def _float32(x, owner="lif_rate"):
     """Compute rate functions in float32 even under a float16/bfloat16 policy.
 
     The LIF rate has a steep derivative right above threshold; in float16 its
     intermediate products overflow. The caller casts the result back.
     """
-    x = ops.convert_to_tensor(x)
+    x = ops.convert_to_tensor(check_text(owner, "j", x))
+    check_text(owner, "j", x)
     dtype = keras.backend.standardize_dtype(x.dtype)
-    if dtype in ("float16", "bfloat16") or not dtype.startswith("float"):
+    if dtype in ("float16", "bfloat16"):
         return ops.cast(x, "float32"), dtype
+    if "float" not in dtype:  # integer currents: a float32 rate
+        return ops.cast(x, "float32"), "float32"
     return x, dtype
 
 
@@ -117,7 +122,7 @@ def soft_lif_rate(j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0, s
     """
     if sigma == 0:
         return lif_rate(j, tau_rc, tau_ref, threshold, amplitude)
-    j, dtype = _float32(j)
+    j, dtype = _float32(j, "soft_lif_rate")
 
     def smooth(j):
         z = (j - threshold) * (1.0 / sigma)
@@ -156,8 +161,10 @@ METHODS = ("euler", "exact")
 
 
 def heaviside(x):
-    """Spike function without a surrogate: 1 where ``x > 0``, else 0."""
-    return ops.cast(x > 0, x.dtype)
+    """Spike function without a surrogate: 1 where ``x > 0``, else 0; NaN where
+    ``x`` is NaN, so that a NaN voltage shows in the output instead of silencing
+    the neuron (``sign(relu(x))``: as many kernels as ``cast(x > 0)``)."""
+    return ops.sign(ops.relu(x))
 
 
 def _is(value, number):

@@ -33,7 +33,7 @@ size, so the model's loss receives exactly the value above.
 import keras
 from keras import ops
 
-from keras_spiking.validation import check_number
+from keras_spiking.validation import check_finite_data, check_number, check_text
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
@@ -68,13 +68,19 @@ class FiringRate(keras.regularizers.Regularizer):
 
     def rates(self, spikes):
         """Per-sample, per-neuron rates ``(batch, neurons...)``."""
-        spikes = ops.convert_to_tensor(spikes)
+        spikes = ops.convert_to_tensor(check_text("FiringRate", "spikes", spikes))
+        check_text("FiringRate", "spikes", spikes)
+        check_finite_data("FiringRate", "spikes", spikes)  # eager calls only
         if len(spikes.shape) < 3:
             raise ValueError(
                 "FiringRate: expected spikes shaped (batch, time, neurons...), got "
                 f"shape {tuple(spikes.shape)}; regularise a layer with "
                 "return_sequences=True."
             )
+        if 0 in tuple(spikes.shape[:2]):
+            raise ValueError(
+                f"FiringRate: got spikes of shape {tuple(spikes.shape)}, with no samples "
+                "or no timesteps; a rate needs at least one of each.")
         r = ops.mean(spikes, axis=1)
         return r if self.dt is None else r / self.dt
 

@@ -5,6 +5,7 @@ value it got, and what would be accepted.
 """
 
 import numbers
+import sys
 
 import numpy as np
 
@@ -113,3 +114,97 @@ def check_numeric(owner, name, value):
         return value
     raise TypeError(f"{owner}: {name} must be a number (or a numeric array), got "
                     f"{value!r}.")
+
+
+# ---------------------------------------------------------------------------------------
+# non-finite data (the package's policy; README "Non-finite data")
+# ---------------------------------------------------------------------------------------
+
+#: Read through ``keras_spiking.default.check_numerics`` (set it there).
+CHECK_NUMERICS = [True]
+
+
+class NonFiniteError(ValueError):
+    """Data holding NaN or Inf reached a layer or tool that needs numbers."""
+
+
+def is_concrete(x):
+    """True if ``x`` holds values now (numpy, an eager tensor), False for a
+    symbolic or traced tensor (inside ``fit``/``predict``'s compiled step)."""
+    if isinstance(x, (np.ndarray, np.generic, numbers.Number)):
+        return True
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(x, tf.Tensor):
+        return tf.executing_eagerly() and hasattr(x, "numpy")
+    jax = sys.modules.get("jax")
+    if jax is not None and isinstance(x, jax.Array):
+        return not isinstance(x, jax.core.Tracer)
+    return False
+
+
+def check_text(owner, name, x):
+    """Refuse string / bytes / object data (checked on the static dtype: free in
+    compiled graphs)."""
+    dtype = getattr(x, "dtype", None)
+    if isinstance(x, (str, bytes)):
+        kind = "U"
+    elif isinstance(dtype, np.dtype):
+        kind = dtype.kind
+    elif dtype is not None:
+        kind = "U" if str(dtype).replace("tf.", "").replace("<dtype: '", "").startswith(
+            "string") else None
+    else:
+        kind = None
+    if kind in ("U", "S", "O"):
+        raise TypeError(f"{owner}: {name} must be numbers, got data of dtype {dtype} "
+                        "(text); convert it to a float array first.")
+    return x
+
+
+def check_finite_data(owner, name, x):
+    """Raise ``NonFiniteError`` if concrete data ``x`` (an array or an eager
+    tensor; a list of them) holds NaN or Inf; symbolic/traced tensors and
+    ``keras_spiking.default.check_numerics = False`` skip the check."""
+    if not CHECK_NUMERICS[0]:
+        return x
+    for part in x if isinstance(x, (list, tuple)) else (x,):
+        if not is_concrete(part):
+            continue
+        values = np.asarray(part)
+        if values.dtype.kind != "f" or np.all(np.isfinite(values)):
+            continue
+        nan = int(np.count_nonzero(np.isnan(values)))
+        inf = int(np.count_nonzero(np.isinf(values)))
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
+        raise NonFiniteError(
+            f"{owner}: {name} holds {nan} NaN and {inf} Inf of {values.size} values "
+            f"(first at index {first}); NaN/Inf have no meaning as currents, rates or "
+            "spikes. Clean the data (e.g. np.nan_to_num) or, to skip this "
+            "check, set keras_spiking.default.check_numerics = False.")
+    return x
+
+
+def check_model_data(owner, name, data, shapes, example="x_test[:100]"):
+    """``data`` (an array, or one per model input) as float32 arrays shaped
+    ``(samples, *shape)`` for each expected ``shape`` (None: any size); text,
+    empty data and wrong shapes raise naming ``owner`` and ``name``, NaN/Inf
+    raise ``NonFiniteError`` (see ``check_finite_data``)."""
+    arrays = list(data) if isinstance(data, (list, tuple)) and len(shapes) > 1 else [data]
+    if len(arrays) != len(shapes):
+        raise ValueError(f"{owner}: {name} has {len(arrays)} arrays but the model has "
+                         f"{len(shapes)} inputs; pass one array per input.")
+    out = []
+    for a, shape in zip(arrays, shapes):
+        a = np.asarray(check_text(owner, name, np.asarray(a)))
+        shape = tuple(shape)
+        fits = a.ndim == len(shape) + 1 and all(
+            d is None or d == n for d, n in zip(shape, a.shape[1:]))
+        if not fits:
+            raise ValueError(
+                f"{owner}: {name} must be shaped (samples, *{shape}) like the model's "
+                f"input, got {a.shape}. Pass e.g. {example}.")
+        if a.shape[0] == 0:
+            raise ValueError(f"{owner}: {name} holds no samples (shape {a.shape}); "
+                             "pass at least one.")
+        out.append(check_finite_data(owner, name, np.asarray(a, "float32")))
+    return out

@@ -115,3 +115,25 @@ def test_bad_arguments():
         datasets.load_fashion_mnist(source="web")
     with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
         datasets.load_fashion_mnist("validation")
+
+
+@pytest.mark.parametrize("name, content, match", [
+    ("bad.gz", b"not gzip at all", r"bad\.gz: cannot be read \(BadGzipFile"),
+    ("cut.gz", None, r"cut\.gz: cannot be read \(EOFError"),
+    ("head.idx", bytes([0, 0, 8, 3, 0, 0]), r"head\.idx: truncated IDX header"),
+    ("empty.idx", b"", r"empty\.idx: not an IDX file"),
+])
+def test_corrupt_idx_files_name_the_file(tmp_path, name, content, match):
+    path = tmp_path / name
+    if content is None:  # a gzip cut in the middle
+        write_idx(path, np.zeros((20, 20), np.uint8))
+        path.write_bytes(path.read_bytes()[:20])
+    else:
+        path.write_bytes(content)
+    with pytest.raises(datasets.DataIntegrityError, match=match):
+        datasets.read_idx(str(path))
+
+
+def test_missing_idx_file_names_the_file(tmp_path):
+    with pytest.raises(datasets.DataNotFoundError, match=r"nothere\.gz: no such IDX file"):
+        datasets.read_idx(str(tmp_path / "nothere.gz"))

@@ -14,7 +14,7 @@ from keras_spiking.energy.devices import get_device, register_device
 from keras_spiking.graph import calls, functional_graph
 from keras_spiking.layer_facts import facts_of
 from keras_spiking.layers.base import DynamicsLayer
-from keras_spiking.validation import check_number, check_positive_integer
+from keras_spiking.validation import check_model_data, check_number, check_positive_integer
 
 OWNER = "ModelEnergy"
 
@@ -258,6 +258,8 @@ class ModelEnergy:
         n = len(arrays[0])
         if n == 0:
             raise ValueError("ModelEnergy: example_data is empty.")
+        check_model_data("ModelEnergy", "example_data", data,
+                         [tuple(x.shape[1:]) for x in graph_inputs])
         sums = np.zeros(len(synaptic))
         for start in range(0, n, batch_size):
             if multi:

@@ -30,7 +30,31 @@ from keras import ops
 
 from keras_spiking import neurons
 from keras_spiking.timeloop import scan_time
-from keras_spiking.validation import check_bool
+from keras_spiking.validation import check_bool, check_finite_data, check_text
+
+
+def _called_directly(layer):
+    """True unless ``layer`` runs inside another layer's or a model's call."""
+    try:
+        from keras.src.backend.common import global_state
+
+        context = global_state.get_global_attribute("current_call_ctx")
+    except Exception:  # noqa: BLE001 (another Keras layout: check every call)
+        return True
+    return context is None or getattr(context, "entry_layer", layer) is layer
+
+
+def checked_inputs(layer, inputs, check_finite=True):
+    """``inputs`` of a package layer's ``call``: text refused (TypeError), NaN/Inf
+    refused when the layer is called eagerly by itself (README "Non-finite
+    data"; inside a model, a compiled step or with the check off, NaN flows to
+    the output), integers cast to the layer's compute dtype."""
+    check_text(layer.name, "inputs", inputs)
+    if check_finite and _called_directly(layer):
+        check_finite_data(layer.name, "inputs", inputs)  # concrete tensors only
+    if "float" not in keras.backend.standardize_dtype(inputs.dtype):
+        inputs = ops.cast(inputs, layer.compute_dtype)
+    return inputs
 
 
 class AttributeConfig:
@@ -184,6 +208,12 @@ class TimeStateLayer(AttributeConfig, keras.layers.Layer):
         self._state_initialized.assign(1.0)
 
     def call(self, inputs, initial_state=None, training=None):
+        inputs = checked_inputs(self, inputs)
+        time_axis = 0 if self.time_major else 1
+        if len(inputs.shape) > time_axis and inputs.shape[time_axis] == 0:
+            raise ValueError(
+                f"{self.name}: got inputs of shape {tuple(inputs.shape)}: zero timesteps "
+                f"(axis {time_axis}); a time layer needs at least one step.")
         if not self.time_major:
             return self.scan(inputs, initial_state, training)
         result = self.scan(ops.moveaxis(inputs, 0, 1), initial_state, training)

@@ -12,7 +12,8 @@ of them at the first step), the window spikes if any of them does.
 import keras
 from keras import ops
 
-from keras_spiking import layer_facts
+from keras_spiking import layer_facts, neurons
+from keras_spiking.layers.base import checked_inputs
 from keras_spiking.layers.time import TimeFold
 from keras_spiking.validation import check_bool
 
@@ -70,16 +71,24 @@ class SpikeMaxPool(TimeFold):
             self.counts.assign(ops.zeros(self.counts.shape, self.counts.dtype))
 
     def call(self, inputs):
-        spiked = ops.cast(inputs > 0, inputs.dtype)
+        inputs = checked_inputs(self, inputs)
+        if inputs.shape[1] == 0:
+            raise ValueError(f"{self.name}: got inputs of shape {tuple(inputs.shape)}: "
+                             "zero timesteps (axis 1); a time layer needs at least one step.")
+        spiked = neurons.heaviside(inputs)  # 0/1; NaN stays NaN
         counts = ops.cumsum(spiked, axis=1) - spiked  # spikes before each step
         if self.counts is not None:
             counts = counts + ops.expand_dims(ops.cast(self.counts, inputs.dtype), 1)
             self.counts.assign(ops.cast(counts[:, -1] + spiked[:, -1], self.counts.dtype))
-        # one pooling call on three stacked tensors: the leading count, the
-        # leading count with a spike bit below it, and the spike amplitude
-        stacked = ops.concatenate([counts, 2 * counts + spiked, inputs], axis=0)
-        lead, lead_and_spike, amplitude = ops.split(self._fold_call(stacked, None, None), 3)
-        return (lead_and_spike - 2 * lead) * amplitude
+        # one pooling call on four stacked tensors: the leading count, the
+        # leading count with a spike bit below it, the spike amplitude, and
+        # where the input is NaN (max pooling would skip a NaN: it must show)
+        nan = ops.cast(ops.isnan(inputs), inputs.dtype)
+        stacked = ops.concatenate([counts, 2 * counts + spiked, inputs, nan], axis=0)
+        lead, lead_and_spike, amplitude, nan = ops.split(
+            self._fold_call(stacked, None, None), 4)
+        out = (lead_and_spike - 2 * lead) * amplitude
+        return ops.where(nan > 0, float("nan"), out)
 
     def compute_mask(self, inputs, mask=None):
         return None

@@ -20,7 +20,7 @@ import warnings
 
 import keras
 
-from keras_spiking.layers.base import AttributeConfig
+from keras_spiking.layers.base import AttributeConfig, checked_inputs
 from keras_spiking.neurons import soft_lif_rate
 from keras_spiking.validation import check_number
 
@@ -105,7 +105,7 @@ class LIFRate(AttributeConfig, keras.layers.Layer):
         )
 
     def call(self, inputs):
-        return self.rate(inputs)
+        return self.rate(checked_inputs(self, inputs))
 
     def compute_output_shape(self, input_shape):
         return input_shape

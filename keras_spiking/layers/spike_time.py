@@ -11,6 +11,7 @@ import numpy as np
 from keras import ops
 
 from keras_spiking import spike_time
+from keras_spiking.layers.base import checked_inputs
 from keras_spiking.validation import check_number
 
 
@@ -106,6 +107,10 @@ class SpikeTimeDense(keras.layers.Layer):
         self.forward_fn = None
 
     def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(
+                f"SpikeTimeDense '{self.name}': expected input spike times shaped "
+                f"(batch, features), got shape {tuple(input_shape)}; flatten first.")
         n_in = input_shape[-1]
         if n_in is None:
             raise ValueError(
@@ -155,7 +160,10 @@ class SpikeTimeDense(keras.layers.Layer):
                 "use inf for 'no spike' and finite times otherwise.")
 
     def call(self, inputs, training=False):
+        inputs = checked_inputs(self, inputs, check_finite=False)  # inf: no spike
         self._check_no_nan(inputs)
+        if inputs.shape[0] == 0:  # an empty batch: nothing to reduce over
+            return ops.zeros((0, self.units), self.compute_dtype)
         times, kernel = self.full_inputs_and_kernel(inputs)
         params = self.neuron_parameters()
         if self.forward_fn is not None:

@@ -10,6 +10,7 @@ measures the difference). ``RepeatTime`` tiles a static input over time.
 import keras
 from keras import ops
 
+from keras_spiking.layers.base import checked_inputs
 from keras_spiking.validation import check_positive_integer
 
 
@@ -69,13 +70,26 @@ class TimeFold(keras.layers.Wrapper):
         return (folded,) + input_shape[2:]
 
     def build(self, input_shape):
-        super().build(self._child_shape(input_shape))
+        child = self._child_shape(input_shape)
+        specs = self.layer.input_spec
+        for spec in specs if isinstance(specs, (list, tuple)) else [specs]:
+            ndim, min_ndim = getattr(spec, "ndim", None), getattr(spec, "min_ndim", None)
+            if (ndim is not None and len(child) != ndim) or (
+                    min_ndim is not None and len(child) < min_ndim):
+                need = ndim if ndim is not None else f">= {min_ndim}"
+                raise ValueError(
+                    f"{self.name}: inputs of shape {tuple(input_shape)} give '"
+                    f"{self.layer.name}' per-step inputs of rank {len(child)}, but it "
+                    f"takes rank {need}; pass (batch, time) + its per-step shape.")
+        super().build(child)
 
     def compute_output_shape(self, input_shape):
         child = self.layer.compute_output_shape(self._child_shape(input_shape))
         return tuple(input_shape[:2]) + tuple(child[1:])
 
     def call(self, inputs, training=None, mask=None):
+        # NaN flows through a stateless layer: not checked here
+        inputs = checked_inputs(self, inputs, check_finite=False)
         steps, chunk = inputs.shape[1], self.steps_per_call
         if chunk is None or steps is None or steps <= chunk:
             return self._fold_call(inputs, training, mask)
@@ -132,6 +146,7 @@ class RepeatTime(keras.layers.Layer):
         self.timesteps = check_positive_integer(self.name, "timesteps", timesteps)
 
     def call(self, inputs):
+        inputs = checked_inputs(self, inputs, check_finite=False)
         return ops.repeat(ops.expand_dims(inputs, 1), self.timesteps, axis=1)
 
     def compute_output_shape(self, input_shape):

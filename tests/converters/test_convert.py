@@ -337,3 +337,33 @@ def test_non_static_input_shape():
     model = keras.Model(inp, L.Dense(2)(L.Conv1D(2, 1, activation="relu")(inp)))
     with pytest.raises(ConversionError, match="non-static"):
         convert(model)
+
+
+def test_adapted_normalization_keeps_its_statistics(tmp_path):
+    """An adapted Normalization (mean/variance learned by adapt, not given in the
+    config) converts with its statistics, not as an identity."""
+    x = (RNG.normal(size=(64, 4)) * 3 + 5).astype("float32")
+    norm = L.Normalization()
+    norm.adapt(x)
+    model = model_of((4,), norm, L.Dense(6, activation="relu"), L.Dense(2))
+    rate = convert(model, mode="rate", timesteps=1, static_input=True)
+    np.testing.assert_allclose(rate(x)[:, 0], model(x), rtol=1e-5, atol=1e-5)
+    assert verify(model, x) <= 1e-5
+    snn = convert(model, calibration_data=x, timesteps=3, static_input=True)
+    path = str(tmp_path / "norm.keras")
+    snn.save(path)
+    np.testing.assert_array_equal(snn(x), keras.models.load_model(path)(x))
+
+
+def test_scale_firing_rates_unknown_key_raises():
+    model = model_of((6,), L.Dense(5, activation="relu", name="hid"), L.Dense(2))
+    with pytest.raises(ValueError, match=r"scale_firing_rates names \['hdi'\], which are "
+                       r"not neuron layers of '.*'; its neuron layers are \['hid'\]"):
+        convert(model, scale_firing_rates={"hdi": 100.0}, timesteps=2)
+
+
+def test_converted_model_is_named_after_the_source():
+    model = model_of((6,), L.Dense(5, activation="relu"), L.Dense(2))
+    model.name = "classifier"
+    assert convert(model, timesteps=2).name == "classifier_spike"
+    assert convert(model, mode="rate", timesteps=2).name == "classifier_rate"
