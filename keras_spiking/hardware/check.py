@@ -205,7 +205,7 @@ class _Checker:
         if p.connections is not None and kind not in p.connections:
             self.add(name, "connections", kind, p.connections,
                      f"use only {'/'.join(p.connections)} layers")
-        kernel = getattr(layer, "depthwise_kernel" if kind == "depthwise" else "kernel")
+        kernel = layer.kernel  # Keras 3: DepthwiseConv too
         shape = tuple(kernel.shape)
         self.weights += int(np.prod(shape))
         spatial = shape[:-2] if kind != "dense" else ()

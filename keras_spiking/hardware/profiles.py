@@ -208,5 +208,4 @@ register_profile(Profile(
     sources=("open-neuromorphic.org, Akida", "doc.brainchipinc.com (cnn2snn)"),
     notes="its neurons are quantised ReLUs: no leak, no synapse, no recurrence.",
     weight_bits=8, bias_bits=16, state_bits=16, decay_bits=8,
-    connections=("dense", "conv", "depthwise"), leak=False, synapse=False,
-    recurrence=False, max_weights=8 * 1024 * 1024 // 8))
+    leak=False, synapse=False, recurrence=False, max_weights=8 * 1024 * 1024 // 8))

@@ -161,7 +161,7 @@ class _Plan:
         neuron = self.neuron_of.get(id(call))
         per_channel = self.per_channel and kind != "depthwise" and neuron is not None \
             and isinstance(neuron.layer, LeakyNeuron)
-        kernel = layer.depthwise_kernel if kind == "depthwise" else layer.kernel
+        kernel = layer.kernel  # Keras 3: DepthwiseConv too
         w = np.asarray(keras.ops.convert_to_numpy(kernel), "float64")
         check_finite_weights("quantize", name, "kernel", w)
         k, scale = integer_grid(w, self.p.weight_bits, per_channel=per_channel)
