@@ -283,8 +283,11 @@ class DynamicsLayer(TimeStateLayer):
         if self.integer_state is None:
             return d
         spec = dict(self.integer_state)
-        spec["quantum"] = ops.convert_to_tensor(np.asarray(spec["quantum"]), dtype)
-        return d.replace(integer=neurons.IntegerState(**spec))
+        q = spec["quantum"] = ops.convert_to_tensor(np.asarray(spec["quantum"]), dtype)
+        changes = dict(integer=neurons.IntegerState(**spec))
+        if d.threshold is not None:  # integer * q, as the state: equal values compare equal
+            changes["threshold"] = ops.round(ops.cast(d.threshold, dtype) / q) * q
+        return d.replace(**changes)
 
     def get_config(self):
         config = super().get_config()
