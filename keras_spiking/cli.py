@@ -5,7 +5,7 @@
     keras-spiking check MODEL.keras --profile NAME     does the model fit the chip?
     keras-spiking quantize MODEL.keras --profile NAME -o OUT.keras
     keras-spiking export MODEL.keras -o OUT.nir [--dt SECONDS]
-    keras-spiking energy MODEL.keras [--device loihi] [--timesteps T]
+    keras-spiking energy MODEL.keras [--device loihi --data X.npy] [--timesteps T]
 
 Every verb has ``--help``; an error prints one line ``keras-spiking: error:
 ...`` and exits with a non-zero code (2 for bad arguments, 1 otherwise);
@@ -120,8 +120,20 @@ def _energy(args):
     from keras_spiking.energy import ModelEnergy
 
     model = _load(args.model)
+    data = None
+    if args.data is not None:
+        import numpy as np
+
+        if not os.path.isfile(args.data):
+            raise CommandError(f"no such file: {args.data}")
+        try:
+            data = np.load(args.data)
+            data = data["x"] if isinstance(data, np.lib.npyio.NpzFile) else data
+        except (OSError, ValueError, KeyError) as error:
+            raise CommandError(f"{args.data}: not a .npy of inputs or a .npz holding x "
+                               f"({error})") from None
     try:
-        energy = ModelEnergy(model)
+        energy = ModelEnergy(model, data)
         if args.device:
             joules = energy.total_energy(args.device, args.timesteps)
             print(f"{args.device}: {joules:.4g} J per inference of {args.timesteps} steps")
@@ -163,6 +175,9 @@ def _parser():
     energy.add_argument("model", help="a .keras model file")
     energy.add_argument("--device", default=None,
                         help="a device name (e.g. loihi, cpu); default: the summary table")
+    energy.add_argument("--data", default=None,
+                        help="example inputs (.npy, or .npz holding x) to measure the "
+                             "activity; spiking devices need it")
     energy.add_argument("--timesteps", type=int, default=1,
                         help="timesteps per inference (default 1)")
     energy.set_defaults(run=_energy)
