@@ -21,6 +21,7 @@ import numpy as np
 from keras_spiking import graph
 from keras_spiking.hardware.profiles import get_profile
 from keras_spiking.layer_facts import facts_of
+from keras_spiking.layers.base import DynamicsLayer
 
 #: Roles that carry values through unchanged in structure (walked through).
 _PASS = ("stateless", "dropout", "time")
@@ -248,17 +249,34 @@ class _Checker:
         if p.max_input_size is not None and len(shape) >= 4:
             size = max(int(s) for s in shape[-3:-1] if s is not None)
             self.limit("<model>", "max_input_size", size, "a smaller input (by {over} pixels)")
-        if self.neuron_counts:
-            out_name, out_units = self.neuron_counts[-1]
-            self.limit(out_name, "max_outputs", out_units, "fewer output neurons (by {over})")
-            hidden = sum(n for _, n in self.neuron_counts[:-1])
+        total = sum(n for _, n in self.neuron_counts)
+        last = self._output_call()
+        if last is not None:
+            # the output layer: a neuron layer, or a linear readout (output neurons on chip)
+            units = int(np.prod(last.outputs[0].shape[2:]))
+            name = _name(last, last.layer)
+            self.limit(name, "max_outputs", units, "fewer output neurons (by {over})")
+            hidden = total - units if isinstance(last.layer, DynamicsLayer) else total
             self.limit("<model>", "max_hidden_neurons", hidden,
                        "fewer hidden neurons (by {over})")
-            self.limit("<model>", "max_neurons", sum(n for _, n in self.neuron_counts),
-                       "fewer neurons (by {over})")
+        self.limit("<model>", "max_neurons", total, "fewer neurons (by {over})")
         self.limit("<model>", "max_weights", self.weights, "fewer weights (by {over})")
         if p.cores is not None:
             self._cores()
+
+    def _output_call(self):
+        """The neuron or weight layer whose values the model outputs (through
+        pass-through layers and synaptic filters), or None."""
+        call = self.calls[-1] if self.calls else None
+        while call is not None:
+            role = facts_of(_inner(call.layer)).role
+            if role == "linear" or (role == "neuron" and facts_of(call.layer).face != "rate"):
+                return call
+            if role not in _PASS + ("pooling", "filter"):
+                return None
+            found = self.producer.get(call.input_ids[0]) if call.input_ids else None
+            call = found
+        return None
 
     def _cores(self):
         cores = self.p.cores
