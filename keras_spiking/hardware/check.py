@@ -58,15 +58,15 @@ def _inner(layer):
 
 def feeder(call, producer):
     """The call feeding ``call``'s first input through pass-through layers
-    (reshaping, dropout, pooling, time wrappers), or None (a model input).
+    (reshaping, dropout, pooling, time wrappers, ``RepeatTime``), or None (a
+    model input).
     ``producer`` maps value numbers to the calls that output them."""
     ids = list(call.input_ids)
     while ids:
         found = producer.get(ids[0])
         if found is None:
             return None
-        if facts_of(_inner(found.layer)).role in _PASS + ("pooling",) \
-                and facts_of(found.layer).time_axis != "adds":
+        if facts_of(_inner(found.layer)).role in _PASS + ("pooling",):
             ids = list(found.input_ids)
             continue
         return found

@@ -188,3 +188,16 @@ def test_unknown_profile_and_bad_input():
     with pytest.raises(ValueError, match="integer_state quantum"):
         L.Leaky(beta=0.9, integer_state={"quantum": 0.0})
     assert get_profile("loihi2").decay_bits == 12
+
+
+def test_converted_static_input_model_is_checked_and_quantised():
+    from keras_spiking.converters import convert
+
+    ann = keras.Sequential([keras.Input((6, 6, 1)), K.Conv2D(3, 3), K.ReLU(), K.Flatten(),
+                            K.Dense(4), K.ReLU(), K.Dense(2)])
+    x = RNG.random((8, 6, 6, 1)).astype("float32")
+    snn = convert(ann, calibration_data=x, timesteps=6, static_input=True, synapse=None)
+    q_model, report = quantize(snn, "loihi2", x)
+    assert report.skipped == []  # the neuron after the once-computed Conv is quantised too
+    assert sum(r.what == "threshold" for r in report.values) == 2
+    assert report.agreement is not None
