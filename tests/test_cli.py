@@ -49,6 +49,15 @@ def test_check_fits_and_does_not_fit(model_file, capsys):
     assert code == 0  # 6 inputs, 8 hidden, 3 outputs, no biases: fits
 
 
+def test_check_lists_each_violation_and_exits_1(tmp_path, capsys):
+    inp = keras.Input((2, 20))
+    path = tmp_path / "leaky.keras"
+    keras.Model(inp, L.Leaky(beta=0.9)(keras.layers.Dense(4)(inp))).save(path)
+    code, out, _ = run(capsys, "check", path, "--profile", "xylo-audio2")
+    assert code == 1 and "2 violation(s) of xylo-audio2" in out
+    assert "max_inputs = 20 (limit 16)" in out and "bias" in out
+
+
 def test_errors_are_one_line_and_non_zero(model_file, tmp_path, capsys):
     code, _, err = run(capsys, "check", model_file, "--profile", "loihi3")
     assert code == 1 and "known profiles are generic-int8" in err and err.count("\n") == 1
