@@ -24,7 +24,7 @@ from keras_spiking.layer_facts import facts_of
 from keras_spiking.layers.base import DynamicsLayer
 
 #: Roles that carry values through unchanged in structure (walked through).
-_PASS = ("stateless", "dropout", "time")
+PASS = ("stateless", "dropout", "time")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +49,7 @@ def _name(call, layer=None):
     return "/".join(call.path + ((layer or call.layer).name,))
 
 
-def _inner(layer):
+def inner(layer):
     """The layer a ``TimeFold``/``TimeDistributed`` wraps, else the layer."""
     if facts_of(layer).time_axis == "wraps" and hasattr(layer, "layer"):
         return layer.layer
@@ -66,7 +66,7 @@ def feeder(call, producer):
         found = producer.get(ids[0])
         if found is None:
             return None
-        if facts_of(_inner(found.layer)).role in _PASS + ("pooling",):
+        if facts_of(inner(found.layer)).role in PASS + ("pooling",):
             ids = list(found.input_ids)
             continue
         return found
@@ -123,7 +123,7 @@ class _Checker:
     # -- per layer ---------------------------------------------------------------------
     def run(self):
         for call in self.calls:
-            layer = _inner(call.layer)
+            layer = inner(call.layer)
             facts = facts_of(layer)
             name = _name(call, call.layer)
             method = getattr(self, "_" + facts.role, None)
@@ -229,7 +229,7 @@ class _Checker:
                      "use_bias=False (or a constant input neuron)")
         feeder = self.upstream(call)
         if not p.consecutive_weights and feeder is not None \
-                and facts_of(_inner(feeder.layer)).role == "linear":
+                and facts_of(inner(feeder.layer)).role == "linear":
             self.add(name, "consecutive_weights", f"after {_name(feeder, feeder.layer)}",
                      "a neuron layer between weight layers", "put a neuron layer between them")
         if p.cores is not None:
@@ -269,10 +269,10 @@ class _Checker:
         pass-through layers and synaptic filters), or None."""
         call = self.calls[-1] if self.calls else None
         while call is not None:
-            role = facts_of(_inner(call.layer)).role
+            role = facts_of(inner(call.layer)).role
             if role == "linear" or (role == "neuron" and facts_of(call.layer).face != "rate"):
                 return call
-            if role not in _PASS + ("pooling", "filter"):
+            if role not in PASS + ("pooling", "filter"):
                 return None
             found = self.producer.get(call.input_ids[0]) if call.input_ids else None
             call = found

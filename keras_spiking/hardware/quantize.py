@@ -27,7 +27,7 @@ import keras
 import numpy as np
 
 from keras_spiking import graph
-from keras_spiking.hardware.check import _inner, feeder
+from keras_spiking.hardware.check import inner, feeder
 from keras_spiking.hardware.profiles import get_profile
 from keras_spiking.layer_facts import facts_of
 from keras_spiking.layers.base import DynamicsLayer
@@ -145,7 +145,7 @@ class _Plan:
 
     def run(self):
         for call in self.calls:
-            layer = _inner(call.layer)
+            layer = inner(call.layer)
             name = "/".join(call.path + (call.layer.name,))
             if facts_of(layer).role == "linear":
                 self.linear(call, layer, name)
@@ -167,10 +167,10 @@ class _Plan:
         k, scale = integer_grid(w, self.p.weight_bits, per_channel=per_channel)
         self.put(name, "kernel", kernel, k * scale, self.p.weight_bits, scale)
         scale = np.squeeze(scale) if per_channel else float(scale)
-        feeder = self.upstream(call)
+        source = self.upstream(call)
         unit = 1.0
-        if feeder is not None and isinstance(feeder.layer, DynamicsLayer):
-            d = feeder.layer.dynamics()
+        if source is not None and isinstance(source.layer, DynamicsLayer):
+            d = source.layer.dynamics()
             if d.spiking and np.ndim(d.amplitude) == 0:
                 unit = float(d.amplitude)
         self.grid[id(call)] = (scale, unit)
@@ -184,14 +184,14 @@ class _Plan:
 
     def neuron(self, call, layer, name):
         p = self.p
-        feeder = self.upstream(call)
+        source = self.upstream(call)
         if not isinstance(layer, (LeakyNeuron, SpikingIF, SpikingLIF)):
             self.report.skipped.append((name, f"{type(layer).__name__}: no integer form"))
             return
-        if feeder is None or id(feeder) not in self.grid:
+        if source is None or id(source) not in self.grid:
             self.report.skipped.append((name, "no weight layer feeds it, so no grid"))
             return
-        scale, unit = self.grid[id(feeder)]
+        scale, unit = self.grid[id(source)]
         d = layer.dynamics()
         gain = 1.0 if d.gain is None else d.gain
         q = np.asarray(scale) * unit * gain
