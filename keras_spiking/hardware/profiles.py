@@ -26,6 +26,9 @@ class Profile:
         weight_bits: signed bits of a weight (sign included).
         bias_bits: signed bits of a bias, in units of the weight grid.
         state_bits: signed bits of the synaptic current and membrane voltage.
+        state_fraction_bits: bits of the state below the weight grid: one
+            state unit is ``weight unit / 2**state_fraction_bits`` (lava-dl:
+            state scale ``1 << 6``).
         threshold_bits: signed bits of the threshold (None: ``state_bits``).
         decay_mode: ``"multiply"`` (``decay = D / 2**decay_bits``, truncated
             towards zero, Loihi) or ``"shift"`` (``decay = 1 - 2**-dash``,
@@ -66,6 +69,7 @@ class Profile:
     weight_bits: int = 8
     bias_bits: int = None
     state_bits: int = 16
+    state_fraction_bits: int = 0
     threshold_bits: int = None
     decay_mode: str = "multiply"
     decay_bits: int = 12
@@ -162,10 +166,11 @@ register_profile(Profile(
     "loihi2",
     "Intel Loihi 2: 8-bit weights, 12-bit decays, <= 1 M neurons, <= 120 M synapses",
     sources=("lava-dl slayer/neuron/cuba.py (p_scale = 1 << 12, right_shift_to_zero)",
-             "lava-dl slayer/utils/quantize.py (8-bit weights)",
+             "lava-dl slayer/utils/quantize.py (8-bit weights; state scale 1 << 6)",
              "open-neuromorphic.org, Loihi 2 (128 cores, 1 M neurons, 120 M synapses)"),
     notes="24-bit state is Loihi 1's (Davies et al. 2018); Loihi 2's: unverified.",
-    weight_bits=8, bias_bits=13, state_bits=24, decay_bits=12, graded_spikes=True,
+    weight_bits=8, bias_bits=13, state_bits=24, state_fraction_bits=6, decay_bits=12,
+    graded_spikes=True,
     max_neurons=1_000_000, max_weights=120_000_000))
 
 register_profile(Profile(

@@ -8,7 +8,8 @@ value ``u`` of the neurons feeding it (1 for 0/1 spikes and for model inputs)::
     b_q = (s u) * clip(round(b / (s u)), -B, B)          B from bias_bits
 
 and per neuron layer after it, with its input gain ``g`` (1 for ``Leaky``,
-``dt`` for ``SpikingIF``) the state quantum is ``q = g s u``: the threshold
+``dt`` for ``SpikingIF``) the state quantum is ``q = g s u / 2**f`` (``f`` the
+profile's ``state_fraction_bits``, 6 for Loihi as in lava-dl): the threshold
 becomes ``q * round(threshold / q)``, a recurrent weight ``q * round(W_r / q)``,
 and the layer runs with ``integer_state`` (see ``neurons.IntegerState``):
 current and voltage are integers times ``q``, saturated to ``state_bits``. The
@@ -194,7 +195,7 @@ class _Plan:
         scale, unit = self.grid[id(source)]
         d = layer.dynamics()
         gain = 1.0 if d.gain is None else d.gain
-        q = np.asarray(scale) * unit * gain
+        q = np.asarray(scale) * unit * gain / 2.0 ** p.state_fraction_bits
         changes = {}
         top = levels(p.threshold_limit_bits)
         threshold = np.asarray(d.threshold, "float64")

@@ -76,7 +76,7 @@ def test_loihi2_leaky_layer_equals_integer_simulation(per_channel):
     assert q.shape == ((5,) if per_channel else ())
     # everything on the grid: integers within 8 bits, a 12-bit decay
     np.testing.assert_allclose(k, np.round(k), atol=1e-6)
-    assert np.max(np.abs(np.round(k))) == 127
+    assert np.max(np.abs(np.round(k))) == 127 * 2 ** 6  # lava-dl: state = weights << 6
     np.testing.assert_allclose(b, np.round(b), atol=1e-6)
     np.testing.assert_allclose(thr, np.round(thr), atol=1e-6)
     beta = q_model.layers[-1].beta
@@ -130,7 +130,7 @@ def test_converted_spiking_if_network_quantum_includes_spike_value():
     w_scale = next(r.scale for r in report.values if r.what == "kernel"
                    and r.layer == q_model.layers[-2].name)
     # inputs are spikes worth amplitude/dt, the gain is dt: q = s * 0.5
-    np.testing.assert_allclose(second.integer_state["quantum"], float(w_scale) * 0.5)
+    np.testing.assert_allclose(second.integer_state["quantum"], float(w_scale) * 0.5 / 2 ** 6)
     y = q_model.predict(np.abs(RNG.normal(size=(2, 20, 4))).astype("float32") * 50, verbose=0)
     assert np.isfinite(y).all()
 
