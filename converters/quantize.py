@@ -9,7 +9,9 @@ channel. ``quantize_weights`` rounds every kernel of a model to that grid,
 
 so that a network can be evaluated, converted or exported with exactly the
 weights a chip would hold. Biases stay in floating point (chips hold them with
-more bits, or as a constant input current).
+more bits, or as a constant input current). ``keras_spiking.hardware.quantize``
+puts a whole model (biases, thresholds, decays, state) on a chip's grid; both
+use the same rounding, ``keras_spiking.hardware.integer_grid``.
 """
 
 import dataclasses
@@ -18,6 +20,7 @@ import numbers
 import keras
 import numpy as np
 
+from keras_spiking.hardware.quantize import integer_grid
 from keras_spiking.validation import check_finite_weights
 
 #: Weight variables that are quantised (kernels of Dense, Conv, depthwise and
@@ -62,7 +65,6 @@ def quantize_weights(model, bits=8, *, per_channel=False):
                         f"{type(model).__name__}.")
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    levels = 2 ** (bits - 1) - 1
     report = []
     for variable in copy.weights:
         layer, _, name = variable.path.rpartition("/")
@@ -70,10 +72,8 @@ def quantize_weights(model, bits=8, *, per_channel=False):
             continue
         w = keras.ops.convert_to_numpy(variable).astype("float64")
         check_finite_weights("quantize_weights", layer, name, w)
-        axes = tuple(range(w.ndim - 1)) if per_channel else None
-        scale = np.max(np.abs(w), axis=axes, keepdims=per_channel) / levels
-        scale = np.where(scale > 0, scale, 1.0)  # an all-zero kernel stays zero
-        q = np.clip(np.round(w / scale), -levels, levels) * scale
+        k, scale = integer_grid(w, bits, per_channel=per_channel)  # all-zero: scale 1
+        q = k * scale
         variable.assign(q.astype(variable.dtype))
         report.append(QuantizedKernel(layer, name, int(bits), np.squeeze(scale),
                                       float(np.max(np.abs(q - w)))))

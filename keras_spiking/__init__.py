@@ -18,6 +18,7 @@ from keras_spiking import (
     datasets,
     encoders,
     energy,
+    hardware,
     layers,
     losses,
     metrics,

@@ -11,6 +11,12 @@ per step of ``dt`` seconds, described by a frozen ``Dynamics``::
     s[t] = H(v[t] - threshold)                              fire (graded: floor(v / threshold) spikes)
     v[t] -= s[t] threshold | v[t] = reset_value | nothing   reset "subtract" | "zero" | "none"
 
+With ``integer`` set (a hardware profile's integer arithmetic, see
+``IntegerState``) the current and voltage are integers times ``quantum``: each
+decayed value is rounded as the chip rounds it (Loihi: ``trunc(D v / 2**n)``,
+Xylo: ``v - floor(v / 2**dash)``), and the new value is rounded to the grid and
+saturated to ``bits`` signed bits.
+
 ``charge``, ``fire`` and ``reset`` are the three parts and ``step`` chains
 them; the reset is *immediate* (Nengo, NIR, SpikingJelly), or *delayed*
 (snnTorch: the previous step's spike resets before thresholding). A
@@ -167,6 +173,77 @@ def heaviside(x):
     return ops.sign(ops.relu(x))
 
 
+DECAY_MODES = ("multiply", "shift")
+
+
+@dataclasses.dataclass(frozen=True)
+class IntegerState:
+    """Integer arithmetic of a chip: state = integer * ``quantum``.
+
+    Attributes:
+        quantum: the value of one integer unit (scalar, or one per unit).
+        bits: signed bits of the state; values saturate to
+            ``[-2**(bits-1), 2**(bits-1) - 1]`` units.
+        decay_mode: ``"multiply"`` (Loihi, lava-dl ``right_shift_to_zero``):
+            ``trunc(D k / 2**decay_bits)`` with ``D = decay * 2**decay_bits``
+            an integer; ``"shift"`` (Xylo): ``k - floor(k / 2**dash)`` with
+            ``decay = 1 - 2**-dash``.
+        decay_bits: bits of ``D`` (``"multiply"``; at most 12 keeps float32 exact).
+
+    The arithmetic is exact in float32 while ``|k| < 2**23``.
+    """
+
+    quantum: object = 1.0
+    bits: int = 16
+    decay_mode: str = "multiply"
+    decay_bits: int = 12
+
+    def __post_init__(self):
+        if self.decay_mode not in DECAY_MODES:
+            raise ValueError(f"IntegerState: decay_mode must be one of {DECAY_MODES}, got "
+                             f"{self.decay_mode!r}.")
+        if not 2 <= int(self.bits) <= 24:
+            raise ValueError(f"IntegerState: bits must be in [2, 24], got {self.bits!r}.")
+        if self.decay_mode == "multiply" and not 1 <= int(self.decay_bits) <= 12:
+            raise ValueError(f"IntegerState: decay_bits must be in [1, 12], got "
+                             f"{self.decay_bits!r}.")
+
+
+def _int_decay(spec, decay, k):
+    """The chip's decay of integer state ``k`` (a float tensor of integers)."""
+    if _is(decay, 1):
+        return k
+    if spec.decay_mode == "shift":  # k - (k >> dash); 1 - decay = 2**-dash, exact
+        return k - ops.floor(k * (1.0 - decay))
+    n = 2.0 ** int(spec.decay_bits)
+    big = ops.round(decay * n)  # D, an integer <= 2**12
+    a = ops.abs(k)  # trunc(D k / n) = sign(k) floor(D |k| / n), split so products stay < 2**24
+    high = ops.floor(a / n)
+    low = a - high * n
+    return ops.sign(k) * (big * high + ops.floor(big * low / n))
+
+
+def _int_grid(spec, x):
+    """``x`` rounded to the integer grid and saturated (in units of ``quantum``)."""
+    top = 2.0 ** (int(spec.bits) - 1)
+    return ops.clip(ops.round(x / spec.quantum), -top, top - 1.0)
+
+
+def _decayed(d, decay, state):
+    """``decay * state``, in the chip's integer arithmetic when ``d.integer``."""
+    if d.integer is None:
+        return state if _is(decay, 1) else decay * state
+    k = ops.round(state / d.integer.quantum)
+    return _int_decay(d.integer, decay, k) * d.integer.quantum
+
+
+def _settled(d, state):
+    """The new state on the integer grid (nearest, saturated) when ``d.integer``."""
+    if d.integer is None:
+        return state
+    return _int_grid(d.integer, state) * d.integer.quantum
+
+
 def _is(value, number):
     """True if ``value`` is the Python number ``number`` (no op is needed)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == number
@@ -208,6 +285,9 @@ class Dynamics:
             previous step's spikes (or voltage without threshold).
         recurrent_kernel: the recurrent weight.
         initial_voltage: the voltage at the first step.
+        integer: None (float arithmetic) or an ``IntegerState``: current and
+            voltage held as integers times its ``quantum`` (not with ``gain=None``
+            or ``current_gain``).
     """
 
     decay: object = 1.0
@@ -234,8 +314,12 @@ class Dynamics:
     recurrent: object = None
     recurrent_kernel: object = None
     initial_voltage: object = 0.0
+    integer: object = None
 
     def __post_init__(self):
+        if self.integer is not None and (self.gain is None or self.current_gain is not None):
+            raise ValueError("Dynamics: integer state needs the plain update (a gain, no "
+                             "current_gain); the relaxation form has no integer form.")
         if self.reset not in RESETS:
             raise ValueError(f"Dynamics: reset must be one of {RESETS}, got {self.reset!r}.")
         if self.recurrent not in RECURRENCES:
@@ -305,7 +389,8 @@ def charge(d, v, x, current=None):
         x = x + d.offset
     new_current = None
     if d.synaptic:
-        new_current = d.synapse_decay * current + _scaled(d.synapse_gain, x)
+        new_current = _settled(d, _decayed(d, d.synapse_decay, current)
+                               + _scaled(d.synapse_gain, x))
         if d.current_gain is None:
             drive_in = new_current
         else:
@@ -320,6 +405,8 @@ def charge(d, v, x, current=None):
         drive = _scaled(d.gain, drive_in)
     if not _is(d.bias, 0):
         drive = drive + d.bias
+    if d.integer is not None:
+        return _settled(d, _decayed(d, d.decay, v) + drive), new_current
     if not _is(d.decay, 1):
         v = d.decay * v
     return v + drive, new_current
@@ -341,10 +428,10 @@ def reset(d, v, spikes):
     """Reset the neurons that spiked: subtract ``threshold`` per spike, set to
     ``reset_value``, or leave ``v`` alone."""
     if d.reset == "subtract":
-        return v - _scaled(d.threshold, spikes)
+        return _settled(d, v - _scaled(d.threshold, spikes))
     if d.reset == "zero":
         kept = v * (1 - spikes)
-        return kept if _is(d.reset_value, 0) else kept + spikes * d.reset_value
+        return _settled(d, kept if _is(d.reset_value, 0) else kept + spikes * d.reset_value)
     return v
 
 

@@ -299,8 +299,31 @@ class DynamicsLayer(TimeStateLayer):
     returns per step (default: the spikes, or the voltage without threshold).
     """
 
+    def __init__(self, *args, integer_state=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.integer_state = _integer_state(self.name, integer_state)
+
     def dynamics(self, dtype=None):
         raise NotImplementedError
+
+    def call_dynamics(self, dtype):
+        """``dynamics(dtype)`` with the layer's ``integer_state`` (set by
+        ``keras_spiking.hardware.quantize``: integer arithmetic of a chip)."""
+        d = self.dynamics(dtype)
+        if self.integer_state is None:
+            return d
+        spec = dict(self.integer_state)
+        q = spec["quantum"] = ops.convert_to_tensor(np.asarray(spec["quantum"]), dtype)
+        changes = dict(integer=neurons.IntegerState(**spec))
+        if d.threshold is not None:  # integer * q, as the state: equal values compare equal
+            changes["threshold"] = ops.round(ops.cast(d.threshold, dtype) / q) * q
+        return d.replace(**changes)
+
+    def get_config(self):
+        config = super().get_config()
+        if self.integer_state is not None:
+            config["integer_state"] = dict(self.integer_state)
+        return config
 
     def select_output(self, spikes, voltage):
         return voltage if spikes is None else spikes
@@ -312,10 +335,10 @@ class DynamicsLayer(TimeStateLayer):
         return self.dynamics().spiking
 
     def initial_state(self, inputs):
-        return neurons.initial_state(self.dynamics(inputs.dtype), inputs[:, 0])
+        return neurons.initial_state(self.call_dynamics(inputs.dtype), inputs[:, 0])
 
     def step_function(self, inputs):
-        d = self.dynamics(inputs.dtype)  # time-invariant: built once per call
+        d = self.call_dynamics(inputs.dtype)  # time-invariant: built once per call
 
         def step(x_t, states):
             spikes, voltage, states = neurons.step(d, x_t, states)
@@ -325,6 +348,27 @@ class DynamicsLayer(TimeStateLayer):
 
     def step(self, x_t, states):
         return self.step_function(ops.expand_dims(x_t, 1))(x_t, states)
+
+
+def _integer_state(owner, spec):
+    """Check an ``integer_state`` argument: None or a dict of ``IntegerState``'s
+    fields (``quantum`` a number or a list, one per unit)."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise TypeError(f"{owner}: integer_state must be None or a dict of "
+                        f"{tuple(neurons.IntegerState.__dataclass_fields__)}, got {spec!r}.")
+    unknown = set(spec) - set(neurons.IntegerState.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"{owner}: integer_state has unknown keys {sorted(unknown)}; the "
+                         f"keys are {tuple(neurons.IntegerState.__dataclass_fields__)}.")
+    quantum = np.asarray(spec.get("quantum", 1.0), "float64")
+    if quantum.size == 0 or not np.all(np.isfinite(quantum)) or np.any(quantum <= 0):
+        raise ValueError(f"{owner}: integer_state quantum must be finite and > 0, got "
+                         f"{spec.get('quantum')!r}.")
+    spec = dict(spec, quantum=float(quantum) if quantum.ndim == 0 else quantum.tolist())
+    neurons.IntegerState(**spec)  # checks the other fields
+    return spec
 
 
 def parameter_value(value, variable, dtype, clip=None):
