@@ -467,15 +467,21 @@ def verify(model, data, *, atol=1e-5, **options):
 
     Every spiking neuron is replaced by the rate it approximates and synapses
     are dropped; the result must equal ``model(data)`` within ``atol``. Returns
-    the maximum absolute difference; raises ``ConversionError`` above ``atol``.
+    the maximum absolute difference (over all outputs); raises
+    ``ConversionError`` above ``atol``. Several inputs: ``data`` is a list of
+    arrays, one per input.
     """
     options = dict(options, mode="rate", timesteps=1, stateful=False, batch_size=None)
     options.pop("static_input", None)
     rate_model = Converter(static_input=True, **options).convert(model)
-    data = np.asarray(data)
-    expected = keras.ops.convert_to_numpy(model(data, training=False))
-    got = keras.ops.convert_to_numpy(rate_model(data, training=False))[:, 0]
-    error = float(np.max(np.abs(expected - got)))
+    several = len(model.inputs) > 1  # then data is a list of arrays, one per input
+    data = [np.asarray(a) for a in data] if several else np.asarray(data)
+    expected = model(data, training=False)
+    got = rate_model(data, training=False)
+    pairs = zip(*(keras.tree.flatten(v) for v in (expected, got)))
+    error = max(float(np.max(np.abs(keras.ops.convert_to_numpy(e)
+                                    - keras.ops.convert_to_numpy(g)[:, 0])))
+                for e, g in pairs)
     if not math.isfinite(error) or error > atol:
         raise ConversionError(
             f"verify: the rate-mode conversion of '{model.name}' differs from the "
