@@ -22,6 +22,11 @@ Run (from the repository root; Fashion-MNIST from tfds or Debian's
 Options: --levels L (default 4), --threshold (initial, default 2.0),
 --spike-bits n (default 4), --epochs (default 5; Adam 1e-3), --finetune-epochs
 (default 1; Adam 1e-4), --train-size, --test-size, --batch-size.
+``--spikingjelly --torch-python V/bin/python`` (the torch peer venv of
+``common.PEERS``) also trains the same CNN with ReLU and compares our converter
+(defaults; ``synapse=None``; graded spikes without synapse) with SpikingJelly 2.0's ``Converter``
+(``RateCodingRecipe(mode="99.9%")``, ``peers_spikingjelly.py`` in that venv) on its
+weights, both calibrated on the same 1000 training images, read at the last step.
 Accuracy only: no timing (run it on a quiet machine for that).
 """
 
@@ -43,13 +48,13 @@ GOALS = (("binary", 4, 0.5), ("binary", 2, 1.5), ("graded", 1, 0.3))
 ANN_GOAL = 0.91
 
 
-def train_qcfs(data, levels, threshold, epochs, batch_size, finetune_epochs=0, verbose=2):
-    """The main-job CNN with ``QuantizedReLU(levels, threshold)`` hidden units,
+def train(data, hidden, epochs, batch_size, finetune_epochs=0, verbose=2):
+    """The main-job CNN with ``hidden`` units (``"relu"`` or a factory of layers),
     trained with Adam (1e-3) for ``epochs``, then ``finetune_epochs`` at 1e-4 (as
     the main job); returns (model, test accuracy)."""
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(0)
-    model = common.build_main_job(lambda: QuantizedReLU(levels, threshold=threshold))
+    model = common.build_main_job(hidden)
     for rate, n in ((1e-3, epochs), (1e-4, finetune_epochs)):
         if not n:
             continue
@@ -59,6 +64,12 @@ def train_qcfs(data, levels, threshold, epochs, batch_size, finetune_epochs=0, v
         model.fit(x_train, y_train, batch_size=batch_size, epochs=n, verbose=verbose)
     accuracy = model.evaluate(x_test, y_test, batch_size=500, verbose=0)[1]
     return model, float(accuracy)
+
+
+def train_qcfs(data, levels, threshold, epochs, batch_size, finetune_epochs=0, verbose=2):
+    """``train`` with ``QuantizedReLU(levels, threshold)`` hidden units."""
+    return train(data, lambda: QuantizedReLU(levels, threshold=threshold), epochs,
+                 batch_size, finetune_epochs, verbose)
 
 
 def spiking_accuracies(model, test, spike_bits, timesteps=TIMESTEPS):
@@ -88,6 +99,82 @@ def goal_table(ann, accuracies, timesteps=TIMESTEPS):
     return "\n".join(lines)
 
 
+def torch_layout(model):
+    """The Conv2D / Dense weights of ``model`` in PyTorch layout (``w0, b0, ...``):
+    kernels ``(out, in, kh, kw)`` and ``(out, in)``, a Dense after ``Flatten`` with
+    its rows reordered from channels-last to channels-first."""
+    out, flat_shape = {}, None
+    linear = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Flatten):
+            flat_shape = tuple(layer.input.shape[1:])
+        if not isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            continue
+        kernel, bias = layer.get_weights()
+        if kernel.ndim == 4:
+            weight = kernel.transpose(3, 2, 0, 1)
+        else:
+            if flat_shape is not None:  # (h, w, c) rows -> (c, h, w) rows
+                h, w, c = flat_shape
+                kernel = kernel.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(h * w * c, -1)
+                flat_shape = None
+            weight = kernel.T
+        out[f"w{linear}"] = np.ascontiguousarray(weight, "float32")
+        out[f"b{linear}"] = bias.astype("float32")
+        linear += 1
+    return out
+
+
+def spikingjelly_comparison(data, args, python):
+    """Ours vs SpikingJelly 2.0's converter (``RateCodingRecipe(mode="99.9%")``) on one
+    ReLU main-job CNN's weights, calibrated on the same 1000 training images; returns
+    the table as text."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    model, ann = train(data, "relu", args.epochs, args.batch_size, args.finetune_epochs)
+    (x_train, _), test = data
+    calibration = x_train[:1000]
+    rows = {}
+    for label, options in (("ours, defaults", {}),
+                           ("ours, synapse=None", dict(synapse=None)),
+                           ("ours, graded, no syn.", dict(synapse=None, spikes="graded",
+                                                          spike_bits=args.spike_bits))):
+        snn = convert(model, calibration_data=calibration, timesteps=max(TIMESTEPS),
+                      static_input=True, **options)
+        rows[label] = evaluate_timesteps(snn, test, TIMESTEPS, verbose=0).last
+    rescale = model.layers[0]  # the Rescaling the torch model does not have
+
+    def standardised(x):
+        y = keras.ops.convert_to_numpy(rescale(np.asarray(x, "float32")))
+        return np.ascontiguousarray(y.transpose(0, 3, 1, 2), "float32")
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    with tempfile.TemporaryDirectory() as tmp:
+        weights, arrays, result = (os.path.join(tmp, n) for n in
+                                   ("ann.npz", "data.npz", "result.json"))
+        np.savez(weights, **torch_layout(model))
+        np.savez(arrays, x=standardised(test[0]), y=np.asarray(test[1]),
+                 calibration=standardised(calibration))
+        command = [python, os.path.join(here, "peers_spikingjelly.py"), "--weights", weights,
+                   "--data", arrays, "--out", result,
+                   "--timesteps", *map(str, TIMESTEPS)]
+        done = subprocess.run(command, env=common.child_env(), capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"SpikingJelly run failed:\n{done.stderr[-3000:]}")
+        with open(result) as f:
+            peer = json.load(f)
+    rows["SpikingJelly 99.9%"] = {T: peer["snn"][str(T)] for T in TIMESTEPS}
+    lines = [f"ReLU main-job CNN, {args.epochs} + {args.finetune_epochs} epoch(s): ANN "
+             f"{ann:.2%} (torch port {peer['ann_accuracy']:.2%}); accuracy at the last step",
+             f"{'':<22}" + "".join(f"{'T = ' + str(T):>10}" for T in TIMESTEPS)]
+    for label, row in rows.items():
+        lines.append(f"{label:<22}" + "".join(f"{row[T]:>10.2%}" for T in TIMESTEPS))
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", type=int, default=4)
@@ -100,13 +187,29 @@ def main(argv=None):
     parser.add_argument("--test-size", type=int, default=None)
     parser.add_argument("--quick", action="store_true",
                         help="1 epoch on 5000 training images, 1000 test images")
+    parser.add_argument("--spikingjelly", action="store_true",
+                        help="also compare with SpikingJelly's converter on a ReLU CNN")
+    parser.add_argument("--no-qcfs", action="store_true",
+                        help="skip the QuantizedReLU network (with --spikingjelly)")
+    common.add_peer_argument(parser, "torch")
     args = parser.parse_args(argv)
+    python = common.peer_python("torch", args.torch_python, parser) if args.spikingjelly \
+        else None
     if args.quick:
         args.epochs, args.finetune_epochs = 1, 0
         args.train_size = args.train_size or 5000
         args.test_size = args.test_size or 1000
     common.print_load("load average at start")
     data = common.fashion_mnist(args.train_size, args.test_size)
+    if not args.no_qcfs:
+        qcfs_report(data, args)
+    if python:
+        print("\n" + spikingjelly_comparison(data, args, python))
+    common.print_load("load average at end")
+
+
+def qcfs_report(data, args):
+    """Train the QuantizedReLU CNN, convert it and print the goal table."""
     model, ann = train_qcfs(data, args.levels, args.threshold, args.epochs, args.batch_size,
                             args.finetune_epochs)
     test = data[1]
@@ -120,7 +223,6 @@ def main(argv=None):
     print(f"ANN test accuracy {ann:.2%} on {len(test[0])} images; SNN read at the last "
           f"step (running-mean readout), graded spikes of {args.spike_bits} bits")
     print(goal_table(ann, spiking_accuracies(model, test, args.spike_bits)))
-    common.print_load("load average at end")
 
 
 if __name__ == "__main__":
