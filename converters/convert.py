@@ -147,6 +147,10 @@ class Converter:
         readout_fraction: in (0, 1]; None: 1 (the mean since the first step)
             when the converted model has no synapse, else 0.5 (skipping the
             synapses' warm-up; the same as ``evaluate_timesteps``' ``mean``).
+
+    A ``QuantizedReLU`` keeps its trained threshold: its neurons take no
+    ``synapse``, no firing-rate scale (``scale_firing_rates``, calibration)
+    and always start at half the threshold (``initial_voltage="half"``).
     """
 
     def __init__(self, *, dt=0.001, synapse=0.005, scale_firing_rates=None, normalize=True,
