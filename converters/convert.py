@@ -13,7 +13,12 @@ Keras model of package layers mapping ``(batch, time, *input_shape)`` to
 * every activation becomes a spiking neuron (ReLU -> ``SpikingIF`` with reset
   by subtraction, ``SoftLIF``/``LIFRate`` -> ``SpikingLIF``), optionally
   followed by a synapse (``Lowpass``/``Alpha``);
-* linear outputs stay linear: the readout.
+* linear outputs stay linear: the readout, by default through a
+  ``RunningMean`` (``readout="mean"``), so that each step's output is the
+  best estimate so far and ``snn.predict(x)[:, -1]`` is the answer;
+* ``QuantizedReLU`` (QCFS) becomes an IF neuron with its trained threshold
+  and no synapse; ``spikes="graded"`` lets IF neurons send counts of up to
+  ``2**spike_bits - 1`` spikes per step.
 
 Firing-rate scaling (per neuron layer, ``k``) multiplies a neuron's firing rate
 by ``k`` and divides the value of each spike by ``k``, so its *mean output is
@@ -61,6 +66,10 @@ from .base import (  # noqa: F401 (re-exported: the converter's public names)
 
 MAX_POOL_MODES = ("error", "avg", "max", "spike")
 MODES = ("spike", "rate")
+SPIKES = ("binary", "graded")
+READOUTS = ("mean", "last")
+#: readout_fraction=None: 1 without any synapse in the converted model, else this
+READOUT_FRACTION = 0.5
 TARGETS = ("if", "lif", "rate")
 OWNER = "convert"
 
@@ -124,12 +133,32 @@ class Converter:
             stateful).
         seed: seed for random initial voltages.
         mode: "spike" (default) or "rate" (every neuron replaced by its rate).
+        spikes: "binary" (default: at most one spike per neuron and step) or
+            "graded" (IF neurons send a count of up to ``2**spike_bits - 1``
+            spikes per step as one message, as Loihi 2's graded spikes; not
+            for LIF neurons; NIR cannot carry it).
+        spike_bits: payload bits of a graded spike (integer 1-32, default 4:
+            counts 0-15); a ``QuantizedReLU`` of ``L`` levels sends at most
+            ``L`` per step and is exact at ``T = 1`` when ``2**spike_bits > L``.
+        readout: "mean" (default): every output goes through a
+            ``RunningMean``, the mean of the last ``readout_fraction`` of the
+            steps so far, so ``snn.predict(x)[:, -1]`` is the answer; "last":
+            the raw (synapse-filtered) output of each step. Not applied in
+            rate mode or with ``stateful``.
+        readout_fraction: in (0, 1]; None: 1 (the mean since the first step)
+            when the converted model has no synapse, else 0.5 (skipping the
+            synapses' warm-up; the same as ``evaluate_timesteps``' ``mean``).
+
+    A ``QuantizedReLU`` keeps its trained threshold: its neurons take no
+    ``synapse``, no firing-rate scale (``scale_firing_rates``, calibration)
+    and always start at half the threshold (``initial_voltage="half"``).
     """
 
     def __init__(self, *, dt=0.001, synapse=0.005, scale_firing_rates=None, normalize=True,
             percentile=99.9, calibration_data=None, swap_activations=None, max_pool="error",
             initial_voltage="half", timesteps=None, static_input=False, stateful=False,
-            batch_size=None, seed=None, mode="spike"):
+            batch_size=None, seed=None, mode="spike", spikes="binary", spike_bits=4,
+            readout="mean", readout_fraction=None):
         owner = "convert"
         self.dt = float(check_number(owner, "dt", dt, low=0, low_open=True))
         self.synapse = self._check_synapse(synapse)
@@ -166,6 +195,17 @@ class Converter:
         self.batch_size = batch_size
         self.seed = seed
         self.mode = check_choice(owner, "mode", mode, MODES)
+        self.spikes = check_choice(owner, "spikes", spikes, SPIKES)
+        self.spike_bits = check_positive_integer(owner, "spike_bits", spike_bits)
+        if self.spike_bits > 32:
+            raise ValueError(f"{owner}: spike_bits must be at most 32 (Loihi 2's largest "
+                             f"graded payload), got {spike_bits!r}.")
+        self.readout = check_choice(owner, "readout", readout, READOUTS)
+        if readout_fraction is not None:
+            readout_fraction = float(check_number(owner, "readout_fraction",
+                                                  readout_fraction, low=0, high=1,
+                                                  low_open=True))
+        self.readout_fraction = readout_fraction
         self.scales = {}  # neuron site name -> k of the last build (see calibrate)
 
     # -- option helpers -------------------------------------------------------------
@@ -188,12 +228,13 @@ class Converter:
 
     def target_of(self, source):
         """The conversion target ("if", "lif" or "rate") of a ``NeuronSource``."""
-        default = "if" if source.family == "relu" else "lif"
+        default = "lif" if source.family == "lif" else "if"
         target = self.swap_activations.get(source.key, default)
-        if target == "lif" and source.family == "relu":
+        if target == "lif" and source.family != "lif":
             raise ValueError(
                 f"convert: swap_activations[{source.key!r}]='lif' is not supported: "
-                "a LIF neuron cannot reproduce a ReLU's rate. Use 'if' or 'rate'.")
+                "a LIF neuron cannot reproduce a (quantised) ReLU's rate. Use 'if' or "
+                "'rate'.")
         if target == "if" and source.family == "lif":
             raise ValueError(
                 f"convert: swap_activations[{source.key!r}]='if' is not supported: "
@@ -219,7 +260,7 @@ class Converter:
             scales = self.calibrate(model)
         inputs, outputs = self._build(model, self.mode, scales, self.static_input)
         self._check_rate_keys(model)
-        outputs = [self.timed(s).tensor for s in outputs]
+        outputs = [self.read_out(self.timed(s).tensor) for s in outputs]
         return keras.Model(inputs[0] if len(inputs) == 1 else inputs,
                            outputs[0] if len(outputs) == 1 else outputs,
                            name=f"{model.name}_{self.mode}")
@@ -234,6 +275,15 @@ class Converter:
             raise ValueError(
                 f"convert: scale_firing_rates names {unknown}, which are not neuron "
                 f"layers of '{model.name}'; its neuron layers are {sorted(self.sites)}.")
+
+    def read_out(self, tensor):
+        """An output of the converted model through the ``RunningMean`` readout."""
+        if self.readout != "mean" or self.mode_now == "rate" or self.stateful:
+            return tensor
+        fraction = self.readout_fraction
+        if fraction is None:
+            fraction = READOUT_FRACTION if self.synapses else 1.0
+        return layers.RunningMean(fraction, name=self.unique("readout"))(tensor)
 
     def calibrate(self, model):
         """Per neuron site, the firing-rate scale ``k = 1 / (r_p * dt)`` that
@@ -269,6 +319,7 @@ class Converter:
         returns the new inputs and the output ``Signal``s."""
         self.mode_now, self.scales = mode, scales
         self.sites = {}  # site name -> (input signal, source, target)
+        self.synapses = 0  # synapse layers made
         self.names = Names()
         inputs, signals = [], []
         for x in functional_graph(model, OWNER, ConversionError).inputs:
@@ -369,10 +420,12 @@ class Converter:
 
     def activation(self, signal, activation, site, layer):
         """Convert an activation function applied to ``signal``."""
+        source = rules.activation_source(activation)
+        if source is not None and source.family == "qcfs":  # a QuantizedReLU instance
+            return self.neuron(signal, source, site)
         key = _activation_key(activation)
         if key == "linear":
             return signal
-        source = rules.activation_source(activation)
         if source is None:
             if self.swap_activations.get(key) == "rate" or key == "softmax":
                 fn = keras.activations.get(activation)
@@ -399,6 +452,8 @@ class Converter:
         signal = self.timed(signal)
         layer = rules.spiking_layer(self, source, k, name)
         spikes = layer(signal.tensor)
+        if source.family == "qcfs":  # its levels are spike counts: no synapse
+            return Signal(spikes, True, spikes=spikes)
         return Signal(self.synapse_of(spikes, site), True, spikes=spikes)
 
     def synapse_of(self, spikes, site):
@@ -412,6 +467,7 @@ class Converter:
             kwargs["dt"] = self.dt
         if self.stateful:
             kwargs["stateful"] = True
+        self.synapses += 1
         return cls(**kwargs)(spikes)
 
 
@@ -422,7 +478,7 @@ def convert(model, **options):
 
         snn = convert(ann, calibration_data=x_train[:1000], synapse=0.005,
                       timesteps=32, static_input=True)
-        y = snn.predict(x_test)          # (batch, 32, 10); read out y[:, -1]
+        y = snn.predict(x_test)          # (batch, 32, 10); the answer: y[:, -1]
     """
     return Converter(**options).convert(model)
 
@@ -432,7 +488,9 @@ def verify(model, data, *, atol=1e-5, **options):
 
     Every spiking neuron is replaced by the rate it approximates and synapses
     are dropped; the result must equal ``model(data)`` within ``atol``. Returns
-    the maximum absolute difference; raises ``ConversionError`` above ``atol``.
+    the maximum absolute difference (over all outputs); raises
+    ``ConversionError`` above ``atol``. Several inputs: ``data`` is a list of
+    arrays, one per input.
     """
     options = dict(options, mode="rate", timesteps=1, stateful=False, batch_size=None)
     options.pop("static_input", None)
@@ -440,14 +498,17 @@ def verify(model, data, *, atol=1e-5, **options):
     data = check_model_data("verify", "data", data, [x.shape[1:] for x in model.inputs])
     data = data[0] if len(data) == 1 else data
     rate_model = Converter(static_input=True, **options).convert(model)
-    expected = keras.ops.convert_to_numpy(model(data, training=False))
-    got = keras.ops.convert_to_numpy(rate_model(data, training=False))[:, 0]
-    if not np.all(np.isfinite(expected)):
+    expected = [keras.ops.convert_to_numpy(e)
+                for e in keras.tree.flatten(model(data, training=False))]
+    got = [keras.ops.convert_to_numpy(g)[:, 0]
+           for g in keras.tree.flatten(rate_model(data, training=False))]
+    bad = sum(int(np.sum(~np.isfinite(e))) for e in expected)
+    if bad:
         raise ValueError(
             f"verify: '{model.name}' itself gives NaN or Inf on this data "
-            f"({int(np.sum(~np.isfinite(expected)))} outputs), so there is nothing to "
+            f"({bad} outputs), so there is nothing to "
             "compare the conversion with; check the data and the model's weights.")
-    error = float(np.max(np.abs(expected - got)))
+    error = max(float(np.max(np.abs(e - g))) for e, g in zip(expected, got))
     if not math.isfinite(error) or error > atol:
         raise ConversionError(
             f"verify: the rate-mode conversion of '{model.name}' differs from the "

@@ -4,9 +4,15 @@ A converted model is causal, so one run of ``T_max`` steps gives the answer at
 every ``T <= T_max``: ``evaluate_timesteps`` runs the longest ``T`` once and
 reads the output at each requested ``T`` two ways:
 
-* ``last``: the (synapse-filtered) output at step ``T``;
-* ``mean``: the mean output over the last ``k`` steps up to ``T``
-  (``k = max(1, round(mean_fraction * T))``).
+* ``last``: the model's output at step ``T`` (``snn.predict(x)[:, T - 1]``;
+  with the converter's default ``RunningMean`` readout the mean of the last
+  ``readout_fraction`` of the steps so far);
+* ``mean``: the mean of the raw output (before a ``RunningMean`` readout) over
+  the last ``k`` steps up to ``T`` (``k = max(1, round(mean_fraction * T))``):
+  with ``mean_fraction`` equal to the readout's fraction both agree.
+
+Models with several inputs take a list of arrays; with several outputs, the
+labels are a list (one array per output) and each accuracy is a list too.
 
 ``firing_rates`` measures spikes per neuron per step for every spiking layer;
 ``run_chunked`` runs very long simulations in chunks with a stateful model, in
@@ -25,6 +31,7 @@ import keras
 import numpy as np
 
 from keras_spiking.layer_facts import facts_of
+from keras_spiking.layers.time import RunningMean, window_steps
 from keras_spiking.validation import check_model_data, check_positive_integer
 
 #: default fraction of the steps averaged by the ``mean`` readout
@@ -42,8 +49,21 @@ def model_timesteps(snn):
     return False, snn.inputs[0].shape[1]
 
 
-def _readout_steps(T, mean_fraction):
-    return max(1, int(round(mean_fraction * T)))
+_readout_steps = window_steps
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def raw_outputs(snn):
+    """The output tensors of ``snn`` before their ``RunningMean`` readouts
+    (an output without one is itself)."""
+    raws = []
+    for tensor in snn.outputs:
+        layer = tensor._keras_history.operation
+        raws.append(layer.input if isinstance(layer, RunningMean) else tensor)
+    return raws
 
 
 @dataclasses.dataclass
@@ -60,7 +80,9 @@ class Evaluation:
         lines = [f"{'T':>6}{'last step':>12}{'mean last k':>14}{'k':>6}"]
         for T in self.timesteps:
             k = _readout_steps(T, self.mean_fraction)
-            lines.append(f"{T:>6}{self.last[T]:>12.2%}{self.mean[T]:>14.2%}{k:>6}")
+            last, mean = _as_list(self.last[T]), _as_list(self.mean[T])
+            for i, (a, b) in enumerate(zip(last, mean)):
+                lines.append(f"{T if i == 0 else '':>6}{a:>12.2%}{b:>14.2%}{k:>6}")
         return "\n".join(lines)
 
 
@@ -102,13 +124,40 @@ def _check_data(snn, data):
     return x, y
 
 
-def predict_steps(snn, x, steps, *, batch_size=100, verbose=0, reduce=None):
-    """Run ``snn`` on static inputs ``x`` for ``steps`` steps, in batches.
+def _check_io_data(snn, data):
+    """``(xs, ys)``: one input array per input of ``snn``, one flat label array
+    per output (``data = (x, y)``, ``x`` and ``y`` lists when there are several)."""
+    n_in, n_out = len(snn.inputs), len(snn.outputs)
+    if n_in == 1 and n_out == 1:
+        x, y = _check_data(snn, data)
+        return [x], [y]
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        _check_data(snn, data)  # raises the TypeError
+    x, y = data
+    xs = _as_list(x) if n_in > 1 else [x]
+    ys = _as_list(y) if n_out > 1 else [y]
+    if len(xs) != n_in or len(ys) != n_out:
+        raise ValueError(
+            f"evaluate_timesteps: '{snn.name}' has {n_in} inputs and {n_out} outputs, but "
+            f"data holds {len(xs)} input arrays and {len(ys)} label arrays; pass (x, y) "
+            "with x a list of one array per input and y a list of one label array per "
+            "output.")
+    ys = [np.asarray(v).reshape(-1) for v in ys]
+    lengths = {len(v) for v in xs} | {len(v) for v in ys}
+    if len(lengths) != 1:
+        raise ValueError(f"evaluate_timesteps: the input and label arrays have different "
+                         f"lengths {sorted(lengths)}; give every array the same samples.")
+    if lengths == {0}:
+        raise ValueError("evaluate_timesteps: data holds no samples (x has length 0); "
+                         "pass at least one input and label.")
+    static, _ = model_timesteps(snn)
+    shapes = [tuple(i.shape[1 if static else 2:]) for i in snn.inputs]
+    return check_model_data("evaluate_timesteps", "the inputs x of data", xs, shapes), ys
 
-    Returns the outputs ``(n, steps, ...)``, or ``reduce(outputs)`` per batch
-    concatenated. A static-input model must have been converted with
-    ``timesteps >= steps`` (its output is cut to ``steps``).
-    """
+
+def _batches(snn, xs, steps, batch_size, verbose, reduce):
+    """``reduce(outputs)`` per batch (``outputs``: a list of ``(batch, steps, ...)``
+    arrays, one per output of ``snn``), concatenated; ``xs``: one array per input."""
     check_positive_integer("predict_steps", "batch_size", batch_size)
     static, fixed = model_timesteps(snn)
     if fixed is not None and fixed < steps:
@@ -117,17 +166,39 @@ def predict_steps(snn, x, steps, *, batch_size=100, verbose=0, reduce=None):
             f"convert with timesteps={steps} (or None for any number).")
     run_steps = fixed or steps
     call = compiled_forward(snn)
-    bar = keras.utils.Progbar(len(x)) if verbose else None
+    count = len(xs[0])
+    bar = keras.utils.Progbar(count) if verbose else None
     results = []
-    for start in range(0, len(x), batch_size):
-        batch = np.asarray(x[start:start + batch_size], dtype="float32")
+    for start in range(0, count, batch_size):
+        batch = [np.asarray(x[start:start + batch_size], dtype="float32") for x in xs]
         if not static:
-            batch = np.repeat(batch[:, None], run_steps, axis=1)
-        y = keras.ops.convert_to_numpy(call(batch))[:, :steps]
-        results.append(y if reduce is None else reduce(y))
+            batch = [np.repeat(b[:, None], run_steps, axis=1) for b in batch]
+        outs = call(batch[0] if len(batch) == 1 else batch)
+        outs = [keras.ops.convert_to_numpy(y)[:, :steps] for y in _as_list(outs)]
+        results.append(reduce(outs))
         if bar is not None:
-            bar.add(len(batch))
+            bar.add(len(batch[0]))
     return np.concatenate(results)
+
+
+def predict_steps(snn, x, steps, *, batch_size=100, verbose=0, reduce=None):
+    """Run ``snn`` on static inputs ``x`` for ``steps`` steps, in batches.
+
+    Returns the outputs ``(n, steps, ...)``, or ``reduce(outputs)`` per batch
+    concatenated. A static-input model must have been converted with
+    ``timesteps >= steps`` (its output is cut to ``steps``). Several inputs: ``x``
+    a list of arrays; several outputs: ``reduce`` receives (and, without it, the
+    result is) a list of arrays.
+    """
+    xs = _as_list(x) if len(snn.inputs) > 1 else [x]
+    several = len(snn.outputs) > 1
+    if reduce is None and several:
+        parts = [_batches(snn, xs, steps, batch_size, verbose, lambda o, i=i: o[i])
+                 for i in range(len(snn.outputs))]
+        return parts
+    one = reduce or (lambda y: y)
+    return _batches(snn, xs, steps, batch_size, verbose,
+                    lambda outs: one(outs if several else outs[0]))
 
 
 _FORWARD = weakref.WeakKeyDictionary()
@@ -162,15 +233,19 @@ def evaluate_timesteps(snn, data, timesteps=(4, 8, 16, 32, 64, 128), *,
 
     Args:
         snn: a converted model (``keras_spiking.converters.convert``).
-        data: ``(x, y)``: static inputs ``(n, *input_shape)`` and integer labels.
+        data: ``(x, y)``: static inputs ``(n, *input_shape)`` and integer labels;
+            with several inputs ``x`` is a list of arrays, with several outputs
+            ``y`` a list of label arrays (one per output).
         timesteps: the T at which to read out (integers >= 1; one integer
             means ``[T]``); the longest is run once.
-        mean_fraction: the ``mean`` readout averages the last
+        mean_fraction: the ``mean`` readout averages the raw output (before a
+            ``RunningMean`` readout) over the last
             ``max(1, round(mean_fraction * T))`` steps.
         batch_size: samples per forward pass.
         verbose: show a progress bar.
 
-    Returns an ``Evaluation`` (``.last[T]``, ``.mean[T]``, ``.table()``).
+    Returns an ``Evaluation`` (``.last[T]``, ``.mean[T]``, ``.table()``); with
+    several outputs each accuracy is a list, one per output.
     """
     check = float(mean_fraction)
     if not 0 < check <= 1:
@@ -178,23 +253,38 @@ def evaluate_timesteps(snn, data, timesteps=(4, 8, 16, 32, 64, 128), *,
                          f"{mean_fraction!r}.")
     timesteps = _check_timesteps(timesteps)
     check_positive_integer("evaluate_timesteps", "batch_size", batch_size)
-    x, y = _check_data(snn, data)
+    xs, ys = _check_io_data(snn, data)
     T_max = timesteps[-1]
+    n_out = len(snn.outputs)
+    raws = raw_outputs(snn)
+    probe = snn
+    if any(r is not o for r, o in zip(raws, snn.outputs)):
+        probe = keras.Model(snn.inputs[0] if len(snn.inputs) == 1 else snn.inputs,
+                            list(snn.outputs) + raws, name=f"{snn.name}_raw")
 
-    def readouts(out):
-        # out: (batch, T_max, classes) -> (batch, 2, len(timesteps)) predictions
-        last = [np.argmax(out[:, T - 1], -1) for T in timesteps]
-        mean = [np.argmax(out[:, T - _readout_steps(T, check):T].mean(1), -1)
-                for T in timesteps]
-        return np.stack([np.stack(last, 1), np.stack(mean, 1)], 1)
+    def readouts(outs):
+        # outs: n_out outputs then n_out raw outputs (or the outputs again), each
+        # (batch, T_max, classes) -> (batch, n_out, 2, len(timesteps)) predictions
+        outs = outs + outs if len(outs) == n_out else outs
+        per_output = []
+        for out, raw in zip(outs[:n_out], outs[n_out:]):
+            last = [np.argmax(out[:, T - 1], -1) for T in timesteps]
+            mean = [np.argmax(raw[:, T - _readout_steps(T, check):T].mean(1), -1)
+                    for T in timesteps]
+            per_output.append(np.stack([np.stack(last, 1), np.stack(mean, 1)], 1))
+        return np.stack(per_output, 1)
 
     start = time.perf_counter()
-    pred = predict_steps(snn, x, T_max, batch_size=batch_size, verbose=verbose,
-                         reduce=readouts)
+    pred = _batches(probe, xs, T_max, batch_size, verbose, readouts)
     seconds = time.perf_counter() - start
-    correct = pred == y[:, None, None]
-    last = {T: float(correct[:, 0, i].mean()) for i, T in enumerate(timesteps)}
-    mean = {T: float(correct[:, 1, i].mean()) for i, T in enumerate(timesteps)}
+    correct = pred == np.stack(ys, 1)[:, :, None, None]  # (n, n_out, 2, len(T))
+
+    def accuracy(i, readout):
+        values = [float(correct[:, o, readout, i].mean()) for o in range(n_out)]
+        return values[0] if n_out == 1 else values
+
+    last = {T: accuracy(i, 0) for i, T in enumerate(timesteps)}
+    mean = {T: accuracy(i, 1) for i, T in enumerate(timesteps)}
     return Evaluation(timesteps, last, mean, check, seconds)
 
 
@@ -208,7 +298,8 @@ def firing_rates(snn, x, steps, *, batch_size=50):
     """Spikes per neuron per step, per spiking layer: {name: (n, *neurons)}.
 
     Each value is one sample's mean over the ``steps`` steps for every neuron
-    (1 = a spike every step). Runs ``snn`` on static inputs ``x``.
+    (1 = a spike every step; graded spikes count by number). Runs ``snn`` on
+    static inputs ``x`` (a list of arrays for several inputs).
     """
     check_positive_integer("firing_rates", "batch_size", batch_size)
     neurons = spiking_layers(snn)
@@ -221,11 +312,12 @@ def firing_rates(snn, x, steps, *, batch_size=50):
     if fixed is not None and fixed != steps:
         raise ValueError(f"firing_rates: '{snn.name}' runs {fixed} steps, not {steps}.")
     out = {layer.name: [] for layer in neurons}
-    for start in range(0, len(x), batch_size):
-        batch = np.asarray(x[start:start + batch_size], dtype="float32")
+    xs = _as_list(x) if len(snn.inputs) > 1 else [x]  # several inputs: a list
+    for start in range(0, len(xs[0]), batch_size):
+        batch = [np.asarray(a[start:start + batch_size], dtype="float32") for a in xs]
         if not static:
-            batch = np.repeat(batch[:, None], steps, axis=1)
-        values = probe(batch, training=False)
+            batch = [np.repeat(b[:, None], steps, axis=1) for b in batch]
+        values = probe(batch[0] if len(batch) == 1 else batch, training=False)
         for layer, v in zip(neurons, values):
             out[layer.name].append(keras.ops.convert_to_numpy(v))
     return {name: np.concatenate(v) for name, v in out.items()}

@@ -29,7 +29,7 @@ BATCH_SIZE = 100
 
 def base_rate(source, currents):
     """Firing rate in Hz at scale k = 1 of a neuron of ``source`` (numpy)."""
-    if source.family == "relu":
+    if source.family in ("relu", "qcfs"):  # qcfs sites keep their threshold (no k)
         return np.maximum(currents, 0.0)
     p = source.kwargs
     return keras.ops.convert_to_numpy(

@@ -23,18 +23,35 @@ from .evaluate import (
 TIMESTEPS = (4, 8, 16, 32, 64, 128)
 
 
+def _cut(x, start, stop):
+    """Samples ``start:stop`` of one array or of a list of arrays (several inputs)."""
+    if isinstance(x, (list, tuple)):
+        return [np.asarray(a[start:stop]) for a in x]
+    return np.asarray(x[start:stop])
+
+
+def _count(x):
+    return len(x[0]) if isinstance(x, (list, tuple)) else len(x)
+
+
 def seconds_per_image(fn, x, batch_size, repeats=2):
-    """Best wall time per image of ``fn`` over ``x`` in batches (after a warm-up)."""
-    batches = [np.asarray(x[i:i + batch_size], "float32")
-               for i in range(0, len(x), batch_size)]
-    keras.ops.convert_to_numpy(fn(batches[0]))
+    """Best wall time per image of ``fn`` over ``x`` in batches (after a warm-up);
+    ``x`` an array or a list of arrays (several inputs)."""
+    batches = [_cut(x, i, i + batch_size) for i in range(0, _count(x), batch_size)]
+    batches = [[np.asarray(a, "float32") for a in b] if isinstance(b, list)
+               else np.asarray(b, "float32") for b in batches]
+    def run(batch):
+        for y in keras.tree.flatten(fn(batch)):
+            keras.ops.convert_to_numpy(y)
+
+    run(batches[0])
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
         for b in batches:
-            keras.ops.convert_to_numpy(fn(b))
+            run(b)
         best = min(best, time.perf_counter() - start)
-    return best / len(x)
+    return best / _count(x)
 
 
 def side_by_side(ann_fn, snn_fn, x, batch_size, rounds=3):
@@ -66,29 +83,37 @@ def convert_and_report(model, train_data, test_data, *, timesteps=TIMESTEPS,
 
     Returns a dict with every figure of the table.
     """
-    x_train = np.asarray(train_data[0])[:calibration_size]
-    x_test, y_test = (np.asarray(a) for a in test_data)
-    if test_size is not None:
-        x_test, y_test = x_test[:test_size], y_test[:test_size]
-    y_test = y_test.reshape(-1)
+    several_in, several_out = len(model.inputs) > 1, len(model.outputs) > 1
+    x_train = _cut(train_data[0] if several_in else np.asarray(train_data[0]), 0,
+                   calibration_size)
+    x_test, y_test = test_data
+    x_test = x_test if several_in else np.asarray(x_test)
+    ys = [np.asarray(v) for v in y_test] if several_out else [np.asarray(y_test)]
+    n = test_size if test_size is not None else _count(x_test)
+    x_test = _cut(x_test, 0, n)
+    ys = [v[:n].reshape(-1) for v in ys]
+    y_test = ys if several_out else ys[0]
     timesteps = sorted(timesteps)
     T_max = timesteps[-1]
     options = dict(options, calibration_data=x_train, synapse=synapse)
 
-    verify_error = verify(model, x_test[:200], atol=1e-4, **options)
+    verify_error = verify(model, _cut(x_test, 0, 200), atol=1e-4, **options)
     ann_logits = model.predict(x_test, batch_size=500, verbose=0)
-    ann_accuracy = float(np.mean(np.argmax(ann_logits, -1) == y_test))
+    ann_logits = ann_logits if several_out else [ann_logits]
+    ann_accuracy = [float(np.mean(np.argmax(a, -1) == v)) for a, v in zip(ann_logits, ys)]
+    ann_accuracy = ann_accuracy if several_out else ann_accuracy[0]
 
     snn = convert(model, timesteps=T_max, static_input=True, **options)
     if verbose:
-        print(f"simulating {len(x_test)} test images for {T_max} steps")
+        print(f"simulating {_count(x_test)} test images for {T_max} steps")
     evaluation = evaluate_timesteps(snn, (x_test, y_test), timesteps,
                                     mean_fraction=mean_fraction,
                                     batch_size=batch_size, verbose=verbose)
-    rates = firing_rates(snn, x_test[:rate_size], T_max, batch_size=batch_size // 2)
+    rates = firing_rates(snn, _cut(x_test, 0, rate_size), T_max,
+                         batch_size=max(1, batch_size // 2))
     mean_rate = mean_firing_rate(rates)
 
-    timing = x_test[:timing_size]
+    timing = _cut(x_test, 0, timing_size)
     ann_call = compiled_forward(model)
     speed, ann_times = {}, []
     for T in timesteps:
@@ -107,28 +132,35 @@ def convert_and_report(model, train_data, test_data, *, timesteps=TIMESTEPS,
                                                 for k, v in rates.items()},
                   ann_images_per_second=1.0 / ann_seconds, snn_speed=speed,
                   evaluation=evaluation, snn=snn)
-    print(format_report(result, len(x_test), synapse, options.get("dt", 0.001)))
+    print(format_report(result, _count(x_test), synapse, options.get("dt", 0.001)))
     return result
 
 
 def format_report(result, n_test, synapse, dt):
+    def listed(value):
+        return list(value) if isinstance(value, (list, tuple)) else [value]
+
+    anns = listed(result["ann_accuracy"])
     lines = [
-        f"\nConverted SNN on {n_test} test images (binary spikes, dt = {dt * 1e3:g} ms, "
+        f"\nConverted SNN on {n_test} test images (dt = {dt * 1e3:g} ms, "
         f"synapse = {synapse} s, normalised from training images)",
-        f"ANN accuracy {result['ann_accuracy']:.2%}   ANN {result['ann_images_per_second']:.0f}"
-        f" images/s   rate-mode verify max error {result['verify_error']:.1e}",
+        f"ANN accuracy {', '.join(f'{a:.2%}' for a in anns)}   ANN "
+        f"{result['ann_images_per_second']:.0f} images/s   rate-mode verify max error "
+        f"{result['verify_error']:.1e}",
         f"{'T':>5}{'SNN last':>10}{'(vs ANN)':>10}{'SNN mean':>10}{'(vs ANN)':>10}"
         f"{'images/s':>10}{'/ (T x ANN time)':>18}",
     ]
     for T in result["last"]:
         ips, ratio = result["snn_speed"][T]
-        ann = result["ann_accuracy"]
-        last, mean = result["last"][T], result["mean"][T]
-        lines.append(
-            f"{T:>5}{last:>10.2%}{(last - ann) * 100:>+9.2f}p{mean:>10.2%}"
-            f"{(mean - ann) * 100:>+9.2f}p{ips:>10.1f}{ratio:>18.2f}")
-    lines.append(f"last: output at step T; mean: mean output over the last "
-                 f"{result['evaluation'].mean_fraction:g} x T steps; p = percentage points")
+        rows = zip(anns, listed(result["last"][T]), listed(result["mean"][T]))
+        for i, (ann, last, mean) in enumerate(rows):
+            speed = f"{ips:>10.1f}{ratio:>18.2f}" if i == 0 else ""
+            lines.append(
+                f"{T if i == 0 else '':>5}{last:>10.2%}{(last - ann) * 100:>+9.2f}p"
+                f"{mean:>10.2%}{(mean - ann) * 100:>+9.2f}p{speed}")
+    lines.append(f"last: output at step T (the converter's running-mean readout); mean: "
+                 f"raw output averaged over the last {result['evaluation'].mean_fraction:g}"
+                 " x T steps; p = percentage points; one row per output")
     lines.append(f"mean firing: {result['mean_spikes_per_neuron_step']:.3f} spikes per "
                  "neuron per step (" + ", ".join(
                      f"{k} {v:.3f}" for k, v in

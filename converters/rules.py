@@ -17,6 +17,17 @@ rate scale ``k`` that leaves the mean output unchanged:
 * LIF(tau_rc, tau_ref, threshold, amplitude) -> ``SpikingLIF(tau_rc/k,
   tau_ref/k, threshold, amplitude/k)``: ``lif_rate`` with both time constants
   divided by ``k`` is exactly ``k`` times faster.
+* ``QuantizedReLU(L, theta)`` -> ``SpikingIF(threshold=theta dt, amplitude=
+  theta dt, initial_voltage="half")``: each spike worth ``theta``, no ``k``
+  (the trained threshold is kept), so ``T = L`` steps reproduce its ``L``
+  levels on constant input.
+
+Graded spikes (``convert(spikes="graded", spike_bits=n)``) send up to
+``M = 2**n - 1`` spikes per step: ReLU -> ``SpikingIF(threshold=1/(k M),
+amplitude=1/(k M), graded=True, max_spikes=M)`` (the calibrated rate gives
+``M`` spikes per step); ``QuantizedReLU(L, theta)`` -> threshold and
+amplitude ``theta dt / L``, at most ``min(L, M)`` per step, exact at ``T = 1``
+when ``M >= L``.
 """
 
 import dataclasses
@@ -28,7 +39,9 @@ from keras_spiking import layers
 from keras_spiking.layer_facts import classes, facts_of
 from keras_spiking.layers.rate import DEFAULT_AMPLITUDE, LIFRate, SoftLIF
 
-from .base import NeuronSource, Rule, Signal, register
+from keras_spiking.layers.quantized import QuantizedReLU
+
+from .base import ConversionError, NeuronSource, Rule, Signal, register
 
 
 def _lif_source(key, tau_rc=0.02, tau_ref=0.002, threshold=1.0,
@@ -41,8 +54,16 @@ def _lif_source(key, tau_rc=0.02, tau_ref=0.002, threshold=1.0,
 RELU = NeuronSource("relu", "relu")
 
 
+def quantized_source(layer):
+    """The ``NeuronSource`` of a ``QuantizedReLU`` (its levels and current threshold)."""
+    params = dict(levels=layer.levels, threshold=layer.threshold_value())
+    return NeuronSource("qcfs", "quantized_relu", tuple(sorted(params.items())))
+
+
 def activation_source(activation):
     """The ``NeuronSource`` of an activation function (or name), or None."""
+    if type(activation) is QuantizedReLU:
+        return quantized_source(activation)
     fn = keras.activations.get(activation)
     name = getattr(fn, "__name__", "")
     if name == "relu":
@@ -67,6 +88,8 @@ def rate_layer(source, k, name):
     if source.family == "relu":
         return keras.layers.ReLU(name=name)
     p = source.kwargs
+    if source.family == "qcfs":
+        return QuantizedReLU(p["levels"], p["threshold"], learn_threshold=False, name=name)
     common = dict(tau_rc=p["tau_rc"] / k, tau_ref=p["tau_ref"] / k,
                   threshold=p["threshold"], amplitude=p["amplitude"] / k,
                   offset=p["offset"], name=name)
@@ -83,10 +106,29 @@ def spiking_layer(converter, source, k, name):
         common["initial_voltage"] = c.initial_voltage
         if c.initial_voltage == "uniform":
             common["seed"] = c.seed
+    graded = c.spikes == "graded"
+    most = 2 ** c.spike_bits - 1
     if source.family == "relu":
-        return layers.SpikingIF(threshold=1.0 / k, amplitude=1.0 / k,
-                                reset="subtract", **common)
+        unit = 1.0 / (k * most) if graded else 1.0 / k
+        spikes = dict(graded=True, max_spikes=most) if graded else {}
+        return layers.SpikingIF(threshold=unit, amplitude=unit, reset="subtract",
+                                **spikes, **common)
     p = source.kwargs
+    if source.family == "qcfs":  # the trained threshold, theta / 2 to start, no k
+        common["initial_voltage"] = "half"
+        levels, unit = p["levels"], p["threshold"] * c.dt
+        if graded:
+            spikes = dict(graded=True, max_spikes=min(levels, most))
+            unit = unit / levels
+        else:
+            spikes = {}
+        return layers.SpikingIF(threshold=unit, amplitude=unit, reset="subtract",
+                                **spikes, **common)
+    if graded:
+        raise ConversionError(
+            f"convert: spikes='graded' is for IF neurons (relu, leaky_relu, QuantizedReLU); "
+            f"'{name}' is a LIF neuron, whose reset to 0 cannot send a count. To fix: "
+            "pass spikes='binary', or train with relu / QuantizedReLU.")
     return layers.SpikingLIF(tau_rc=p["tau_rc"] / k, tau_ref=p["tau_ref"] / k,
                              threshold=p["threshold"], amplitude=p["amplitude"] / k,
                              offset=p["offset"], **common)
@@ -225,6 +267,14 @@ class LIFRateRule(Rule):
 
 for _cls in classes(role="neuron", face="rate"):
     register(_cls, LIFRateRule)
+
+
+@register(QuantizedReLU)
+class QuantizedReLURule(Rule):
+    """QuantizedReLU -> SpikingIF with its threshold, initial voltage theta / 2."""
+
+    def convert(self, layer, inputs, converter):
+        return converter.neuron(inputs[0], quantized_source(layer), layer.name)
 
 
 # -- stateless layers ---------------------------------------------------------------------

@@ -35,7 +35,8 @@ def build_cnn(activation="soft_lif", input_shape=(28, 28, 1), classes=10):
     """Conv2D 16 7x7 'same' > pool 2 > Conv2D 32 7x7 > pool 2 > Dense 512 > Dense 10.
 
     ``activation`` is ``"soft_lif"`` (a ``SoftLIF`` layer after every hidden
-    layer) or any Keras activation name such as ``"relu"``. Pixels are
+    layer), any Keras activation name such as ``"relu"``, or a function that
+    returns a new activation layer (e.g. ``lambda: QuantizedReLU(4)``). Pixels are
     standardised by a ``Rescaling`` layer and kernels start from He-uniform
     weights (each worth about 1.5 points after one epoch); dropout before the
     readout curbs the overfitting that sets in by epoch 4. Pooling is average
@@ -45,6 +46,8 @@ def build_cnn(activation="soft_lif", input_shape=(28, 28, 1), classes=10):
     def hidden():
         if activation == "soft_lif":
             return keras_spiking.layers.SoftLIF()
+        if callable(activation):  # a factory of activation layers
+            return activation()
         return keras.layers.Activation(activation)
 
     return keras.Sequential(
@@ -65,7 +68,7 @@ def build_cnn(activation="soft_lif", input_shape=(28, 28, 1), classes=10):
             keras.layers.Dropout(0.3),
             keras.layers.Dense(classes),
         ],
-        name=f"cnn_{activation}",
+        name=f"cnn_{activation if isinstance(activation, str) else 'custom'}",
     )
 
 

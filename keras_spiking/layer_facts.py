@@ -29,9 +29,10 @@ from keras_spiking.layers.base import TimeStateLayer
 from keras_spiking.layers.continuous import ContinuousLIF
 from keras_spiking.layers.filters import SynapticFilter
 from keras_spiking.layers.leaky import LeakyNeuron
+from keras_spiking.layers.quantized import QuantizedReLU
 from keras_spiking.layers.rate import LIFRate, SoftLIF
 from keras_spiking.layers.spiking import SpikingNeuron
-from keras_spiking.layers.time import RepeatTime, TimeFold
+from keras_spiking.layers.time import RepeatTime, RunningMean, TimeFold
 
 #: The roles a layer can have, each with its meaning.
 ROLES = {
@@ -45,6 +46,7 @@ ROLES = {
     "stateless": "acts on each sample (each step) alone: reshaping, padding, rescaling",
     "merge": "a linear combination of several inputs (sum, mean, concatenation)",
     "time": "adds the time axis or applies a layer at every step",
+    "readout": "a running estimate over the steps so far (RunningMean), no MACs counted",
     "unknown": "nothing known about what it computes",
 }
 FACES = ("rate", "spiking", "surrogate", "continuous")
@@ -197,7 +199,10 @@ register(ContinuousLIF, role="neuron", face="continuous", time_axis="scans", inh
 register(SynapticFilter, role="filter", time_axis="scans", inherit=True)
 register(LIFRate, role="neuron", face="rate", activation="lif", leading_axes=True)
 register(SoftLIF, role="neuron", face="rate", activation="soft_lif", leading_axes=True)
+register(QuantizedReLU, role="neuron", face="rate", activation="quantized_relu",
+         leading_axes=True)
 register(TimeFold, role="time", time_axis="wraps")
 register(RepeatTime, role="time", time_axis="adds")
+register(RunningMean, role="readout", time_axis="scans")
 
 del L, _cls, _name, _average

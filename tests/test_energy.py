@@ -142,7 +142,8 @@ def test_converted_model_end_to_end():
     snn = convert(ann, timesteps=20, static_input=True, calibration_data=x)
     energy = E.ModelEnergy(snn, x)
     by_type = {s.type: s for s in energy.layers}
-    first, readout = energy.layers[0], energy.layers[-1]
+    first, readout = energy.layers[0], energy.layers[-2]  # [-1]: the RunningMean readout
+    assert energy.layers[-1].type == "RunningMean" and energy.layers[-1].macs == 0
     assert (first.macs, readout.macs) == (6 * 16, 16 * 3)
     assert first.once and not readout.once  # the first layer sees the static input
     assert energy.totals(once=True)[0] == 6 * 16 and energy.macs == 16 * 3

@@ -23,6 +23,9 @@ synaptic current):
     threshold (``"subtract"``) or kept (``"none"``); ``"immediate"`` or
     ``"delayed"`` (snnTorch: the reset acts a step later, which gives the same
     spikes for ``"zero"``).
+``graded``
+    True when the neuron sends a spike count per step (graded spikes), which
+    NIR cannot carry.
 ``synapse``
     None, or ``{"decay": d, "gain": g}``: first ``I <- d I + g x``, then the
     voltage update reads the new ``I`` (forward Euler's order). With
@@ -67,6 +70,7 @@ _DEFAULTS = {
     "reset": "zero",
     "reset_value": 0.0,
     "reset_timing": "immediate",
+    "graded": False,
     "synapse": None,
     "output": "spikes",
     "spike_height": 1.0,
@@ -154,6 +158,7 @@ def describe(layer):
         "reset": d.reset if d.spiking else _DEFAULTS["reset"],
         "reset_value": _array(d.reset_value),
         "reset_timing": "delayed" if d.reset_delayed else "immediate",
+        "graded": bool(d.graded),
         "synapse": synapse,
         "output": _output(layer, d),
         "spike_height": float(d.amplitude),

@@ -76,6 +76,13 @@ def _repeat_time(exporter, layer, inputs, out_shape):
     return inputs[0]
 
 
+@exports(ks_layers.RunningMean, per_step=False)
+def _running_mean(exporter, layer, inputs, out_shape):
+    """The converter's readout averages the output over the steps so far, after the
+    network: NIR carries the per-step output (average it on the reading side)."""
+    return inputs[0]
+
+
 # -- per step ------------------------------------------------------------------------------
 @exports(*TRANSPARENT, several_inputs=True)
 def _transparent(exporter, layer, inputs, out_shape):

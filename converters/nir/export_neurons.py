@@ -62,6 +62,9 @@ def _check_semantics(exporter, layer, d):
     if spiking and d["output"] != "spikes":
         raise export_error(layer, f"output={d['output']!r}; NIR neurons output spikes",
                            "use output='spikes'")
+    if d.get("graded"):
+        raise export_error(layer, "it sends graded spikes (a count per step); NIR's "
+                           "neurons send binary spikes", "convert with spikes='binary'")
     if d["refractory"] > 0:
         exporter.allow("refractory", f"NIR's LIF has no refractory period "
                        f"(tau_ref={d['refractory']})", "use tau_ref=0")

@@ -70,8 +70,9 @@ class ModelEnergy:
       static input before ``RepeatTime`` once).
 
     ``events`` per input element per step, measured on ``example_data``:
-    the spikes of a spiking layer (one per nonzero output; a graded
-    ``SpikingActivation`` output of ``n`` spikes counts ``n``, as in
+    the spikes of a spiking layer (one per nonzero output; a graded output
+    of ``n`` spikes, of ``SpikingActivation`` or of a ``SpikingIF`` converted
+    with ``spikes="graded"``, counts ``n``, as in
     KerasSpiking, whose rate times ``dt`` is the spike count); for a
     non-spiking nonlinearity (ReLU, a rate LIF), its value read as a firing
     rate in Hz times ``dt`` (KerasSpiking's assumption: the device runs it as

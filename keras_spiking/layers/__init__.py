@@ -2,9 +2,10 @@
 
 base.py      TimeStateLayer: base of layers that scan state over time
 rate.py      LIFRate, SoftLIF: rate activations for training with fit
+quantized.py QuantizedReLU: clipped, quantised ReLU (QCFS) for low-latency conversion
 spiking.py   SpikingLIF, SpikingIF, SpikingActivation: spiking neurons (Nengo LIF, spiking ReLU, any activation)
 filters.py   Lowpass, Alpha: synaptic filters, exact zero-order hold
-time.py      TimeFold, RepeatTime: stateless layers over time, static inputs over time
+time.py      TimeFold, RepeatTime, RunningMean: stateless layers over time, static inputs over time, the readout
 pooling.py   SpikeMaxPool: max pooling that keeps spike trains spikes
 leaky.py     Leaky, Synaptic, RLeaky, RSynaptic, IF: surrogate-gradient LIF (snnTorch)
 spike_time.py  SpikeTimeDense: exact time-to-first-spike layer (fast & deep)
@@ -22,10 +23,11 @@ not ``call_training`` / ``call_inference``.
 """
 
 from keras_spiking.layers.rate import LIFRate, SoftLIF
+from keras_spiking.layers.quantized import QuantizedReLU
 from keras_spiking.layers.base import TimeStateLayer
 from keras_spiking.layers.spiking import SpikingActivation, SpikingIF, SpikingLIF
 from keras_spiking.layers.filters import Alpha, Lowpass
-from keras_spiking.layers.time import RepeatTime, TimeFold
+from keras_spiking.layers.time import RepeatTime, RunningMean, TimeFold
 from keras_spiking.layers.pooling import SpikeMaxPool
 from keras_spiking.layers.spike_time import SpikeTimeDense
 from keras_spiking.layers.leaky import IF, Leaky, RLeaky, RSynaptic, Synaptic
@@ -48,10 +50,12 @@ __all__ = [
     "LIFRate",
     "Leaky",
     "Lowpass",
+    "QuantizedReLU",
     "LowpassCell",
     "RLeaky",
     "RSynaptic",
     "RepeatTime",
+    "RunningMean",
     "SoftLIF",
     "SpikeMaxPool",
     "SpikeTimeDense",

@@ -29,7 +29,13 @@ from keras_spiking.layers.rate import (
     resolve_offset,
 )
 from keras_spiking.neurons import Dynamics, lif_rate
-from keras_spiking.validation import check_bool, check_choice, check_number, check_seed
+from keras_spiking.validation import (
+    check_bool,
+    check_choice,
+    check_number,
+    check_positive_integer,
+    check_seed,
+)
 
 #: Accepted ``initial_voltage`` values.
 INITIAL_VOLTAGES = ("zeros", "half", "uniform")
@@ -192,6 +198,13 @@ class SpikingIF(SpikingNeuron):
     above that the neuron spikes every step and saturates at ``1 / dt`` Hz
     (binary spikes). ``rate(inputs)`` returns exactly this, for either reset.
 
+    Graded spikes (``graded=True``, reset by subtraction only): each step the
+    neuron sends the whole number of thresholds its voltage holds,
+    ``n[t] = clip(floor(v[t] / threshold), 0, max_spikes)`` (one message with
+    an integer payload, as Loihi 2's graded spikes), output
+    ``n[t] * amplitude / dt``, and ``v`` loses ``n[t] * threshold``; it then
+    saturates at ``max_spikes / dt`` Hz instead of ``1 / dt``.
+
     State: ``(voltage,)``.
 
     Args:
@@ -199,6 +212,9 @@ class SpikingIF(SpikingNeuron):
         amplitude: output per Hz (> 0); a spike is ``amplitude / dt``.
         dt: simulation timestep, seconds (> 0).
         reset: ``"subtract"`` or ``"zero"``.
+        graded: send spike counts (see above) instead of 0/1 spikes.
+        max_spikes: largest count per step with ``graded`` (integer >= 1; None:
+            unbounded), e.g. ``2**n - 1`` for an ``n``-bit payload.
         initial_voltage: ``"zeros"``, ``"half"`` or ``"uniform"`` (as ``SpikingLIF``).
         seed: integer seed of the ``"uniform"`` initial voltages.
         return_sequences, return_state, stateful: see ``TimeStateLayer``.
@@ -207,9 +223,20 @@ class SpikingIF(SpikingNeuron):
     state_names = ("voltage",)
     resets = ("subtract", "zero")
 
-    def __init__(self, threshold=1.0, amplitude=1.0, dt=0.001, reset="subtract", **kwargs):
+    def __init__(self, threshold=1.0, amplitude=1.0, dt=0.001, reset="subtract", *,
+                 graded=False, max_spikes=None, **kwargs):
         super().__init__(threshold, amplitude, dt, **kwargs)
         self.reset = check_choice(self.name, "reset", reset, self.resets)
+        self.graded = check_bool(self.name, "graded", graded)
+        if max_spikes is not None:
+            max_spikes = check_positive_integer(self.name, "max_spikes", max_spikes)
+            if not self.graded:
+                raise ValueError(f"{self.name}: max_spikes={max_spikes!r} needs graded=True "
+                                 "(binary spikes send at most 1 per step); pass graded=True.")
+        if self.graded and self.reset != "subtract":
+            raise ValueError(f"{self.name}: graded spikes need reset='subtract' (a count "
+                             f"of n spikes removes n thresholds), got reset={reset!r}.")
+        self.max_spikes = max_spikes
 
     def dynamics(self, dtype=None):
         """The spiking ReLU on the core: ``decay = 1``, ``gain = dt``; a spike
@@ -219,6 +246,9 @@ class SpikingIF(SpikingNeuron):
             gain=self.dt,
             threshold=self.threshold,
             reset=self.reset,
+            graded=self.graded,
+            min_spikes=0,
+            max_spikes=self.max_spikes,
             amplitude=self.amplitude / self.dt,
             initial_voltage=self.initial_voltage_value(dtype),
         )
@@ -233,13 +263,16 @@ class SpikingIF(SpikingNeuron):
         inputs = ops.convert_to_tensor(inputs)
         j = ops.relu(inputs)
         if self.reset == "subtract":
-            return self.amplitude * ops.minimum(j / self.threshold, 1.0 / self.dt)
+            if self.graded and self.max_spikes is None:
+                return self.amplitude * j / self.threshold
+            most = (self.max_spikes if self.graded else 1) / self.dt
+            return self.amplitude * ops.minimum(j / self.threshold, most)
         active = j > 0
         j_safe = ops.where(active, j, 1.0)
         steps = ops.floor(self.threshold / (j_safe * self.dt)) + 1.0
         return ops.where(active, self.amplitude / (steps * self.dt), 0.0)
 
-    config_attributes = ("reset",)
+    config_attributes = ("reset", "graded", "max_spikes")
 
 
 def straight_through(spikes, rates):

@@ -1,4 +1,5 @@
-"""Layers that handle the time axis: ``TimeFold`` and ``RepeatTime``.
+"""Layers that handle the time axis: ``TimeFold``, ``RepeatTime`` and the
+``RunningMean`` readout.
 
 A spiking network applies the same stateless layers (Dense, Conv, pooling,
 Flatten, ...) at every timestep. ``TimeFold`` does it in one call on the time
@@ -155,4 +156,61 @@ class RepeatTime(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config["timesteps"] = self.timesteps
+        return config
+
+
+def window_steps(steps, fraction):
+    """Steps averaged by a readout after ``steps`` steps: ``max(1, round(fraction * steps))``
+    (numpy/Python rounding, half to even)."""
+    return max(1, int(round(fraction * steps)))
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking")
+class RunningMean(keras.layers.Layer):
+    """Readout: at every step, the mean of the last ``fraction`` of the steps so far.
+
+    ``y[t] = mean(x[t - k(t) + 1 .. t])`` with ``k(t) = max(1, round(fraction *
+    t))`` for step ``t = 1, 2, ...`` (time is axis 1): ``fraction = 1`` is the
+    running mean since the first step; ``0.5`` skips the first half, the
+    warm-up of synapses and deep layers. Each output step is thus the best
+    estimate so far, and the last step of a run of ``T`` steps equals the mean
+    of the last ``k(T)`` steps (``converters.evaluate_timesteps``' ``mean``
+    readout with ``mean_fraction = fraction``). Computed from one cumulative sum
+    over the whole sequence (not for ``stateful`` chunked runs).
+
+    Args:
+        fraction: share of the steps averaged, in (0, 1].
+    """
+
+    def __init__(self, fraction=1.0, **kwargs):
+        super().__init__(**kwargs)
+        fraction = float(fraction)
+        if not 0 < fraction <= 1:
+            raise ValueError(f"{self.name}: fraction must be in (0, 1], got {fraction!r}.")
+        self.fraction = fraction
+
+    def call(self, inputs):
+        wide = keras.backend.standardize_dtype(inputs.dtype) == "float64"
+        x = inputs if wide else ops.cast(inputs, "float32")  # sums stay accurate
+        total = ops.cumsum(x, axis=1)
+        padded = ops.concatenate([ops.zeros_like(total[:, :1]), total], axis=1)
+        steps = inputs.shape[1]
+        if steps is not None:
+            k = [window_steps(t, self.fraction) for t in range(1, steps + 1)]
+            start = ops.convert_to_tensor([t + 1 - kt for t, kt in enumerate(k)], "int32")
+            k = ops.convert_to_tensor(k, x.dtype)
+        else:
+            t = ops.arange(1, ops.shape(inputs)[1] + 1, dtype=x.dtype)
+            k = ops.maximum(ops.round(self.fraction * t), 1.0)
+            start = ops.cast(t - k, "int32")
+        k = ops.reshape(k, (1, -1) + (1,) * (len(inputs.shape) - 2))
+        mean = (total - ops.take(padded, start, axis=1)) / k
+        return ops.cast(mean, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config["fraction"] = self.fraction
         return config

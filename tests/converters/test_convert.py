@@ -165,7 +165,7 @@ def test_if_network_converges_to_ann():
     x = np.random.default_rng(5).uniform(0, 2, (32, 6)).astype("float32")
     expected = keras.ops.convert_to_numpy(model(x))
     snn = convert(model, calibration_data=x, percentile=100, timesteps=400,
-                  synapse=None, static_input=True)
+                  synapse=None, static_input=True, readout="last")
     out = keras.ops.convert_to_numpy(snn(x))
     scale = np.abs(expected).max()
     errors = [np.abs(out[:, :T].mean(1) - expected).max() / scale for T in (40, 400)]
@@ -221,7 +221,7 @@ def test_chunked_run_equals_single_run():
     model = model_of((6,), L.Dense(12, activation="relu"), L.Dense(3))
     x = data((6,), 4)
     single = convert(model, calibration_data=x, synapse=0.005, timesteps=40,
-                     static_input=True)
+                     static_input=True, readout="last")
     chunked = convert(model, calibration_data=x, synapse=0.005, timesteps=10,
                       static_input=True, stateful=True, batch_size=4)
     full = keras.ops.convert_to_numpy(single(x))

@@ -1,0 +1,45 @@
+"""benchmarks/low_latency.py's table and its conversion loop on a tiny QuantizedReLU
+model (no training on Fashion-MNIST, no download)."""
+
+import importlib.util
+import pathlib
+import sys
+
+import keras
+import numpy as np
+
+from keras_spiking.layers import QuantizedReLU
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))  # the script imports its sibling common.py
+_spec = importlib.util.spec_from_file_location("benchmarks_low_latency",
+                                               BENCHMARKS / "low_latency.py")
+low_latency = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(low_latency)
+
+
+def test_goal_table_prints_every_T_and_the_goals():
+    T = low_latency.TIMESTEPS
+    accuracies = {"binary": {t: 0.90 for t in T}, "graded": {t: 0.915 for t in T}}
+    accuracies["binary"][4] = 0.912
+    text = low_latency.goal_table(0.915, accuracies)
+    lines = text.splitlines()
+    assert [int(line.split()[0]) for line in lines[1:1 + len(T)]] == list(T)
+    assert "ANN >= 91%: 91.50% met" in text
+    assert "binary at T = 4 within 0.5 pp of the ANN: loses +0.30 pp met" in text
+    assert "binary at T = 2 within 1.5 pp of the ANN: loses +1.50 pp met" in text
+    assert "graded at T = 1 within 0.3 pp of the ANN: loses +0.00 pp met" in text
+    accuracies["graded"][1] = 0.90
+    assert "graded at T = 1 within 0.3 pp of the ANN: loses +1.50 pp NOT met" in \
+        low_latency.goal_table(0.915, accuracies)
+
+
+def test_spiking_accuracies_binary_and_graded():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(12),
+                              QuantizedReLU(4, 1.0), keras.layers.Dense(3)])
+    x = np.random.default_rng(0).normal(size=(40, 6)).astype("float32")
+    y = np.argmax(keras.ops.convert_to_numpy(model(x)), -1)
+    out = low_latency.spiking_accuracies(model, (x, y), 3, timesteps=(1, 4))
+    assert set(out) == {"binary", "graded"} and set(out["binary"]) == {1, 4}
+    assert out["graded"][1] == 1.0  # graded spikes of 3 bits: exact at T = 1 (L = 4)
