@@ -83,11 +83,6 @@ def _rate_from_log_term(log_term, tau_rc, tau_ref, amplitude):
     return amplitude / (tau_ref + tau_rc * log_term)
 
 
-def _non_finite_inputs(j, rate):
-    """NaN input gives NaN (never a plausible rate), -inf input gives 0."""
-    return ops.where(ops.isnan(j), j, ops.where(j == -np.inf, 0.0, rate))
-
-
 def lif_rate(j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0):
     """Steady-state firing rate (Hz, times ``amplitude``) of a LIF neuron.
 
@@ -105,10 +100,12 @@ def lif_rate(j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0):
     # the largest float32 keeps +inf finite: log_term -> 0, the saturated rate
     x_safe = ops.clip(x_safe, 1.1754944e-38, 3.4028235e38)
     log_term = ops.log(x_safe + threshold) - ops.log(x_safe)
+    # NaN input stays NaN (never a plausible rate); -inf is inactive: 0
     rate = ops.where(
-        active, _rate_from_log_term(log_term, tau_rc, tau_ref, amplitude), 0.0
+        active, _rate_from_log_term(log_term, tau_rc, tau_ref, amplitude),
+        ops.where(ops.isnan(x), x, 0.0),
     )
-    return ops.cast(_non_finite_inputs(j, rate), dtype)
+    return ops.cast(rate, dtype)
 
 
 def soft_lif_rate(j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0, sigma=0.02,
@@ -119,8 +116,8 @@ def soft_lif_rate(j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0, s
     ``sigma * softplus((j - threshold) / sigma)``: positive everywhere, with a
     bounded derivative; ``sigma -> 0`` recovers ``lif_rate`` and ``sigma = 0``
     is exactly ``lif_rate``. Far below threshold, where that smoothed current
-    falls under 1e-30, the rate stays at its value there (below 1 Hz); as in
-    ``lif_rate``, ``+inf`` gives ``amplitude / tau_ref``, ``-inf`` 0 and NaN NaN.
+    falls under 1e-30, the rate stays at its value there (below 1 Hz; also for
+    ``-inf``); as in ``lif_rate``, ``+inf`` gives ``amplitude / tau_ref`` and NaN NaN.
 
     ``exact_forward=True`` returns the exact ``lif_rate`` but keeps the smooth
     derivative (a straight-through estimator): a network trained this way
@@ -154,7 +151,7 @@ def soft_lif_rate(j, tau_rc=0.02, tau_ref=0.002, threshold=1.0, amplitude=1.0, s
             return lif_rate(j, tau_rc, tau_ref, threshold, amplitude), grad
         return parts[0], grad
 
-    return ops.cast(_non_finite_inputs(j, rate_fn(j)), dtype)
+    return ops.cast(rate_fn(j), dtype)
 
 
 # ---------------------------------------------------------------------------------------
