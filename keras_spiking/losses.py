@@ -95,6 +95,9 @@ def class_labels(y_true, y_pred, owner):
     (0 per sample, NaN for a bad label) makes the loss NaN when added to it.
     """
     labels = labels_of(y_true, owner)
+    if None not in (labels.shape[0], y_pred.shape[0]) and labels.shape[0] != y_pred.shape[0]:
+        raise ValueError(f"{owner}: y_true has {labels.shape[0]} labels but y_pred "
+                         f"{y_pred.shape[0]} samples; pass one label per sample.")
     classes = y_pred.shape[-1]
     values = _concrete(labels)
     if values is not None and classes is not None:

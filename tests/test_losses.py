@@ -208,3 +208,10 @@ def test_out_of_range_labels_in_a_compiled_step_do_not_pass_silently():
         assert "outside [0, 3)" in str(error)
     else:
         assert keras.backend.backend() != "tensorflow" and np.isnan(result)
+
+
+def test_label_and_sample_counts_must_match():
+    y_pred = np.zeros((4, 3, 5), "float32")
+    for loss in (losses.ce_count, losses.ce_rate):
+        with pytest.raises(ValueError, match="y_true has 3 labels but y_pred 4 samples"):
+            loss(np.zeros(3, "int32"), y_pred)
