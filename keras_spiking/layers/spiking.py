@@ -367,7 +367,7 @@ class SpikingActivation(DynamicsLayer):
         return (keras.random.uniform(shape, dtype=inputs.dtype, seed=self.seed_generator),)
 
     def step_function(self, inputs):
-        d = self.dynamics(inputs.dtype)
+        d = self.call_dynamics(inputs.dtype)
 
         def step(rate_t, states):  # the activation is applied before the scan
             spikes, _, states = neurons.step(d, rate_t, states)
