@@ -55,11 +55,14 @@ def test_binary_conversion_is_exact_at_T_equal_levels(levels, activation_form):
     assert verify(model, x) < 1e-6
 
 
-def test_graded_conversion_is_exact_at_one_step():
+def test_graded_conversion_is_exact_at_one_step(tmp_path):
     model = qcfs_model(8, 2.0)
     x = inputs()
     snn = convert(model, timesteps=1, static_input=True, spikes="graded", spike_bits=4)
     np.testing.assert_allclose(predict(snn, x)[:, -1], predict(model, x), atol=1e-5)
+    snn.save(tmp_path / "snn.keras")  # graded neurons and the readout survive saving
+    np.testing.assert_array_equal(predict(keras.models.load_model(tmp_path / "snn.keras"), x),
+                                  predict(snn, x))
     # 2 bits send at most 3 of the 8 levels per step: no longer exact
     few = convert(model, timesteps=1, static_input=True, spikes="graded", spike_bits=2)
     assert np.abs(predict(few, x)[:, -1] - predict(model, x)).max() > 0.1
