@@ -31,6 +31,7 @@ from keras import ops
 
 from keras_spiking.neurons import heaviside
 from keras_spiking.validation import (
+    RefusesText,
     check_choice,
     check_finite_data,
     check_number,
@@ -211,7 +212,7 @@ def delta(x, *, threshold=0.1, padding=False, off_spike=False):
     return _keep_nan(change, spikes)
 
 
-class _TimeEncoder(keras.layers.Layer):
+class _TimeEncoder(RefusesText, keras.layers.Layer):
     """Base of the encoder layers that add a time axis of ``timesteps`` steps."""
 
     def __init__(self, timesteps, **kwargs):
@@ -305,7 +306,7 @@ class LatencyEncoder(_TimeEncoder):
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
-class DeltaEncoder(keras.layers.Layer):
+class DeltaEncoder(RefusesText, keras.layers.Layer):
     """Delta modulation: spikes where a time series changes by ``threshold``.
 
     ``(batch, time, ...) -> (batch, time, ...)``; see

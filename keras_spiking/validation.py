@@ -142,6 +142,16 @@ def is_concrete(x):
     return False
 
 
+class RefusesText:
+    """Layer mixin: text inputs raise ``check_text``'s TypeError, naming the layer,
+    before Keras converts them (on JAX that conversion fails with its own error)."""
+
+    def __call__(self, *args, **kwargs):
+        if args:
+            check_text(self.name, "inputs", args[0])
+        return super().__call__(*args, **kwargs)
+
+
 def check_text(owner, name, x):
     """Refuse string / bytes / object data (checked on the static dtype: free in
     compiled graphs)."""

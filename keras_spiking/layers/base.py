@@ -30,7 +30,7 @@ from keras import ops
 
 from keras_spiking import neurons
 from keras_spiking.timeloop import scan_time
-from keras_spiking.validation import check_bool, check_finite_data, check_text
+from keras_spiking.validation import RefusesText, check_bool, check_finite_data, check_text
 
 
 def _called_directly(layer):
@@ -72,7 +72,7 @@ class AttributeConfig:
         return config
 
 
-class TimeStateLayer(AttributeConfig, keras.layers.Layer):
+class TimeStateLayer(RefusesText, AttributeConfig, keras.layers.Layer):
     """Base class: scans ``step`` over axis 1 of ``(batch, time, ...)`` inputs.
 
     Args:

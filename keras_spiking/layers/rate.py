@@ -22,7 +22,7 @@ import keras
 
 from keras_spiking.layers.base import AttributeConfig, checked_inputs
 from keras_spiking.neurons import soft_lif_rate
-from keras_spiking.validation import check_number
+from keras_spiking.validation import RefusesText, check_number
 
 #: Output scale that makes a neuron at ``j = 2 * threshold`` output about 1.
 DEFAULT_AMPLITUDE = 1.0 / 63.0
@@ -44,7 +44,7 @@ def resolve_offset(owner, offset, threshold):
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
-class LIFRate(AttributeConfig, keras.layers.Layer):
+class LIFRate(RefusesText, AttributeConfig, keras.layers.Layer):
     """Activation layer: the exact steady-state LIF firing rate.
 
     ``y = amplitude * lif_rate(j)`` elementwise, with input current

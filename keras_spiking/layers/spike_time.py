@@ -12,11 +12,11 @@ from keras import ops
 
 from keras_spiking import spike_time
 from keras_spiking.layers.base import checked_inputs
-from keras_spiking.validation import check_number
+from keras_spiking.validation import RefusesText, check_number
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
-class SpikeTimeDense(keras.layers.Layer):
+class SpikeTimeDense(RefusesText, keras.layers.Layer):
     """Dense layer of LIF neurons that each spike once, with exact gradients.
 
     Each output neuron ``j`` obeys (times in the unit of ``tau_syn``)::

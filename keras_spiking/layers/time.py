@@ -12,7 +12,7 @@ import keras
 from keras import ops
 
 from keras_spiking.layers.base import checked_inputs
-from keras_spiking.validation import check_positive_integer
+from keras_spiking.validation import RefusesText, check_positive_integer
 
 
 def _dim(static, dynamic, i):
@@ -21,7 +21,7 @@ def _dim(static, dynamic, i):
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
-class TimeFold(keras.layers.Wrapper):
+class TimeFold(RefusesText, keras.layers.Wrapper):
     """Apply a stateless layer to every timestep at once.
 
     ``(batch, time, ...) -> reshape (batch * time, ...) -> layer ->
@@ -132,7 +132,7 @@ class TimeFold(keras.layers.Wrapper):
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
-class RepeatTime(keras.layers.Layer):
+class RepeatTime(RefusesText, keras.layers.Layer):
     """Tile a static input over time: ``(batch, ...) -> (batch, timesteps, ...)``.
 
     ``y[:, t] = x`` for every ``t``: how an image is presented to a spiking
@@ -166,7 +166,7 @@ def window_steps(steps, fraction):
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
-class RunningMean(keras.layers.Layer):
+class RunningMean(RefusesText, keras.layers.Layer):
     """Readout: at every step, the mean of the last ``fraction`` of the steps so far.
 
     ``y[t] = mean(x[t - k(t) + 1 .. t])`` with ``k(t) = max(1, round(fraction *
