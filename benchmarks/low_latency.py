@@ -95,7 +95,7 @@ def goal_table(ann, accuracies, timesteps=TIMESTEPS):
     for spikes, T, pp in GOALS:
         loss = (ann - accuracies[spikes][T]) * 100
         lines.append(f"  {spikes} at T = {T} within {pp} pp of the ANN: loses {loss:+.2f} pp "
-                     f"{'met' if loss <= pp + 1e-9 else 'NOT met'}")
+                     f"{'met' if loss <= pp + 1e-6 else 'NOT met'}")
     return "\n".join(lines)
 
 
