@@ -1,21 +1,14 @@
 """benchmarks/conversion_zoo.py: every network of the zoo converts exactly in rate mode
 (untrained weights, random images), and the table marks the goal. No Fashion-MNIST."""
 
-import importlib.util
-import pathlib
-import sys
-
 import numpy as np
 import pytest
 
 from keras_spiking.converters import verify
 
-BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))  # the script imports its sibling common.py
-_spec = importlib.util.spec_from_file_location("benchmarks_conversion_zoo",
-                                               BENCHMARKS / "conversion_zoo.py")
-zoo = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(zoo)
+from tests.benchmark_scripts import load
+
+zoo = load("conversion_zoo")
 
 
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))
