@@ -34,72 +34,60 @@ TIMESTEPS = (8, 16, 32, 64)
 GOALS = ((32, 1.0), (16, 2.0))
 
 
-def _stem(x):
-    return L.Rescaling(1 / 255.0)(x)
+def chain(name, *hidden, head=None):
+    """Input > Rescaling(1/255) > ``hidden`` > ``head`` (default Flatten) > Dense 10."""
+    return keras.Sequential([keras.Input((28, 28, 1)), L.Rescaling(1 / 255.0), *hidden,
+                             head or L.Flatten(), L.Dense(10)], name=name)
+
+
+def relu_conv(filters, size, **kwargs):
+    return L.Conv2D(filters, size, activation="relu", **kwargs)
 
 
 def depthwise():
-    inp = keras.Input((28, 28, 1))
-    x = L.Conv2D(16, 3, activation="relu")(_stem(inp))
-    x = L.DepthwiseConv2D(3, activation="relu")(x)
-    x = L.Conv2D(32, 1, activation="relu")(x)
-    x = L.AveragePooling2D(2)(x)
-    return keras.Model(inp, L.Dense(10)(L.Flatten()(x)), name="depthwise")
+    return chain("depthwise", relu_conv(16, 3), L.DepthwiseConv2D(3, activation="relu"),
+                 relu_conv(32, 1), L.AveragePooling2D(2))
 
 
 def separable():
-    inp = keras.Input((28, 28, 1))
-    x = L.Conv2D(16, 3, activation="relu")(_stem(inp))
-    x = L.SeparableConv2D(32, 3, activation="relu")(x)
-    x = L.AveragePooling2D(2)(x)
-    return keras.Model(inp, L.Dense(10)(L.Flatten()(x)), name="separable")
+    return chain("separable", relu_conv(16, 3), L.SeparableConv2D(32, 3, activation="relu"),
+                 L.AveragePooling2D(2))
+
+
+def global_pooling():
+    return chain("global_pooling", relu_conv(32, 3), L.AveragePooling2D(2), relu_conv(64, 3),
+                 head=L.GlobalAveragePooling2D())
+
+
+def nested():
+    block = keras.Sequential([keras.Input((13, 13, 16)), relu_conv(32, 3),
+                              L.AveragePooling2D(2)], name="block")
+    return chain("nested", relu_conv(16, 3), L.AveragePooling2D(2), block)
+
+
+def conv1d():  # image rows as a sequence of 28 pixels
+    return chain("conv1d", L.Reshape((28, 28)), L.Conv1D(32, 5, activation="relu"),
+                 L.AveragePooling1D(2), L.Conv1D(32, 3, activation="relu"))
 
 
 def concatenate():
     inp = keras.Input((28, 28, 1))
-    x = _stem(inp)
-    a = L.Conv2D(8, 3, padding="same", activation="relu")(x)
-    b = L.Conv2D(8, 5, padding="same", activation="relu")(x)
-    x = L.AveragePooling2D(2)(L.Concatenate()([a, b]))
-    x = L.Conv2D(32, 3, activation="relu")(x)
-    x = L.AveragePooling2D(2)(x)
+    x = L.Rescaling(1 / 255.0)(inp)
+    x = L.Concatenate()([relu_conv(8, 3, padding="same")(x), relu_conv(8, 5, padding="same")(x)])
+    x = L.AveragePooling2D(2)(relu_conv(32, 3)(L.AveragePooling2D(2)(x)))
     return keras.Model(inp, L.Dense(10)(L.Flatten()(x)), name="concatenate")
 
 
-def global_pooling():
-    inp = keras.Input((28, 28, 1))
-    x = L.Conv2D(32, 3, activation="relu")(_stem(inp))
-    x = L.AveragePooling2D(2)(x)
-    x = L.Conv2D(64, 3, activation="relu")(x)
-    return keras.Model(inp, L.Dense(10)(L.GlobalAveragePooling2D()(x)), name="global_pooling")
-
-
-def nested():
-    block = keras.Sequential([keras.Input((13, 13, 16)), L.Conv2D(32, 3, activation="relu"),
-                              L.AveragePooling2D(2)], name="block")
-    inp = keras.Input((28, 28, 1))
-    x = L.Conv2D(16, 3, activation="relu")(_stem(inp))
-    x = block(L.AveragePooling2D(2)(x))
-    return keras.Model(inp, L.Dense(10)(L.Flatten()(x)), name="nested")
-
-
 def residual_batchnorm():
-    inp = keras.Input((28, 28, 1))
-    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(16, 3, padding="same")(_stem(inp))))
-    y = L.ReLU()(L.BatchNormalization()(L.Conv2D(16, 3, padding="same")(x)))
-    y = L.BatchNormalization()(L.Conv2D(16, 3, padding="same")(y))
-    x = L.ReLU()(L.Add()([x, y]))
-    x = L.AveragePooling2D(4)(x)
-    return keras.Model(inp, L.Dense(10)(L.Flatten()(x)), name="residual_batchnorm")
+    def unit(x, relu=True):
+        x = L.BatchNormalization()(L.Conv2D(16, 3, padding="same")(x))
+        return L.ReLU()(x) if relu else x
 
-
-def conv1d():
     inp = keras.Input((28, 28, 1))
-    x = L.Reshape((28, 28))(_stem(inp))  # rows as a sequence of 28 pixels
-    x = L.Conv1D(32, 5, activation="relu")(x)
-    x = L.AveragePooling1D(2)(x)
-    x = L.Conv1D(32, 3, activation="relu")(x)
-    return keras.Model(inp, L.Dense(10)(L.Flatten()(x)), name="conv1d")
+    x = unit(L.Rescaling(1 / 255.0)(inp))
+    x = L.ReLU()(L.Add()([x, unit(unit(x), relu=False)]))
+    return keras.Model(inp, L.Dense(10)(L.Flatten()(L.AveragePooling2D(4)(x))),
+                       name="residual_batchnorm")
 
 
 ZOO = {f.__name__: f for f in (depthwise, separable, concatenate, global_pooling, nested,
@@ -134,15 +122,10 @@ def table(results):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--train-size", type=int, default=20000)
-    parser.add_argument("--test-size", type=int, default=2000)
+    common.add_data_arguments(parser, epochs=2, train_size=20000, test_size=2000,
+                              quick_test=500)
     parser.add_argument("--only", nargs="+", choices=sorted(ZOO), default=None)
-    parser.add_argument("--quick", action="store_true",
-                        help="1 epoch on 5000 training images, 500 test images")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.epochs, args.train_size, args.test_size = 1, 5000, 500
+    args = common.quick(parser.parse_args(argv))
     common.print_load("load average at start")
     data = common.fashion_mnist(args.train_size, args.test_size)
     results = {name: measure(ZOO[name], data, args.epochs) for name in args.only or ZOO}
