@@ -382,6 +382,23 @@ def subset(data, size):
     return (x, y) if size is None else (x[:size], y[:size])
 
 
+def add_data_arguments(parser, *, epochs, train_size=None, test_size=None, quick_test=1000):
+    """Add ``--epochs``, ``--train-size``, ``--test-size`` (None: all) and ``--quick``
+    (1 epoch on 5000 training images, ``quick_test`` test images; see ``quick``)."""
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--train-size", type=int, default=train_size)
+    parser.add_argument("--test-size", type=int, default=test_size)
+    parser.add_argument("--quick", action="store_const", const=quick_test, default=None,
+                        help=f"1 epoch on 5000 training images, {quick_test} test images")
+
+
+def quick(args):
+    """Apply ``--quick`` (from ``add_data_arguments``) to ``args``; returns ``args``."""
+    if args.quick:
+        args.epochs, args.train_size, args.test_size = 1, 5000, args.quick
+    return args
+
+
 def fashion_mnist(train_size=None, test_size=None):
     """Fashion-MNIST as numpy, ``((x_train, y_train), (x_test, y_test))`` (uint8
     images (n, 28, 28, 1)), the first ``train_size`` / ``test_size`` of each

@@ -95,7 +95,7 @@ def goal_table(ann, accuracies, timesteps=TIMESTEPS):
     for spikes, T, pp in GOALS:
         loss = (ann - accuracies[spikes][T]) * 100
         lines.append(f"  {spikes} at T = {T} within {pp} pp of the ANN: loses {loss:+.2f} pp "
-                     f"{'met' if loss <= pp + 1e-9 else 'NOT met'}")
+                     f"{'met' if loss <= pp + 1e-6 else 'NOT met'}")
     return "\n".join(lines)
 
 
@@ -180,25 +180,19 @@ def main(argv=None):
     parser.add_argument("--levels", type=int, default=4)
     parser.add_argument("--threshold", type=float, default=2.0)
     parser.add_argument("--spike-bits", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=5)
+    common.add_data_arguments(parser, epochs=5)
     parser.add_argument("--finetune-epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--train-size", type=int, default=None)
-    parser.add_argument("--test-size", type=int, default=None)
-    parser.add_argument("--quick", action="store_true",
-                        help="1 epoch on 5000 training images, 1000 test images")
     parser.add_argument("--spikingjelly", action="store_true",
                         help="also compare with SpikingJelly's converter on a ReLU CNN")
     parser.add_argument("--no-qcfs", action="store_true",
                         help="skip the QuantizedReLU network (with --spikingjelly)")
     common.add_peer_argument(parser, "torch")
-    args = parser.parse_args(argv)
+    args = common.quick(parser.parse_args(argv))
+    if args.quick:
+        args.finetune_epochs = 0
     python = common.peer_python("torch", args.torch_python, parser) if args.spikingjelly \
         else None
-    if args.quick:
-        args.epochs, args.finetune_epochs = 1, 0
-        args.train_size = args.train_size or 5000
-        args.test_size = args.test_size or 1000
     common.print_load("load average at start")
     data = common.fashion_mnist(args.train_size, args.test_size)
     if not args.no_qcfs:

@@ -1,21 +1,14 @@
 """benchmarks/low_latency.py's table and its conversion loop on a tiny QuantizedReLU
 model (no training on Fashion-MNIST, no download)."""
 
-import importlib.util
-import pathlib
-import sys
-
 import keras
 import numpy as np
 
 from keras_spiking.layers import QuantizedReLU
 
-BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))  # the script imports its sibling common.py
-_spec = importlib.util.spec_from_file_location("benchmarks_low_latency",
-                                               BENCHMARKS / "low_latency.py")
-low_latency = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(low_latency)
+from tests.benchmark_scripts import load
+
+low_latency = load("low_latency")
 
 
 def test_goal_table_prints_every_T_and_the_goals():
