@@ -30,7 +30,7 @@ from keras import ops
 
 from keras_spiking import neurons
 from keras_spiking.timeloop import scan_time
-from keras_spiking.validation import RefusesText, check_bool, check_finite_data, check_text
+from keras_spiking.validation import RefusesText, check_bool, check_finite_data
 
 
 def _called_directly(layer):
@@ -45,11 +45,10 @@ def _called_directly(layer):
 
 
 def checked_inputs(layer, inputs, check_finite=True):
-    """``inputs`` of a package layer's ``call``: text refused (TypeError), NaN/Inf
-    refused when the layer is called eagerly by itself (README "Non-finite
-    data"; inside a model, a compiled step or with the check off, NaN flows to
-    the output), integers cast to the layer's compute dtype."""
-    check_text(layer.name, "inputs", inputs)
+    """``inputs`` of a package layer's ``call`` (text was refused by ``RefusesText``
+    in ``__call__``): NaN/Inf refused when the layer is called eagerly by itself
+    (README "Non-finite data"; inside a model, a compiled step or with the check
+    off, NaN flows to the output), integers cast to the layer's compute dtype."""
     if check_finite and _called_directly(layer):
         check_finite_data(layer.name, "inputs", inputs)  # concrete tensors only
     if "float" not in keras.backend.standardize_dtype(inputs.dtype):
