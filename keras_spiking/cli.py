@@ -272,6 +272,10 @@ def _evaluate(args):
             raise CommandError("--plot needs matplotlib (pip install "
                                "'keras_spiking[plot]')") from None
     snn = _load(args.model)
+    shape = tuple(snn.outputs[0].shape)
+    if len(shape) != 3:
+        raise CommandError(f"{args.model}: not a spiking classifier with outputs (batch, time, "
+                           f"classes), got {shape}; convert it first (keras-spiking convert)")
     x, y = _data(args.data, labelled=True)
     if args.size is not None:
         x, y = x[:args.size], y[:args.size]

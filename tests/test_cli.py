@@ -236,6 +236,9 @@ def test_evaluate_errors_are_one_line(ann_files, snn_file, tmp_path, capsys):
         path = tmp_path / data if data.endswith(".npz") else data
         code, _, err = run(capsys, "evaluate", snn_file, "--data", path)
         assert code == 1 and reason in err and err.count("\n") == 1, (data, err)
+    code, _, err = run(capsys, "evaluate", ann_files / "ann.keras", "--data",
+                       ann_files / "xy.npz")
+    assert code == 1 and "not a spiking classifier" in err and "(None, 3)" in err
     code, _, err = run(capsys, "evaluate", snn_file, "--data", ann_files / "x.npy")
     assert code == 1 and "labelled data must be a .npz" in err
     code, _, err = run(capsys, "evaluate", snn_file, "--data", ann_files / "xy.npz",
