@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from . import export_layers, export_neurons  # noqa: F401  (the rules: imported to register)
+from . import tools
 from .library import load_nir
 from keras_spiking.graph import calls, functional_graph, run
 from keras_spiking.validation import check_number
@@ -25,9 +26,10 @@ nir = load_nir()
 DEFAULT_DT = 0.001
 
 
-def export_graph(model, dt, integration, approximate):
+def export_graph(model, dt, integration, approximate, for_tool="nir"):
     """The ``nir.NIRGraph`` of ``model`` (arguments checked by ``export_nir``;
-    ``dt`` None: the layers' own)."""
+    ``dt`` None: the layers' own), for the reading tool ``for_tool``
+    (``tools.adapt``)."""
     dt = model_dt(model, dt)
     exporter = Exporter(dt, integration, approximate)
     outputs = walk(model, exporter.input, exporter.layer)
@@ -36,6 +38,9 @@ def export_graph(model, dt, integration, approximate):
     nodes, edges = fold_scales(exporter.nodes, exporter.edges)
     metadata = {"keras_spiking": {"dt": dt, "integration": integration,
                                   "source_model": model.name}}
+    if for_tool != "nir":
+        nodes, edges, tool_meta = tools.adapt(nodes, edges, exporter.origin, dt, for_tool)
+        metadata["keras_spiking"].update(tool_meta)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 

@@ -69,6 +69,8 @@ class Exporter:
         self.names = Names(first=1)  # node, node_1, node_2, ...
         self.edges = []
         self.missing = []  # approximations the current layer needs
+        self.origin = {}  # node name -> (Keras layer name, class name), for error messages
+        self.current = None  # the Keras layer being exported
 
     # -- the graph ---------------------------------------------------------------------
     def add(self, name, node, inputs):
@@ -76,6 +78,8 @@ class Exporter:
         ``inputs`` ports; returns the name it got."""
         name = self.names(name)
         self.nodes[name] = node
+        if self.current is not None:
+            self.origin[name] = (self.current.name, type(self.current).__name__)
         for port in inputs:
             self.edges.extend((s, name) for s in port.sources)
         return name
@@ -131,6 +135,7 @@ class Exporter:
         """Export ``layer`` applied to ``(batch, time, ...)`` tensors (``out_shape``
         with batch and time); returns its output Port."""
         rule = _RULES.get(type(layer))
+        self.current = layer
         self._check_pad(layer, inputs, rule)
         if rule is not None and rule.timed:
             self._check_inputs(layer, inputs, rule)

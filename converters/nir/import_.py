@@ -205,7 +205,7 @@ def _flatten(importer, key, node, x):
     name = importer.unique(key)
     per_step = tuple(x.shape[2:])
     shape = to_first(per_step)
-    start, end = int(node.start_dim), int(node.end_dim) % len(shape)
+    start, end = int(node.start_dim) % len(shape), int(node.end_dim) % len(shape)
     calc = shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:]
     if len(calc) != 1:
         raise import_error(key, node, f"it flattens {shape} only partly (to {calc})",
