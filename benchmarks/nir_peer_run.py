@@ -4,14 +4,15 @@
 Runs in the peer venv, not in this package's: it imports only numpy, torch, nir
 and the tool::
 
-    /work/venvs/torch/bin/python benchmarks/nir_peer_run.py TOOL GRAPH.nir IN.npy OUT.npy
+    /work/venvs/torch/bin/python benchmarks/nir_peer_run.py TOOL GRAPH.nir IN.npy OUT.npy [...]
 
 ``TOOL`` is ``snntorch`` (``snntorch.import_nir.import_from_nir``, which
 simulates at its fixed step) or ``norse`` (``norse.torch.from_nir`` with its
 default ``dt``). ``IN.npy`` holds ``(batch, time, *input)`` in NIR's
 channels-first layout; the whole batch goes through the imported module one
 step at a time from a fresh state, and ``OUT.npy`` gets ``(batch, time,
-*output)``. Prints nothing on success; a failure to import or run exits 1 with
+*output)``. Several ``GRAPH IN OUT`` triples may follow one ``TOOL`` (torch is
+imported once). Prints nothing on success; a failure to import or run exits 1 with
 the peer's error on stderr (what the tool cannot read).
 """
 
@@ -61,10 +62,11 @@ def run(tool, path, inputs):
 
 
 def main(argv):
-    if len(argv) != 4:
+    if len(argv) < 4 or (len(argv) - 1) % 3:
         raise SystemExit(__doc__)
-    tool, path, inputs, output = argv
-    np.save(output, run(tool, path, np.load(inputs)))
+    tool, rest = argv[0], argv[1:]
+    for path, inputs, output in zip(rest[::3], rest[1::3], rest[2::3]):
+        np.save(output, run(tool, path, np.load(inputs)))
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ gives the same spikes), ``for_tool`` and the model's own ``model_dt``.
 
 import numpy as np
 
-from .errors import export_error
 from .graph_ops import fold_scales
 from .library import load_nir
 from ..base import ConversionError
@@ -66,18 +65,11 @@ _NAMES = {"snntorch": "snnTorch", "norse": "Norse"}
 _WEIGHTED = (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d)
 
 
-class _Layer:
-    """Stands for the Keras layer of a node in ``export_error``'s message."""
-
-    def __init__(self, name, kind):
-        self.name, self.kind = name, kind
-
-
 def _error(tool, key, origin, why, fix):
-    """``ConversionError`` naming the Keras layer of node ``key``."""
-    layer, kind = origin.get(key, (key, "node"))
-    message = export_error(_Layer(layer, kind), f"{_NAMES[tool]}'s NIR importer {why}", fix)
-    return ConversionError(str(message).replace("to NIR:", f"to NIR for {_NAMES[tool]}:"))
+    """``ConversionError`` naming the Keras layer of node ``key``, like ``export_error``."""
+    layer, kind = origin.get(key, (key, "NIR node"))
+    return ConversionError(f"Cannot export layer '{layer}' ({kind}) to NIR for {_NAMES[tool]}: "
+                           f"{_NAMES[tool]}'s NIR importer {why}. To fix: {fix}.")
 
 
 def adapt(nodes, edges, origin, dt, tool):

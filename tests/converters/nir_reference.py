@@ -94,6 +94,8 @@ def simulate_nir(graph, x, dt):
                 y[name] = conv2d(i, node)
             elif isinstance(node, nir.AvgPool2d):
                 y[name] = avgpool(i, node)
+            elif isinstance(node, nir.SumPool2d):
+                y[name] = avgpool(i, node) * np.prod(node.kernel_size)
             elif isinstance(node, nir.Flatten):
                 y[name] = i.reshape(i.shape[0], -1)
             elif isinstance(node, (nir.LIF, nir.IF, nir.LI, nir.CubaLIF)):
