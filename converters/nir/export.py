@@ -12,6 +12,7 @@ import numpy as np
 from . import export_layers, export_neurons  # noqa: F401  (the rules: imported to register)
 from . import tools
 from .library import load_nir
+from keras_spiking import layers as ks_layers
 from keras_spiking.graph import calls, functional_graph, run
 from keras_spiking.validation import check_number
 
@@ -38,6 +39,8 @@ def export_graph(model, dt, integration, approximate, for_tool="nir"):
     nodes, edges = fold_scales(exporter.nodes, exporter.edges)
     metadata = {"keras_spiking": {"dt": dt, "integration": integration,
                                   "source_model": model.name}}
+    if exporter.static_inputs:  # the reader gives the static input at every step
+        metadata["keras_spiking"]["static_input"] = True
     if for_tool != "nir":
         nodes, edges, tool_meta = tools.adapt(nodes, edges, exporter.origin, dt, for_tool)
         metadata["keras_spiking"].update(tool_meta)
@@ -71,9 +74,9 @@ def walk(model, start, visit):
     """Run ``model``'s graph on exporter values (Ports) instead of tensors, with
     the package's one graph walk (``keras_spiking.graph``; nested models inlined).
 
-    ``start(name, shape, consumers)`` makes the value of each model input
-    (``name`` of its Input layer, ``shape`` without batch, ``consumers`` the
-    layers it feeds); ``visit(layer, inputs, out_shape)`` the value of each
+    ``start(name, shape, static)`` makes the value of each model input
+    (``name`` of its Input layer, ``shape`` without batch, ``static``: a
+    ``RepeatTime`` repeats it over time later on); ``visit(layer, inputs, out_shape)`` the value of each
     layer call from its inputs' values, in topological order (``out_shape``
     with batch). Returns the values of the model's outputs.
     """
@@ -81,12 +84,23 @@ def walk(model, start, visit):
     every = calls(model, owner="export_nir", error=ConversionError)
     values = []
     for x in graph.inputs:
-        consumers = [call.layer for call in every if any(t is x for t in call.inputs)]
         name = getattr(x._keras_history.operation, "name", "input")
-        values.append(start(name, tuple(x.shape[1:]), consumers))
+        values.append(start(name, tuple(x.shape[1:]), _repeated(x, every)))
     return run(model, values,
                lambda call, inputs: visit(call.layer, inputs, tuple(call.outputs[0].shape)),
                owner="export_nir", error=ConversionError)
+
+
+def _repeated(x, every):
+    """Whether the model input ``x`` is static: a ``RepeatTime`` repeats it (or what
+    the layers after it compute from it) over time (``convert(static_input=True)``)."""
+    reached = {id(x)}
+    for call in every:  # topological order
+        if any(id(t) in reached for t in call.inputs):
+            if isinstance(call.layer, ks_layers.RepeatTime):
+                return True
+            reached.update(id(t) for t in call.outputs)
+    return False
 
 
 def _all_layers(model):
