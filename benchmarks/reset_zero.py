@@ -4,9 +4,11 @@ against reset by subtraction (the default), accuracy per T.
 Trains a small ReLU CNN briefly on Fashion-MNIST (Conv 16 3x3 > AvgPool 2 > Conv
 32 3x3 > AvgPool 2 > Dense 10, Adam), converts it twice with the same
 calibration (1000 training images, the 99.9th percentile), ``synapse=None``,
-``initial_voltage="zeros"`` and the default running-mean readout: once with
-``reset="subtract"``, once with ``reset="zero"`` (thresholds fitted per layer
-to the lost residuals, ``normalize.zero_reset_threshold``), and prints the
+and the default running-mean readout: with ``reset="subtract"`` and
+``initial_voltage="zeros"`` (what NIR would need besides the reset), with
+``reset="subtract"`` and the default ``initial_voltage="half"``, and with
+``reset="zero"`` (initial voltage 0; thresholds fitted per layer to the lost
+residuals, ``normalize.zero_reset_threshold``), and prints the
 accuracy of the ANN and of both SNNs at T = 8, 16, 32, 64 (read at the last
 step) and the fitted threshold factors. It then checks that the reset-to-zero
 SNN exports to NIR with no approximation and that ``import_nir`` of the graph
@@ -45,17 +47,22 @@ def build_cnn():
     ])
 
 
+#: the conversions compared: label -> (reset, initial_voltage)
+CONVERSIONS = {"subtract v0=0": ("subtract", "zeros"), "subtract v0=1/2": ("subtract", "half"),
+               "zero v0=0": ("zero", "zeros")}
+
+
 def conversions(model, calibration, test):
-    """``{reset: (snn, {T: accuracy})}`` for both resets."""
+    """``{label: (snn, {T: accuracy}, fitted factors)}`` for ``CONVERSIONS``."""
     from keras_spiking.converters import Converter, evaluate_timesteps
 
     out = {}
-    for reset in ("subtract", "zero"):
+    for label, (reset, initial) in CONVERSIONS.items():
         converter = Converter(calibration_data=calibration, synapse=None,
-                              initial_voltage="zeros", reset=reset)
+                              initial_voltage=initial, reset=reset)
         snn = converter.convert(model)
         accuracy = evaluate_timesteps(snn, test, TIMESTEPS, verbose=0).last
-        out[reset] = (snn, accuracy, dict(converter.zero_reset_factors))
+        out[label] = (snn, accuracy, dict(converter.zero_reset_factors))
     return out
 
 
@@ -86,14 +93,16 @@ def main(argv=None):
     ann = model.evaluate(x_test, y_test, verbose=0)[1]
     results = conversions(model, x[:1000], (x_test, y_test))
     print(f"ANN {ann:.2%} ({args.epochs} epoch(s) on {len(x)} images, {len(x_test)} tested)")
-    print("reset      " + "  ".join(f"T={T:<6d}" for T in TIMESTEPS))
-    for reset, (_, accuracy, _) in results.items():
-        print(f"{reset:9s}  " + "  ".join(f"{accuracy[T]:7.2%} " for T in TIMESTEPS))
-    print("zero - subtract (pp): " + "  ".join(
-        f"T={T}: {100 * (results['zero'][1][T] - results['subtract'][1][T]):+.2f}"
-        for T in TIMESTEPS))
-    print("fitted threshold factors (reset='zero'):", results["zero"][2])
-    graph, diff = check_export(results["zero"][0], x_test[:8])
+    print("reset            " + "  ".join(f"T={T:<6d}" for T in TIMESTEPS))
+    for label, (_, accuracy, _) in results.items():
+        print(f"{label:15s}  " + "  ".join(f"{accuracy[T]:7.2%} " for T in TIMESTEPS))
+    zero = results["zero v0=0"]
+    for label in ("subtract v0=0", "subtract v0=1/2"):
+        print(f"zero - {label} (pp): " + "  ".join(
+            f"T={T}: {100 * (zero[1][T] - results[label][1][T]):+.2f}" for T in TIMESTEPS))
+    print("fitted threshold factors (reset='zero'):",
+          {k: round(v, 3) for k, v in zero[2].items()})
+    graph, diff = check_export(zero[0], x_test[:8])
     print(f"export_nir of the reset='zero' SNN: {len(graph.nodes)} nodes, no approximation; "
           f"import_nir max |difference| {diff:.2g}")
 
