@@ -11,7 +11,8 @@ Keras model of package layers mapping ``(batch, time, *input_shape)`` to
 * stateless layers (Dense, Conv, pooling, ...) act on all timesteps in one
   call (``TimeFold``), with BatchNormalization folded into the layer before it;
 * every activation becomes a spiking neuron (ReLU -> ``SpikingIF`` with reset
-  by subtraction, ``SoftLIF``/``LIFRate`` -> ``SpikingLIF``), optionally
+  by subtraction, or with ``reset="zero"`` reset to 0 and a calibrated lower
+  threshold, as NIR needs; ``SoftLIF``/``LIFRate`` -> ``SpikingLIF``), optionally
   followed by a synapse (``Lowpass``/``Alpha``);
 * linear outputs stay linear: the readout, by default through a
   ``RunningMean`` (``readout="mean"``), so that each step's output is the

@@ -61,6 +61,10 @@ permuted to compute the same function; a flattened output is permuted back
 by a Linear node. Dropout-like layers and ``TimeFold``/``TimeDistributed``/
 ``RepeatTime`` are transparent.
 
+A static input (``convert(static_input=True)``: a RepeatTime after the
+layers computed once) is NIR's input itself, given at every step, and those
+layers are exported per step (metadata ``static_input: True``).
+
 What NIR cannot express raises ``ConversionError`` naming the layer, unless
 the approximation is accepted by name in ``approximate``:
 
@@ -87,6 +91,8 @@ module                   job
 ``graph_ops.py``         NIR graph surgery: scale folding, subgraph inlining,
                          neurons' own loops, topological order
 ``import_.py``           NIR -> Keras: ``@imports``, one rule per NIR node class
+``tools.py``             ``for_tool``: the exact graph rewritten for snnTorch's or
+                         Norse's importer (their step, gains, nodes, Flatten)
 ``files.py``             atomic writing and checked reading of ``.nir`` files
 ``errors.py``            the two error messages (export, import)
 =======================  =========================================================
