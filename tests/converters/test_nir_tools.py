@@ -41,7 +41,9 @@ def _dense_net(neuron, last=None):
 NETS = {
     "leaky": _dense_net(lambda: ks.layers.Leaky(beta=0.9, reset="zero")),
     "if": _dense_net(lambda: ks.layers.IF(threshold=1.5, reset="zero")),
-    "synaptic": _dense_net(lambda: ks.layers.Synaptic(alpha=0.6, beta=0.85, reset="zero")),
+    "synaptic": _dense_net(lambda: ks.layers.Synaptic(alpha=0.6, beta=0.85, reset="zero"),
+                           lambda: ks.layers.Synaptic(alpha=0.6, beta=0.85, reset="zero",
+                                                      threshold=4.0)),
     "spiking_if": _dense_net(lambda: ks.layers.SpikingIF(reset="zero", threshold=0.004,
                                                          amplitude=0.0005),
                              lambda: ks.layers.Leaky(beta=0.9, reset="zero")),
