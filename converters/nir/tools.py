@@ -26,7 +26,9 @@ equivalent one each tool simulates step for step as our model does, or raises
 2. the neurons' input gain goes into the weights before them (rows of an
    Affine/Linear and its bias, output channels of a Conv), leaving snnTorch
    ``r = tau / dt'`` (CubaLIF also ``w_in = tau_syn / dt'``) and Norse ``r = 1``
-   (IF ``r = 1 / dt'``);
+   (IF ``r = 1 / dt'``, NIR's value for ``v += I``: Norse logs that it expected
+   ``r = 1`` and ignores it, which is right here; ``ignore_warnings=True``
+   silences it);
 3. snnTorch: IF becomes a LIF with ``tau = 1e4`` s, whose decay ``1 - 1e-8``
    rounds to 1.0 in float32, i.e. snnTorch's Leaky with ``beta = 1``;
 4. Norse: AvgPool2d becomes SumPool2d and a Scale ``1 / window`` that
@@ -125,7 +127,7 @@ class _Context:
 
     def check_supported(self, key, node):
         """Refuse what the tool does not map (it would fail, or drop it silently)."""
-        if isinstance(node, SUPPORTED[self.tool]):
+        if type(node) in SUPPORTED[self.tool]:  # exact classes, as the importers match them
             return
         kind = type(node).__name__
         if isinstance(node, nir.Scale):
