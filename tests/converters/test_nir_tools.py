@@ -97,6 +97,17 @@ def test_tool_graph_equals_the_model_at_the_tools_step(name, tool):
     xs = channels_first(x) if x.ndim == 5 else x
     np.testing.assert_array_equal(simulate_nir(graph, xs, TOOL_DT[tool]), expected)
     np.testing.assert_array_equal(np.asarray(import_nir(graph)(x)), expected)
+    # as the tool's importer reads it (numpy, from its import code): the same spikes
+    np.testing.assert_array_equal(simulate_nir(graph, xs, None, reading=tool), expected)
+
+
+@pytest.mark.parametrize("tool", ["snntorch", "norse"])
+def test_the_exact_graph_is_read_wrongly_by_the_tools(tool):
+    """What for_tool fixes: the exact Leaky graph at dt = 1 ms, read as the tool reads it."""
+    model, x = _model("leaky"), _inputs("leaky")
+    exact = export_nir(model, dt=DT)
+    read = simulate_nir(exact, x, None, reading=tool)
+    assert np.mean(read != np.asarray(model(x))) > 0.05
 
 
 def test_snntorch_closed_forms(tmp_path):
