@@ -76,9 +76,10 @@ def walk(model, start, visit):
 
     ``start(name, shape, static)`` makes the value of each model input
     (``name`` of its Input layer, ``shape`` without batch, ``static``: a
-    ``RepeatTime`` repeats it over time later on); ``visit(layer, inputs, out_shape)`` the value of each
-    layer call from its inputs' values, in topological order (``out_shape``
-    with batch). Returns the values of the model's outputs.
+    ``RepeatTime`` repeats it over time later on); ``visit(layer, inputs,
+    out_shape)`` the value of each layer call from its inputs' values, in
+    topological order (``out_shape`` with batch). Returns the values of the
+    model's outputs.
     """
     graph = functional_graph(model, "export_nir", ConversionError)
     every = calls(model, owner="export_nir", error=ConversionError)

@@ -169,8 +169,8 @@ def _scaled(ctx, key, weight, factor):
                             "per channel, and this layer's differ across the image",
                             "use one parameter per channel, or export for_tool='nir'")
         per_row = per_row[:, 0]
-    new_weight = np.asarray(weight.weight * per_row.reshape((-1,) + (1,) * (weight.weight.ndim - 1)),
-                            "float32")
+    rows = per_row.reshape((-1,) + (1,) * (weight.weight.ndim - 1))
+    new_weight = np.asarray(weight.weight * rows, "float32")
     if isinstance(weight, nir.Linear):
         return nir.Linear(weight=new_weight)
     bias = np.asarray(weight.bias * per_row, "float32")
