@@ -306,19 +306,11 @@ def _evaluate(args):
 
 
 def _export(args):
-    import inspect
-
     from keras_spiking.converters import export_nir
 
     out = _output(args.output, ".nir", args.model)
-    options = dict(dt=args.dt, approximate=tuple(args.approximate))
-    if args.for_tool is not None:
-        if "for_tool" in inspect.signature(export_nir).parameters:
-            options["for_tool"] = args.for_tool
-        elif args.for_tool != "nir":  # plain NIR is what export_nir writes
-            raise CommandError(f"--for-tool {args.for_tool}: this keras_spiking's export_nir "
-                               "has no for_tool option yet; export plain NIR (--for-tool "
-                               "nir) and see the README's NIR section for that tool")
+    options = dict(dt=args.dt, approximate=tuple(args.approximate),
+                   for_tool=args.for_tool or "nir")
     model = _load(args.model)
     try:
         export_nir(model, out, **options)

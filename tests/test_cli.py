@@ -249,29 +249,25 @@ def test_evaluate_errors_are_one_line(ann_files, snn_file, tmp_path, capsys):
     assert info.value.code == 2
 
 
-def test_export_for_tool_is_passed_on_or_refused_in_one_line(model_file, tmp_path, capsys,
-                                                             monkeypatch):
-    import inspect
+def test_export_for_tool_writes_what_export_nir_writes(model_file, tmp_path, capsys):
+    import nir
 
-    from keras_spiking import converters
+    from keras_spiking.converters import export_nir
 
-    out = tmp_path / "m.nir"
-    real = converters.export_nir
-    if "for_tool" not in inspect.signature(real).parameters:
-        code, _, err = run(capsys, "export", model_file, "-o", out, "--for-tool", "norse")
-        assert code == 1 and "no for_tool option yet" in err and err.count("\n") == 1
-        assert not out.exists()
-    seen = {}
-
-    def export_nir(model, path, *, dt=None, approximate=(), for_tool="nir"):
-        seen.update(dt=dt, approximate=approximate, for_tool=for_tool)
-
-    monkeypatch.setattr(converters, "export_nir", export_nir)
-    code, _, _ = run(capsys, "export", model_file, "-o", out, "--for-tool", "snntorch",
-                     "--approximate", "refractory,initial_voltage")
-    assert code == 0
-    assert seen == dict(dt=None, approximate=("refractory", "initial_voltage"),
-                        for_tool="snntorch")
+    model = keras.models.load_model(model_file)
+    for tool in ("nir", "snntorch", "norse"):
+        out = tmp_path / f"{tool}.nir"
+        code, _, err = run(capsys, "export", model_file, "-o", out, "--for-tool", tool)
+        assert code == 0, err
+        got, want = nir.read(out), export_nir(model, for_tool=tool)
+        assert sorted(got.nodes) == sorted(want.nodes) and got.edges == want.edges
+        for name, node in want.nodes.items():
+            for key, value in vars(node).items():
+                if isinstance(value, np.ndarray):
+                    np.testing.assert_array_equal(getattr(got.nodes[name], key), value)
+    code, _, err = run(capsys, "export", model_file, "-o", tmp_path / "x.nir",
+                       "--for-tool", "snntorch", "--approximate", "bogus")
+    assert code == 1 and err.count("\n") == 1 and not (tmp_path / "x.nir").exists()
 
 
 def test_exit_codes_of_the_installed_command(ann_files, snn_file, tmp_path):
