@@ -28,7 +28,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_spiking import neurons
+from keras_spiking import config, neurons
 from keras_spiking.timeloop import scan_time
 from keras_spiking.validation import RefusesText, check_bool, check_finite_data
 
@@ -244,7 +244,8 @@ class TimeStateLayer(RefusesText, AttributeConfig, keras.layers.Layer):
         else:
             states = self.initial_state(inputs)
         outputs, states = scan_time(
-            self.step_function(inputs), inputs, tuple(states), unroll=self.unroll
+            self.step_function(inputs), inputs, tuple(states), unroll=self.unroll,
+            xla=config.default.xla_time_loops and not training,
         )
         if self.stateful:
             for variable, value in zip(self.state_variables, states):
