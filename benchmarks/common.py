@@ -227,6 +227,19 @@ def backends(choice):
     return list(BACKENDS) if choice == "both" else [choice]
 
 
+def without_backend(argv):
+    """``argv`` without its ``--backend X`` / ``--backend=X`` arguments."""
+    cleaned, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--backend":
+            skip = True
+        elif not arg.startswith("--backend="):
+            cleaned.append(arg)
+    return cleaned
+
+
 def rerun_per_backend(choice, argv=None):
     """Run this script once per backend of ``choice`` that is not this process's,
     each in a child with ``KERAS_BACKEND`` set and ``--backend`` dropped (output
@@ -239,17 +252,7 @@ def rerun_per_backend(choice, argv=None):
     wanted = backends(choice)
     if wanted == [current_backend()]:
         return False
-    argv = list(sys.argv[1:] if argv is None else argv)
-    cleaned, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-            continue
-        if arg == "--backend":
-            skip = True
-            continue
-        if not arg.startswith("--backend="):
-            cleaned.append(arg)
+    cleaned = without_backend(sys.argv[1:] if argv is None else argv)
     script = os.path.abspath(sys.argv[0])
     failed = []
     for backend in wanted:
