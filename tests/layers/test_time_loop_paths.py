@@ -1,12 +1,22 @@
-"""``keras_spiking.default.xla_time_loops``: inference time loops compiled by XLA
-(TensorFlow) give the default loop's results; training is never compiled."""
+"""The faster paths of the time loop give the plain loop's numbers: the gain and
+amplitude taken out of the loop (``neurons.hoist``, always on) bit for bit;
+``keras_spiking.default.xla_time_loops`` (inference loops compiled by XLA on
+TensorFlow) the same spikes; training is never compiled."""
 
 import keras
 import numpy as np
 import pytest
 
 import keras_spiking
-from keras_spiking.layers import Leaky, Lowpass, SpikingActivation, SpikingIF, SpikingLIF
+from keras_spiking import neurons
+from keras_spiking.layers import (
+    ContinuousLIF,
+    Leaky,
+    Lowpass,
+    SpikingActivation,
+    SpikingIF,
+    SpikingLIF,
+)
 from keras_spiking import timeloop
 from keras_spiking.timeloop import scan_time
 
@@ -130,3 +140,47 @@ def test_setting_is_checked_and_restored():
     with keras_spiking.default(xla_time_loops=True):
         assert keras_spiking.default.xla_time_loops is True
     assert keras_spiking.default.xla_time_loops is False
+
+
+HOISTED = {  # layers whose gain and/or amplitude leave the loop
+    "SpikingIF": lambda: SpikingIF(threshold=0.7, amplitude=0.3, dt=0.003),
+    "SpikingIF graded": lambda: SpikingIF(amplitude=0.3, dt=0.01, graded=True, max_spikes=3),
+    "SpikingActivation": lambda: SpikingActivation("relu", dt=0.01, seed=1),
+    "ContinuousLIF": lambda: ContinuousLIF(tau=0.05, r=1.7, v_threshold=0.9, dt=0.01),
+}
+
+
+@pytest.mark.parametrize("steps", [9, 80])  # unrolled and scanned
+@pytest.mark.parametrize("name", sorted(HOISTED))
+def test_hoisted_gain_and_amplitude_give_the_same_numbers(name, steps):
+    layer = HOISTED[name]()
+    layer.return_state = True  # compare the final states too
+    x = keras.ops.convert_to_tensor(
+        np.random.default_rng(4).uniform(-50, 300, (3, steps, 7)).astype("float32"))
+    layer.build(x.shape)
+    if isinstance(layer, SpikingActivation):
+        x = layer.activation(x)  # what its scan feeds the loop
+    d = layer.call_dynamics("float32")
+    d_loop, _, amplitude = neurons.hoist(d, x)
+    assert d_loop.gain == 1.0 or amplitude is not None  # something left the loop
+    states = layer.initial_state(x)
+    step, x_loop, _ = layer.loop_parts(x)
+    assert (x_loop is not x) == (keras.backend.backend() == "tensorflow")  # TF only
+    new, new_state = super(type(layer), layer).scan(x, states) if isinstance(
+        layer, SpikingActivation) else layer.scan(x, states)
+    old, old_state = scan_time(layer.step_function(x), x, states)
+    assert np.abs(np.asarray(old)).sum() > 0
+    np.testing.assert_array_equal(np.asarray(new), np.asarray(old))
+    for a, b in zip(new_state, old_state):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_hoist_keeps_the_gain_where_the_step_needs_the_raw_input():
+    """Offset, synapse and refractory period read the unscaled input: no hoisting."""
+    for d in (neurons.Dynamics(gain=0.5, offset=1.0), neurons.Dynamics(gain=0.5,
+              synapse_decay=0.9), SpikingLIF().dynamics(), neurons.Dynamics(
+              gain=0.5, amplitude=3.0, recurrent="one_to_one", recurrent_kernel=0.1)):
+        d_loop, x, amplitude = neurons.hoist(d, 2.0)
+        assert d_loop.gain == d.gain and x == 2.0
+        if d.recurrent is not None:  # the fed-back spikes are the unscaled ones
+            assert amplitude is None and d_loop.amplitude == 3.0
