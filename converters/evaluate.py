@@ -240,8 +240,10 @@ _FORWARD = weakref.WeakKeyDictionary()
 def compiled_forward(snn):
     """A compiled forward pass ``x -> snn(x, training=False)``, cached per model.
 
-    On TensorFlow a ``tf.function`` (``reduce_retracing=True``), on other
-    backends a plain call (stateful layers assign variables). The cache holds
+    On TensorFlow a ``tf.function`` (``reduce_retracing=True``); on JAX the
+    model's ``predict_on_batch`` (jit-compiled once per input shape; carried
+    state of stateful layers is written back; numpy out); on other backends a
+    plain call. The cache holds
     the model weakly: it does not keep ``snn`` alive. Works for any Keras
     model (the ANN too, for timing side by side).
     """
@@ -255,7 +257,10 @@ def compiled_forward(snn):
             import tensorflow as tf
 
             forward = tf.function(forward, reduce_retracing=True)
-        # other backends: plain calls (stateful layers assign variables)
+        elif keras.backend.backend() == "jax":  # eager JAX runs op by op
+
+            def forward(x):
+                return model().predict_on_batch(x)
         _FORWARD[snn] = forward
     return _FORWARD[snn]
 
