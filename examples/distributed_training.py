@@ -15,8 +15,8 @@ to spikes, on one of four engines:
   of every global batch (``keras_spiking.distributed.process_shard``).
 
 ``--batch-size`` is always the global batch, so every engine takes the same
-optimisation steps; ``--reference`` also trains the same models on one device
-in this process afterwards and stores both, to check that they agree
+optimisation steps; ``--reference`` makes process 0 also train the same models
+on one device afterwards and store both, to check that they agree
 (tests/examples/test_distributed_training.py). Commands:
 
     # two TensorFlow workers on this machine (the script starts them)
@@ -65,8 +65,9 @@ MODELS = ("csnn", "softlif", "converted")  # "converted" evaluates the trained S
 
 def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", default="csnn,softlif,converted",
-                        help=f"comma-separated, of {', '.join(MODELS)}")
+    parser.add_argument("--models", default=None,
+                        help=f"comma-separated, of {', '.join(MODELS)} (default: all; "
+                             "csnn,softlif with --coordinator)")
     parser.add_argument("--engine", choices=("auto", "devices"), default="auto",
                         help="auto: TF_CONFIG or --coordinator if given, else one process; "
                              "devices: JAX DataParallel over this process's devices")
@@ -83,7 +84,15 @@ def parse(argv=None):
                         help="also train on one device in this process, for comparison")
     parser.add_argument("--out", default=None, help="directory for process<i>.npz")
     args = parser.parse_args(argv)
+    if args.models is None:
+        args.models = "csnn,softlif" if args.coordinator else ",".join(MODELS)
     args.models = [m for m in args.models.split(",") if m]
+    if args.coordinator and "converted" in args.models:
+        parser.error(
+            "--models converted: Keras 3.15's predict cannot return outputs that span "
+            "several JAX processes (RuntimeError: Fetching value for `jax.Array` that spans "
+            "non-addressable (non process local) devices is not possible); use "
+            "--engine devices, or TensorFlow workers")
     unknown = sorted(set(args.models) - set(MODELS))
     if unknown:
         parser.error(f"--models: unknown {unknown}; choose from {MODELS}")
@@ -92,19 +101,23 @@ def parse(argv=None):
     return args
 
 
-def launch(argv, processes, timeout=600):
-    """Run this script as ``processes`` local processes (TF workers, or JAX
-    processes with a coordinator on a free port); ``[(returncode, stdout,
-    stderr)]`` in process order."""
-    jax = os.environ.get("KERAS_BACKEND") == "jax"
-    if jax:
+def launch(argv, processes, env=None, timeout=600):
+    """Run this script as ``processes`` local processes (TF workers, also one,
+    or JAX processes with a coordinator on a free port; one JAX process runs
+    plain) with ``argv`` and the
+    environment ``env`` (default: this one's); ``[(returncode, stdout, stderr)]``
+    in process order."""
+    env = dict(os.environ if env is None else env)
+    if env.get("KERAS_BACKEND") == "jax" and processes == 1:  # devices, or one device
+        extra, envs = [[]], [env]
+    elif env.get("KERAS_BACKEND") == "jax":
         coordinator = f"localhost:{free_port()}"
         extra = [["--coordinator", coordinator, "--processes", str(processes),
                   "--process-id", str(i)] for i in range(processes)]
-        envs = [dict(os.environ)] * processes
+        envs = [env] * processes
     else:
         extra = [[]] * processes
-        envs = [dict(os.environ, TF_CONFIG=c) for c in local_cluster(processes)]
+        envs = [dict(env, TF_CONFIG=c) for c in local_cluster(processes)]
     procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), *argv, *more],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for more, env in zip(extra, envs)]
@@ -228,7 +241,7 @@ def main(argv=None):
             (x, y), args.batch_size, index, count)
     arrays, logs = run(args, scope, (local, x_eval),
                        args.batch_size // (count if engine == "jax processes" else 1))
-    if args.reference:
+    if args.reference and index == 0:
         if engine.startswith("jax"):
             keras.distribution.set_distribution(None)
         more, more_logs = run(args, contextlib.nullcontext, ((x, y), x_eval), args.batch_size,
