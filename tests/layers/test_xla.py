@@ -93,6 +93,7 @@ def build(name, time):
     else:
         x = keras.layers.Dense(shape[-1], bias_initializer="ones")(inp)
     layer = cls(**kwargs)
+    assert layer.supports_jit, f"{name}: Keras' jit_compile='auto' would not compile it"
     y = keras.layers.RNN(layer, return_sequences=True)(x) if issubclass(
         cls, L.DynamicsCell) else layer(x)
     return keras.Model(inp, y)
