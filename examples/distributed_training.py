@@ -208,9 +208,12 @@ def run(args, scope, data, batch_size, prefix=""):
 def main(argv=None):
     args = parse(argv)
     if args.launch:
-        argv = [a for a in (sys.argv[1:] if argv is None else argv)]
-        i = argv.index("--launch")
-        results = launch(argv[:i] + argv[i + 2:], args.launch)
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if "--launch" in argv:
+            i = argv.index("--launch")
+            del argv[i: i + 2]
+        argv = [a for a in argv if not a.startswith("--launch=")]
+        results = launch(argv, args.launch)
         for code, out, err in results:
             print(out, end="")
             if code:
