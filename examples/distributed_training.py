@@ -81,9 +81,12 @@ def parse(argv=None):
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--timesteps", type=int, default=3, help="T of the CSNN and the SNN")
     parser.add_argument("--reference", action="store_true",
-                        help="also train on one device in this process, for comparison")
+                        help="process 0 also trains on one device afterwards, to compare")
     parser.add_argument("--out", default=None, help="directory for process<i>.npz")
     args = parser.parse_args(argv)
+    if (args.coordinator or args.engine == "devices") and keras.backend.backend() != "jax":
+        parser.error("--coordinator and --engine devices use keras.distribution: "
+                     "set KERAS_BACKEND=jax (TensorFlow: set TF_CONFIG instead)")
     if args.models is None:
         args.models = "csnn,softlif" if args.coordinator else ",".join(MODELS)
     args.models = [m for m in args.models.split(",") if m]
@@ -102,11 +105,11 @@ def parse(argv=None):
 
 
 def launch(argv, processes, env=None, timeout=600):
-    """Run this script as ``processes`` local processes (TF workers, also one,
-    or JAX processes with a coordinator on a free port; one JAX process runs
-    plain) with ``argv`` and the
-    environment ``env`` (default: this one's); ``[(returncode, stdout, stderr)]``
-    in process order."""
+    """Run this script with ``argv`` as ``processes`` local processes in the
+    environment ``env`` (default: this one's): TensorFlow workers (even one:
+    a one-worker cluster), or JAX processes around a coordinator on a free port
+    (one JAX process runs without). ``[(returncode, stdout, stderr)]`` in
+    process order."""
     env = dict(os.environ if env is None else env)
     if env.get("KERAS_BACKEND") == "jax" and processes == 1:  # devices, or one device
         extra, envs = [[]], [env]
@@ -240,8 +243,7 @@ def main(argv=None):
     x_eval = synthetic_images(args.batch_size, seed=1)[0]
     local = (x, y)
     if engine == "jax processes":  # each process feeds its part of every batch
-        local = process_shard(
-            (x, y), args.batch_size, index, count)
+        local = process_shard((x, y), args.batch_size, index, count)
     arrays, logs = run(args, scope, (local, x_eval),
                        args.batch_size // (count if engine == "jax processes" else 1))
     if args.reference and index == 0:

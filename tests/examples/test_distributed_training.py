@@ -96,3 +96,26 @@ def test_jax_two_devices_train_softlif_and_evaluate_the_snn_as_one(load_example,
 def test_jax_two_processes_train_as_one(load_example, tmp_path):
     logs, arrays = run(load_example, tmp_path, JAX, 2, "csnn,softlif")
     check_same_as_one_device(logs, arrays, "jax processes", "csnn,softlif")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--models", "converted"], "converts the trained 'softlif' model"),
+    (["--models", "csnn,snn"], "unknown ['snn']"),
+])
+def test_the_example_refuses_models_it_cannot_run(load_example, capsys, argv, message):
+    with pytest.raises(SystemExit):
+        load_example("distributed_training").parse(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_the_example_says_why_jax_processes_cannot_predict(load_example, capsys):
+    import keras
+
+    example = load_example("distributed_training")
+    with pytest.raises(SystemExit):
+        example.parse(["--coordinator", "localhost:1", "--models", "softlif,converted"])
+    err = capsys.readouterr().err
+    if keras.backend.backend() == "jax":
+        assert "span several JAX processes" in err
+    else:
+        assert "set KERAS_BACKEND=jax" in err
