@@ -15,11 +15,13 @@ plus an all-reduce of the gradients.
 * ``jax-processes``: one plain JAX process vs two under ``jax.distributed``.
 
     TF_CPP_MIN_LOG_LEVEL=2 nice -n 10 python benchmarks/multi_worker.py \\
-        [--engines tf,jax-devices,jax-processes] [--rounds 3] [--batch-size 64] [--batches 8]
+        [--engines tf,jax-devices,jax-processes] [--rounds 3] [--batch-size 64] [--batches 32]
 
 On a 2-core machine the two workers share the cores one multi-threaded worker
 already uses, so a scaling near or below 1 measures the all-reduce's cost, not
 the gain on two machines. The load average is printed at the start and the end.
+The README's figures came from one loaded run with ``--rounds 1 --batches 8``
+(too short for the SoftLIF CNN: its timed epochs lasted tens of milliseconds).
 """
 
 import argparse
@@ -69,7 +71,7 @@ def main():
     parser.add_argument("--models", default="csnn,softlif")
     parser.add_argument("--rounds", type=int, default=common.ROUNDS)
     parser.add_argument("--batch-size", type=int, default=64, help="global batch")
-    parser.add_argument("--batches", type=int, default=8, help="batches per epoch")
+    parser.add_argument("--batches", type=int, default=32, help="batches per epoch")
     parser.add_argument("--epochs", type=int, default=3, help="the first is not timed")
     parser.add_argument("--timesteps", type=int, default=8)
     args = parser.parse_args()
