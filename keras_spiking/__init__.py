@@ -16,6 +16,7 @@ from keras_spiking import (
     config,
     constraints,
     datasets,
+    distributed,
     encoders,
     energy,
     hardware,

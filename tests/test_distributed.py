@@ -87,3 +87,50 @@ def test_mirrored_strategy_matches_one_device():
     assert hist1["loss"][-1] < hist1["loss"][0]  # it did train
     for w1, w2 in zip(weights1, weights2):
         np.testing.assert_allclose(np.array(w2), np.array(w1), rtol=1e-3, atol=1e-5)
+
+
+# ------------------------------------------------ keras_spiking.distributed helpers
+# (the multi-process runs themselves: tests/examples/test_distributed_training.py)
+
+from keras_spiking import distributed  # noqa: E402
+
+
+def test_process_shard_reassembles_every_global_batch():
+    x = np.arange(24 * 2).reshape(24, 2)
+    y = np.arange(24)
+    parts = [distributed.process_shard((x, y), 8, i, 4) for i in range(4)]
+    assert all(isinstance(p, tuple) and p[0].shape == (6, 2) for p in parts)
+    for batch in range(3):  # local batches of 2, in process order, make the global batch
+        got = np.concatenate([p[1][2 * batch: 2 * batch + 2] for p in parts])
+        np.testing.assert_array_equal(got, y[8 * batch: 8 * batch + 8])
+    np.testing.assert_array_equal(distributed.process_shard(x, 8, 0, 1), x)  # one array
+
+
+@pytest.mark.parametrize("args, match", [
+    ((np.zeros(10), 4, 0, 2), "not a whole number of batches of 4; use the first 8"),
+    ((np.zeros(12), 6, 0, 4), "multiple of process_count=4"),
+    ((np.zeros(8), 4, 2, 2), r"process_index must be an integer in \[0, 2\)"),
+    (([np.zeros(8), np.zeros(6)], 2, 0, 2), "different lengths"),
+])
+def test_process_shard_refuses_uneven_shares(args, match):
+    with pytest.raises(ValueError, match=match):
+        distributed.process_shard(*args)
+
+
+def test_local_cluster_gives_each_worker_its_index_on_free_ports():
+    configs = [json.loads(c) for c in distributed.local_cluster(3)]
+    workers = configs[0]["cluster"]["worker"]
+    assert len(set(workers)) == 3 and all(w.startswith("localhost:") for w in workers)
+    assert [c["task"] for c in configs] == [{"type": "worker", "index": i} for i in range(3)]
+    assert all(c["cluster"]["worker"] == workers for c in configs)
+    with pytest.raises(ValueError, match="local_cluster: workers must be an integer >= 1"):
+        distributed.local_cluster(0)
+
+
+def test_multi_worker_strategy_needs_tensorflow():
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        pytest.skip("creating the strategy here would start TensorFlow's collectives")
+    with pytest.raises(ValueError, match="needs the TensorFlow backend.*DataParallel"):
+        distributed.multi_worker_strategy()
