@@ -47,10 +47,28 @@ def test_auto_has_no_synapse_under_the_running_mean_readout():
         d = neuron.dynamics()
         assert d.initial_voltage == pytest.approx(d.threshold / 2)
         assert d.reset == "subtract"
-    # each neuron feeds the next Dense directly; the readout averages since step 1
+    # each neuron feeds the next Dense directly; the readout skips the first half
+    # of the steps, where calibrated neurons settle
     assert all(not isinstance(consumer(snn, n), Lowpass) for n in neurons)
     (readout,) = of_type(snn, RunningMean)
+    assert readout.fraction == 0.5
+
+
+def test_quantized_relu_networks_read_out_since_the_first_step():
+    # QuantizedReLU sites are exact over all T steps (T = L): the mean since step 1
+    keras.utils.set_random_seed(2)
+    inp = keras.Input((5,))
+    qcfs = keras.Model(inp, L.Dense(3)(QuantizedReLU(4, 1.5)(L.Dense(7)(inp))))
+    (readout,) = of_type(convert(qcfs, timesteps=4), RunningMean)
     assert readout.fraction == 1.0
+    x = data(30)[:, :5]
+    snn = convert(qcfs, timesteps=4, static_input=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(snn(x))[:, -1],
+                               keras.ops.convert_to_numpy(qcfs(x)), atol=1e-5)
+    mixed = keras.Model(inp, L.Dense(3)(QuantizedReLU(4, 1.5)(
+        L.Dense(7, activation="relu")(inp))))
+    (readout,) = of_type(convert(mixed, timesteps=4), RunningMean)
+    assert readout.fraction == 0.5  # a calibrated ReLU site settles
 
 
 @pytest.mark.parametrize("options", [dict(readout="last"),
