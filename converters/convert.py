@@ -111,11 +111,7 @@ class Converter:
             factor k on each neuron layer's firing rate (mean output unchanged).
         normalize: when True (default) and ``calibration_data`` is given, each
             neuron layer's ``percentile``-th rate is mapped to 1/dt.
-        percentile: percentile of the positive rates used by ``normalize``, or
-            "auto" (default): per IF layer, the rate whose ``timesteps``-step
-            spike estimate of the calibration activations has the least
-            mean-square error (``normalize.balanced_rate``); the 99.9th
-            percentile without ``timesteps`` and for LIF layers.
+        percentile: percentile of the positive rates used by ``normalize``.
         calibration_data: array of inputs shaped like the model's input
             (without a time axis), e.g. 1000 training images.
         swap_activations: dict {activation (name, function or layer class):
@@ -176,7 +172,7 @@ class Converter:
     """
 
     def __init__(self, *, dt=0.001, synapse="auto", scale_firing_rates=None, normalize=True,
-            percentile="auto", calibration_data=None, swap_activations=None, max_pool="error",
+            percentile=99.9, calibration_data=None, swap_activations=None, max_pool="error",
             initial_voltage="half", timesteps=None, static_input=False, stateful=False,
             batch_size=None, seed=None, mode="spike", spikes="binary", spike_bits=4,
             readout="mean", readout_fraction=None):
@@ -193,10 +189,8 @@ class Converter:
                          low=0, low_open=True)
         self.scale_firing_rates = scale_firing_rates
         self.normalize = check_bool(owner, "normalize", normalize)
-        if not (isinstance(percentile, str) and percentile == "auto"):
-            percentile = float(check_number(owner, "percentile", percentile,
-                                            low=0, high=100, low_open=True))
-        self.percentile = percentile
+        self.percentile = float(check_number(owner, "percentile", percentile,
+                                             low=0, high=100, low_open=True))
         self.calibration_data = calibration_data
         self.swap_activations = {}
         for key, target in (swap_activations or {}).items():
@@ -335,9 +329,7 @@ class Converter:
         probe, sources = self.probe(model)
         if probe is None:
             return {}
-        levels = 2 ** self.spike_bits - 1 if self.spikes == "graded" else 1
-        return site_scales(probe, sources, arrays, self.percentile, self.dt,
-                           self.timesteps, levels)
+        return site_scales(probe, sources, arrays, self.percentile, self.dt)
 
     def probe(self, model):
         """The input currents of every neuron site of the converted graph.

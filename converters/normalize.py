@@ -9,16 +9,6 @@ the most a binary-spiking neuron can. Each spike's value is divided by ``k``,
 so the layer's mean output is unchanged (see ``rules``). A percentile rather
 than the maximum keeps a few outliers from making every other neuron slow.
 
-``percentile="auto"`` (the default) balances each IF layer for the number of
-steps ``T`` it runs: of the candidate rates ``r = r_max 2**(-j / 4)``
-(``j = 0 .. 24``, ``r_max`` the 99.99th percentile), the one whose ``T``-step
-estimate of the calibration activations ``a``, ``r min(round(a T / r), T) / T``
-(an IF neuron starting at half its threshold rounds its count; it sends at most
-one spike per step), is closest to ``a`` in mean square. Short runs thus trade
-clipping the largest activations for a finer resolution of the rest (Li et al.
-2021 pick thresholds by this error too). Without ``timesteps``, and for LIF
-sites, it is the 99.9th percentile (``AUTO_FALLBACK``).
-
 ``Converter.calibrate(model)`` puts it together: ``check_calibration`` checks
 the data, ``Converter.probe`` builds the unscaled rate-mode graph up to every
 neuron site's input current, and ``site_scales`` turns the measured rates
@@ -35,10 +25,6 @@ from keras_spiking.validation import check_model_data
 
 #: Calibration images run per batch.
 BATCH_SIZE = 100
-#: percentile="auto" without a known number of steps (and for LIF sites)
-AUTO_FALLBACK = 99.9
-#: percentile="auto": activations sampled per site for the error
-AUTO_SAMPLES = 200_000
 
 
 def base_rate(source, currents):
@@ -57,33 +43,13 @@ def check_calibration(model, data):
                             [x.shape[1:] for x in model.inputs], "x_train[:1000]")
 
 
-def balanced_rate(positive, steps, levels=1, seed=0):
-    """The rate ``r`` (one spike per step) whose ``steps``-step estimate of the
-    positive activations ``positive`` has the least mean-square error (see the
-    module docstring; ``levels`` spikes per step for graded spikes). Zero
-    activations are exact at any ``r`` and are left out."""
-    a = np.asarray(positive, "float64").ravel()
-    if a.size > AUTO_SAMPLES:
-        a = np.random.default_rng(seed).choice(a, AUTO_SAMPLES, replace=False)
-    top = float(np.percentile(a, 99.99))
-    n = steps * levels
-    best, best_error = top, np.inf
-    for j in range(25):
-        r = top * 2.0 ** (-j / 4)
-        error = np.mean((r * np.minimum(np.round(a * n / r), n) / n - a) ** 2)
-        if error < best_error:
-            best, best_error = r, error
-    return best
-
-
-def site_scales(probe, sources, arrays, percentile, dt, steps=None, levels=1):
+def site_scales(probe, sources, arrays, percentile, dt):
     """Per neuron site: the normalising scale ``k = 1 / (r_p * dt)``.
 
     ``probe`` maps the calibration ``arrays`` to the input current of each
     site (``Converter.probe``), ``sources`` is ``{site: NeuronSource}`` in the
     probe's output order and ``r_p`` the ``percentile``-th of a site's positive
-    rates. A site that never fires keeps ``k = 1`` (with a warning). ``percentile="auto"``
-    balances IF sites for ``steps`` steps of ``levels`` spikes (``balanced_rate``).
+    rates. A site that never fires keeps ``k = 1`` (with a warning).
     """
     names = list(sources)
     rates = {n: [] for n in names}
@@ -104,11 +70,6 @@ def site_scales(probe, sources, arrays, percentile, dt, steps=None, levels=1):
                           stacklevel=4)
             scales[name] = 1.0
             continue
-        if percentile != "auto":
-            r_p = float(np.percentile(positive, percentile))
-        elif steps is None or sources[name].family != "relu":
-            r_p = float(np.percentile(positive, AUTO_FALLBACK))
-        else:
-            r_p = balanced_rate(positive, steps, levels)
+        r_p = float(np.percentile(positive, percentile))
         scales[name] = 1.0 / (r_p * dt)
     return scales
