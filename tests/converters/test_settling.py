@@ -133,3 +133,31 @@ def test_deep_network_settles_faster_than_with_5ms_synapses():
     assert settled[0.005] is None or settled[0.005] >= 30
     assert np.all(errors["auto"][4:] < errors[0.005][4:])
     assert errors["auto"][-1] < 0.5 * errors[0.005][-1]
+
+
+def test_auto_keeps_the_5ms_synapse_of_lif_neurons():
+    # a leaky neuron loses the charge of raw spikes between them: LIF sites keep the
+    # former default, so an all-LIF network converts exactly as with synapse=0.005
+    from keras_spiking.layers import LIFRate, SpikingLIF
+
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((8,))
+    h = LIFRate(amplitude=0.05)(L.Dense(10)(inp))
+    h = LIFRate(amplitude=0.05)(L.Dense(10)(h))
+    lif = keras.Model(inp, L.Dense(3)(h))
+    x = data(20) * 3
+    snn = convert(lif, calibration_data=x, timesteps=30, static_input=True)
+    neurons, synapses = of_type(snn, SpikingLIF), of_type(snn, Lowpass)
+    assert len(neurons) == len(synapses) == 2
+    assert all(consumer(snn, n) in synapses for n in neurons)
+    explicit = convert(lif, calibration_data=x, timesteps=30, static_input=True,
+                       synapse=0.005)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(snn(x)),
+                               keras.ops.convert_to_numpy(explicit(x)), atol=1e-6)
+    # mixed: the ReLU site has no synapse, the LIF site has one
+    mixed = keras.Model(inp, L.Dense(3)(LIFRate(amplitude=0.05)(
+        L.Dense(10, activation="relu")(inp))))
+    snn = convert(mixed, calibration_data=x, timesteps=10)
+    (relu,), (neuron,) = of_type(snn, SpikingIF), of_type(snn, SpikingLIF)
+    assert not isinstance(consumer(snn, relu), Lowpass)
+    assert isinstance(consumer(snn, neuron), Lowpass)
