@@ -53,11 +53,10 @@ def test_auto_has_no_synapse_under_the_running_mean_readout():
         d = neuron.dynamics()
         assert d.initial_voltage == pytest.approx(d.threshold / 2)
         assert d.reset == "subtract"
-    # each neuron feeds the next Dense directly; the readout skips the first half
-    # of the steps, where calibrated neurons settle
+    # each neuron feeds the next Dense directly; the readout averages since step 1
     assert all(not isinstance(consumer(snn, n), Lowpass) for n in neurons)
     (readout,) = of_type(snn, RunningMean)
-    assert readout.fraction == 0.5
+    assert readout.fraction == 1.0
 
 
 def test_quantized_relu_networks_read_out_since_the_first_step():
@@ -74,7 +73,7 @@ def test_quantized_relu_networks_read_out_since_the_first_step():
     mixed = keras.Model(inp, L.Dense(3)(QuantizedReLU(4, 1.5)(
         L.Dense(7, activation="relu")(inp))))
     (readout,) = of_type(convert(mixed, timesteps=4), RunningMean)
-    assert readout.fraction == 0.5  # a calibrated ReLU site settles
+    assert readout.fraction == 1.0  # no synapse anywhere
 
 
 @pytest.mark.parametrize("options", [dict(readout="last"),
