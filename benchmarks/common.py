@@ -198,6 +198,77 @@ def ratio_table(timings, ours, unit="samples", title=None):
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------- backends
+
+#: The Keras backends our side runs on (``--backend``).
+BACKENDS = ("tensorflow", "jax")
+
+
+def add_backend_argument(parser):
+    """Add ``--backend tensorflow|jax|both``: the Keras backend(s) of our side
+    (default: this process's, i.e. ``$KERAS_BACKEND``). See ``backends``."""
+    parser.add_argument("--backend", choices=BACKENDS + ("both",), default=None,
+                        help="Keras backend of our side; another one (or both) runs this "
+                             "script again in a child with KERAS_BACKEND set")
+
+
+def current_backend():
+    """The Keras backend this process uses, without importing Keras when
+    ``$KERAS_BACKEND`` says it (Keras' own default is TensorFlow)."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def backends(choice):
+    """The backends ``--backend choice`` asks for, in order (None: this process's)."""
+    if choice is None:
+        return [current_backend()]
+    return list(BACKENDS) if choice == "both" else [choice]
+
+
+def without_backend(argv):
+    """``argv`` without its ``--backend X`` / ``--backend=X`` arguments."""
+    cleaned, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--backend":
+            skip = True
+        elif not arg.startswith("--backend="):
+            cleaned.append(arg)
+    return cleaned
+
+
+def rerun_per_backend(choice, argv=None):
+    """Run this script once per backend of ``choice`` that is not this process's,
+    each in a child with ``KERAS_BACKEND`` set and ``--backend`` dropped (output
+    straight to ours). Returns True when it ran children, then the caller
+    stops; False when ``choice`` is this process's own backend (run here).
+
+    ``both`` runs every backend in a child, one after the other, each printing
+    its own tables (figures from separate processes on a shared machine:
+    compare CPU-seconds, and rerun if the load average changed)."""
+    wanted = backends(choice)
+    if wanted == [current_backend()]:
+        return False
+    cleaned = without_backend(sys.argv[1:] if argv is None else argv)
+    script = os.path.abspath(sys.argv[0])
+    failed = []
+    for backend in wanted:
+        print(f"\n===== our side on KERAS_BACKEND={backend} =====", flush=True)
+        done = run_child([sys.executable, script] + cleaned,
+                         env=child_env(pythonpath=os.environ.get("PYTHONPATH"),
+                                       KERAS_BACKEND=backend), capture=False)
+        print(f"(KERAS_BACKEND={backend}: exit {done.returncode}, peak RSS "
+              f"{done.peak_rss / 2**30:.2f} GiB)", flush=True)
+        if done.returncode:
+            failed.append(backend)
+    if failed:
+        raise SystemExit(f"the run failed on {', '.join(failed)}")
+    return True
+
+
 # ------------------------------------------------------------------ machine load
 
 #: Above this 1-minute load average (on this 2-core kind of machine) figures are suspect.

@@ -16,7 +16,8 @@ images, no hand-tuned scale, binary spikes):
   over feeding the input tiled over time, at T = 32;
 * with ``--synapses``, the accuracy for other synapse time constants.
 
-The load average is printed at the start and the end.
+The load average is printed at the start and the end. ``--backend
+tensorflow|jax|both`` runs it on that Keras backend (in a child process).
 Options: --test-size N (default all 10 000), --timing-size N (default 500),
 --long STEPS (also run 10 images for STEPS steps in chunks of 100 with a
 stateful model and print the time and peak memory; e.g. --long 10000).
@@ -65,7 +66,10 @@ def main(argv=None):
                         help="steps of a chunked stateful run (multiple of 100)")
     parser.add_argument("--synapses", type=float, nargs="*", default=[],
                         help="extra synapse time constants (s) to compare")
+    common.add_backend_argument(parser)
     args = parser.parse_args(argv)
+    if common.rerun_per_backend(args.backend, argv):
+        return
     with common.watch_load():
         run(args)
 

@@ -62,7 +62,10 @@ Peer venvs (plain venvs of their own, never the project's; ``common.PEERS``):
         jinja2 progressbar2 packaging
     $PEER_NENGODL/bin/python -m pip install --no-deps nengo-dl==3.6.0
 
-``--skip-nengodl`` / ``--skip-kerasspiking`` leave a peer out.
+``--skip-nengodl`` / ``--skip-kerasspiking`` leave a peer out. ``--backend
+tensorflow|jax|both`` runs our side on that Keras backend (another one than this
+process's in a child with ``KERAS_BACKEND`` set; ``both``: one child per backend,
+each with the peers again). On JAX our forward pass is ``predict_on_batch`` (jit).
 """
 
 import argparse
@@ -223,7 +226,10 @@ def main(argv=None):
     common.add_peer_argument(parser, "nengodl")
     parser.add_argument("--skip-nengodl", action="store_true")
     parser.add_argument("--skip-kerasspiking", action="store_true")
+    common.add_backend_argument(parser)
     args = parser.parse_args(argv)
+    if common.rerun_per_backend(args.backend, argv):
+        return
     if not args.skip_kerasspiking:
         args.kerasspiking_python = common.peer_python(
             "kerasspiking", args.kerasspiking_python, parser)

@@ -41,7 +41,9 @@ as a subprocess, on inputs and weights written by our half to .npz files.
   the best of ``--rounds`` interleaved runs (``common.interleave_runs``); ratios
   per wall-clock second and per CPU-second. The load average is printed at the
   start and the end: on a shared machine (load > 1.5) the speed figures are not
-  valid.
+  valid. ``--backend tensorflow|jax|both`` runs our half on that Keras backend
+  (a child process with ``KERAS_BACKEND`` set; on JAX ``--parts accuracy speed``,
+  our forward pass ``predict_on_batch``, jit-compiled).
 """
 
 import argparse
@@ -115,8 +117,11 @@ def peer_main(task, inputs, out):
             result["accuracy"][steps] = float(np.mean(np.argmax(logits, -1) == data["y_test"]))
         print(f"KerasSpiking: {result['accuracy']}", file=sys.stderr, flush=True)
     elif task == "speed":
+        def forward(model):
+            return tf.function(lambda b: model(b, training=False), reduce_retracing=True)
+
         result.update(time_models(peer_model(tf, keras_spiking, data),
-                                  peer_ann(tf, data), data, tf.function))
+                                  peer_ann(tf, data), data, forward))
     with open(out, "w") as f:
         json.dump(result, f)
 
@@ -145,13 +150,13 @@ def peer_ann(tf, weights):
     return model
 
 
-def time_models(snn, ann, data, compile_fn):
+def time_models(snn, ann, data, forward):
     """Best-of timings of the spiking model at every T and of the ANN, on
-    ``data["x_time"]`` in batches of ``data["batch"]``: {name: Timing entry}."""
+    ``data["x_time"]`` in batches of ``data["batch"]``: {name: Timing entry}.
+    ``forward(model)`` is the compiled inference call of a model."""
     x = data["x_time"].astype("float32") / 255
     batch, rounds = int(data["batch"]), int(data["rounds"])
-    snn_call = compile_fn(lambda b: snn(b, training=False), reduce_retracing=True)
-    ann_call = compile_fn(lambda b: ann(b, training=False), reduce_retracing=True)
+    snn_call, ann_call = forward(snn), forward(ann)
     runs = {"ann": common.Batched(ann_call, x, batch)}
     for steps in TIMESTEPS:
         runs[f"snn_T{steps}"] = common.Batched(
@@ -284,13 +289,11 @@ def speed(python, workdir, args, example):
                for k, w in zip(("kernel", "bias"), snn.get_layer(n).get_weights())}
     arrays = dict(weights, x_time=np.round(x_test * 255).astype(np.uint8),
                   batch=args.batch_size, rounds=args.rounds)
-    compile_fn = tf_function_or_plain(keras)
-
     converted = converted_models(example, x_test, weights)
 
     def ours():
-        result = time_models(snn, ann, arrays, compile_fn)
-        result["timing"].update(time_converted(converted, arrays, compile_fn))
+        result = time_models(snn, ann, arrays, common.compiled_forward)
+        result["timing"].update(time_converted(converted, arrays))
         return result
 
     runs = common.interleave_runs(
@@ -332,24 +335,14 @@ def converted_models(example, x, weights):
             for T in TIMESTEPS}
 
 
-def time_converted(models, data, compile_fn):
+def time_converted(models, data):
     """Best-of timings of ``models[T]`` (static images in, T steps out) at every T."""
     x = data["x_time"].astype("float32") / 255
     batch, rounds = int(data["batch"]), int(data["rounds"])
-    runs = {f"converted_T{T}": common.Batched(
-        compile_fn(lambda b, m=m: m(b, training=False), reduce_retracing=True), x, batch)
-        for T, m in models.items()}
+    runs = {f"converted_T{T}": common.Batched(common.compiled_forward(m), x, batch)
+            for T, m in models.items()}
     timings = common.interleave(runs, rounds=rounds, work={k: r.work for k, r in runs.items()})
     return {k: dict(wall=t.wall, cpu=t.cpu, work=t.work) for k, t in timings.items()}
-
-
-def tf_function_or_plain(keras):
-    """``tf.function`` on TensorFlow; a plain call elsewhere (JAX runs eagerly here)."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function
-    return lambda fn, **kwargs: fn
 
 
 def main(argv=None):
@@ -368,9 +361,12 @@ def main(argv=None):
                         help="interleaved runs of each side (ours, peer, ours, ...)")
     parser.add_argument("--quick", action="store_true", help="a smoke run")
     parser.add_argument("--peer", nargs=3, metavar=("TASK", "IN", "OUT"), help=argparse.SUPPRESS)
+    common.add_backend_argument(parser)
     args = parser.parse_args(argv)
     if args.peer:
         return peer_main(*args.peer)
+    if common.rerun_per_backend(args.backend, argv):
+        return None
     if args.quick:
         args.epochs, args.rounds, args.peer_rounds = 1, 1, 1
         args.train_size = args.train_size or 2000
@@ -379,8 +375,9 @@ def main(argv=None):
     python = common.peer_python("kerasspiking", args.kerasspiking_python, parser)
     import keras
 
-    if keras.backend.backend() != "tensorflow":
-        parser.error("run it on the TensorFlow backend (KERAS_BACKEND=tensorflow), as the peer")
+    if keras.backend.backend() != "tensorflow" and "behaviour" in args.parts:
+        parser.error("the behaviour part differentiates with TensorFlow, as the peer: run it "
+                     "on KERAS_BACKEND=tensorflow (--parts accuracy speed run on JAX too)")
     example = common.load_example("spiking_fashion_mnist")
     with common.watch_load(), tempfile.TemporaryDirectory() as workdir:
         if "behaviour" in args.parts:

@@ -40,6 +40,11 @@ per-step loop;
 ``-static`` variants compute the first convolution once per image, as ours does.
 Test accuracy after a full epoch is measured by the example, not here.
 
+``--backend tensorflow|jax|both`` picks the Keras backend(s) of our side (each a
+process of its own with ``KERAS_BACKEND`` set, interleaved with the peers);
+``--policy mixed_bfloat16`` runs ours under that Keras dtype policy (bfloat16
+convolutions on CPUs with AVX512_BF16; the neurons keep float32 state).
+
 Shared machines: torch's OpenMP threads spin while waiting for work, and when
 other processes compete for the cores that costs them up to 5x (snnTorch
 training measured here at load average ~5: 27 samples/s by default, 151 with
@@ -71,16 +76,19 @@ def keras_worker(args):
     csnn = common.load_example("surrogate_csnn")  # this checkout's example
     import_rss = common.peak_rss()
     keras.utils.set_random_seed(args.seed)
+    keras.config.set_dtype_policy(args.policy)
     data = np.load(args.data)
     x, y = data["x"], data["y"]
     b, warm = args.batch_size, args.warmup * args.batch_size
     timed = slice(warm, warm + args.batches * b)
     model = csnn.compile_csnn(csnn.build_csnn(args.steps), loss=args.loss)
-
+    stages = dict(imported=import_rss, built=common.peak_rss())
     model.fit(x[:warm], y[:warm], batch_size=b, epochs=1, verbose=0, shuffle=False)
+    stages["first steps (traced)"] = common.peak_rss()
     with common.Clock() as train:
         history = model.fit(x[timed], y[timed], batch_size=b, epochs=1, verbose=0,
                             shuffle=False)
+    stages["trained"] = common.peak_rss()
     model.predict(x[:warm], batch_size=b, verbose=0)
     with common.Clock() as infer:
         model.predict(x[timed], batch_size=b, verbose=0)
@@ -92,10 +100,17 @@ def keras_worker(args):
         infer=dict(wall=infer.wall, cpu=infer.cpu),
         peak_rss_bytes=common.peak_rss(),
         import_rss_bytes=import_rss,
+        peak_rss_stages=stages,
         last_loss=float(history.history["loss"][-1]),
         version=f"keras {keras.__version__}, backend {keras.backend.backend()}, "
-                f"python {sys.executable}",
+                f"policy {args.policy}, python {sys.executable}",
     )))
+
+
+def ours_name(backend, ours):
+    """Our side's row: ``keras_spiking``, with the backend when there are several
+    or it is not TensorFlow."""
+    return "keras_spiking" if ours == ["tensorflow"] else f"keras_spiking[{backend}]"
 
 
 def run(command, env):
@@ -157,6 +172,10 @@ def main():
     parser.add_argument("--omp-wait-policy", default="PASSIVE",
                         help="OMP_WAIT_POLICY for every framework's process ('' keeps the "
                              "environment's); see the docstring")
+    common.add_backend_argument(parser)
+    parser.add_argument("--policy", default="float32",
+                        help="Keras dtype policy of our side, e.g. mixed_bfloat16 (see "
+                             "the docstring)")
     parser.add_argument("--worker", choices=("keras",), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -182,16 +201,19 @@ def compare(args, peers):
     shared = ["--steps", str(args.steps), "--batch-size", str(args.batch_size),
               "--warmup", str(args.warmup), "--batches", str(args.batches),
               "--seed", str(args.seed), "--loss", args.loss]
+    ours = common.backends(args.backend)
     omp = {"OMP_WAIT_POLICY": args.omp_wait_policy} if args.omp_wait_policy else {}
     # our worker imports keras_spiking from this checkout, whatever its venv has installed
-    ours_env = common.child_env(pythonpath=common.ROOT, **omp)
     peer_env = common.child_env(**omp)
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "batches.npz")
         np.savez(data, x=x, y=y)
-        commands = {"keras_spiking": ([args.keras_python, os.path.abspath(__file__),
-                                       "--worker", "keras", "--data", data] + shared,
-                                      ours_env)}
+        commands = {}
+        for backend in ours:
+            commands[ours_name(backend, ours)] = (
+                [args.keras_python, os.path.abspath(__file__), "--worker", "keras",
+                 "--data", data, "--policy", args.policy] + shared,
+                common.child_env(pythonpath=common.ROOT, KERAS_BACKEND=backend, **omp))
         for peer in peers:
             commands[peer] = ([args.torch_python, os.path.join(common.HERE, "peers_torch.py"),
                                "--framework", peer, "--data", data] + shared, peer_env)
@@ -202,20 +224,25 @@ def compare(args, peers):
     print(f"\nCSNN 12C5-MP2-64C5-MP2-1024FC10, T={args.steps}, batch {args.batch_size}, "
           f"{args.batches} timed batches, best of {args.repeats}, {os.cpu_count()} CPUs, "
           f"OMP_WAIT_POLICY={peer_env.get('OMP_WAIT_POLICY', '(unset)')}")
+    first = ours_name(ours[0], ours)
     for phase, title in (("train", "training"), ("infer", "inference")):
         print("\n" + common.ratio_table({name: r[phase] for name, r in results.items()},
-                                        "keras_spiking", "samples", title=title))
+                                        first, "samples", title=title))
     print(f"\n{'framework':22s} {'peak RSS GiB':>13s} {'after import':>13s} "
           f"{'difference':>11s} {'ours/it peak':>13s} {'ours/it above import':>21s}")
-    ours = results["keras_spiking"]
+    ours = results[first]
     for name, r in results.items():
         peak, base = r["peak_rss_bytes"] / 2**30, r["import_rss_bytes"] / 2**30
         line = f"{name:22s} {peak:13.2f} {base:13.2f} {peak - base:11.2f}"
-        if name != "keras_spiking":
+        if name != first:
             above = ((ours["peak_rss_bytes"] - ours["import_rss_bytes"])
                      / (r["peak_rss_bytes"] - r["import_rss_bytes"]))
             line += f" {ours['peak_rss_bytes'] / r['peak_rss_bytes']:12.2f}x {above:20.2f}x"
         print(f"{line}   ({r['version']})")
+    for name, r in results.items():
+        if "peak_rss_stages" in r:
+            print(f"{name}: peak RSS (GiB) after " + ", ".join(
+                f"{stage} {value / 2**30:.2f}" for stage, value in r["peak_rss_stages"].items()))
 
 
 if __name__ == "__main__":

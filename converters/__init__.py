@@ -17,6 +17,7 @@ from .evaluate import (
     firing_rates,
     plot_evaluation,
     run_chunked,
+    with_timesteps,
 )
 from .report import convert_and_report
 from .nir import export_nir, import_nir  # nir itself is imported on first use

@@ -11,7 +11,8 @@ Keras model of package layers mapping ``(batch, time, *input_shape)`` to
 * stateless layers (Dense, Conv, pooling, ...) act on all timesteps in one
   call (``TimeFold``), with BatchNormalization folded into the layer before it;
 * every activation becomes a spiking neuron (ReLU -> ``SpikingIF`` with reset
-  by subtraction, ``SoftLIF``/``LIFRate`` -> ``SpikingLIF``), optionally
+  by subtraction, or with ``reset="zero"`` reset to 0 and a calibrated lower
+  threshold, as NIR needs; ``SoftLIF``/``LIFRate`` -> ``SpikingLIF``), optionally
   followed by a synapse (``Lowpass``/``Alpha``);
 * linear outputs stay linear: the readout, by default through a
   ``RunningMean`` (``readout="mean"``), so that each step's output is the
@@ -53,7 +54,7 @@ from keras_spiking.validation import (
 )
 
 from . import rules
-from .normalize import check_calibration, site_scales
+from .normalize import check_calibration, site_rates, site_scales, zero_reset_threshold
 from .base import (  # noqa: F401 (re-exported: the converter's public names)
     ConversionError,
     NeuronSource,
@@ -68,6 +69,7 @@ MAX_POOL_MODES = ("error", "avg", "max", "spike")
 MODES = ("spike", "rate")
 SPIKES = ("binary", "graded")
 READOUTS = ("mean", "last")
+RESETS = ("subtract", "zero")
 #: synapse="auto": the lowpass time constant (s) put where a filter is needed
 AUTO_TAU = 0.005
 #: readout_fraction=None: 1 without any synapse in the converted model, else this
@@ -121,7 +123,15 @@ class Converter:
             rate mode, but the pooled values are not spikes) or "spike"
             (``SpikeMaxPool`` between a neuron and its synapse: spikes of the
             input that has spiked most so far; spikes stay spikes).
-        initial_voltage: "zeros", "half" (half the threshold; rounds instead
+        reset: how the IF neurons of ReLUs reset after a spike: "subtract"
+            (default; the voltage keeps what exceeded the threshold, exact in
+            the mean) or "zero" (what NIR's neurons do, so the network exports
+            to NIR exactly): their threshold is then ``f / k`` with the factor
+            ``f`` in [0.5, 1] fitted per layer to the calibration data
+            (``normalize.zero_reset_threshold``; 1 without data). Not with
+            graded spikes or ``QuantizedReLU``, which send counts.
+        initial_voltage: None (default: "half", or "zeros" with
+            ``reset="zero"``), "zeros", "half" (half the threshold; rounds instead
             of truncating spike counts) or "uniform" (seeded random), for all
             spiking neurons.
         timesteps: number of steps of the converted model's time axis (None:
@@ -174,9 +184,9 @@ class Converter:
 
     def __init__(self, *, dt=0.001, synapse="auto", scale_firing_rates=None, normalize=True,
             percentile=99.9, calibration_data=None, swap_activations=None, max_pool="error",
-            initial_voltage="half", timesteps=None, static_input=False, stateful=False,
+            initial_voltage=None, timesteps=None, static_input=False, stateful=False,
             batch_size=None, seed=None, mode="spike", spikes="binary", spike_bits=4,
-            readout="mean", readout_fraction=None):
+            readout="mean", readout_fraction=None, reset="subtract"):
         owner = "convert"
         self.dt = float(check_number(owner, "dt", dt, low=0, low_open=True))
         self.auto = isinstance(synapse, str) and synapse == "auto"
@@ -198,6 +208,10 @@ class Converter:
             check_choice(owner, f"swap_activations[{key!r}]", target, TARGETS)
             self.swap_activations[_activation_key(key)] = target
         self.max_pool = check_choice(owner, "max_pool", max_pool, MAX_POOL_MODES)
+        self.reset = check_choice(owner, "reset", reset, RESETS)
+        self.zero_reset_factors = {}  # site -> threshold factor f (reset="zero", calibrated)
+        if initial_voltage is None:
+            initial_voltage = "zeros" if self.reset == "zero" else "half"
         self.initial_voltage = check_choice(
             owner, "initial_voltage", initial_voltage, ("zeros", "half", "uniform"))
         if timesteps is not None:
@@ -219,6 +233,10 @@ class Converter:
         if self.spike_bits > 32:
             raise ValueError(f"{owner}: spike_bits must be at most 32 (Loihi 2's largest "
                              f"graded payload), got {spike_bits!r}.")
+        if self.reset == "zero" and self.spikes == "graded":
+            raise ValueError(f"{owner}: reset='zero' cannot send graded spikes (a count "
+                             "needs the voltage kept above the threshold); pass "
+                             "spikes='binary' or reset='subtract'.")
         self.readout = check_choice(owner, "readout", readout, READOUTS)
         if readout_fraction is not None:
             readout_fraction = float(check_number(owner, "readout_fraction",
@@ -330,7 +348,13 @@ class Converter:
         probe, sources = self.probe(model)
         if probe is None:
             return {}
-        return site_scales(probe, sources, arrays, self.percentile, self.dt)
+        rates = site_rates(probe, sources, arrays)
+        scales = site_scales(rates, self.percentile, self.dt)
+        if self.reset == "zero":
+            self.zero_reset_factors = {
+                site: zero_reset_threshold(r, self.rate_scale(site) * scales[site], self.dt)
+                for site, r in rates.items() if sources[site].family == "relu"}
+        return scales
 
     def probe(self, model):
         """The input currents of every neuron site of the converted graph.
@@ -487,7 +511,7 @@ class Converter:
             layer = rules.rate_layer(source, k, name)
             return self.apply(layer, signal, copy=False)
         signal = self.timed(signal)
-        layer = rules.spiking_layer(self, source, k, name)
+        layer = rules.spiking_layer(self, source, k, name, site)
         spikes = layer(signal.tensor)
         if source.family == "qcfs":  # its levels are spike counts: no synapse
             return Signal(spikes, True, spikes=spikes)

@@ -52,6 +52,39 @@ def model_timesteps(snn):
 _readout_steps = window_steps
 
 
+def with_timesteps(snn, timesteps):
+    """``snn`` rebuilt to run ``timesteps`` steps (the same weights), or ``snn``
+    itself when it already does or takes any number.
+
+    A converted model fixes its number of steps in one place: the count of its
+    ``RepeatTime`` (``static_input=True``) or the time axis of its input. Only
+    that count changes; every other layer reads the number of steps from its
+    input, so the copy computes the same steps as ``snn`` and then goes on
+    (a converted model is causal). Used by ``keras-spiking evaluate`` to read an
+    SNN saved for one ``T`` at other ``T``.
+    """
+    steps = check_positive_integer("with_timesteps", "timesteps", timesteps)
+    static, fixed = model_timesteps(snn)
+    if fixed is None or fixed == steps:
+        return snn
+
+    def clone(layer):
+        config = layer.get_config()
+        if facts_of(layer).time_axis == "adds":  # RepeatTime
+            config["timesteps"] = steps
+        return layer.__class__.from_config(config)
+
+    inputs = None
+    if not static:
+        inputs = [keras.Input((steps,) + tuple(i.shape[2:]), batch_size=i.shape[0],
+                              dtype=i.dtype, name=i.name.split(":")[0])
+                  for i in snn.inputs]
+        inputs = inputs[0] if len(inputs) == 1 else inputs
+    copy = keras.models.clone_model(snn, input_tensors=inputs, clone_function=clone)
+    copy.set_weights(snn.get_weights())
+    return copy
+
+
 def _as_list(value):
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
@@ -207,8 +240,10 @@ _FORWARD = weakref.WeakKeyDictionary()
 def compiled_forward(snn):
     """A compiled forward pass ``x -> snn(x, training=False)``, cached per model.
 
-    On TensorFlow a ``tf.function`` (``reduce_retracing=True``), on other
-    backends a plain call (stateful layers assign variables). The cache holds
+    On TensorFlow a ``tf.function`` (``reduce_retracing=True``); on JAX the
+    model's ``predict_on_batch`` (jit-compiled once per input shape; carried
+    state of stateful layers is written back; numpy out); on other backends a
+    plain call. The cache holds
     the model weakly: it does not keep ``snn`` alive. Works for any Keras
     model (the ANN too, for timing side by side).
     """
@@ -222,7 +257,10 @@ def compiled_forward(snn):
             import tensorflow as tf
 
             forward = tf.function(forward, reduce_retracing=True)
-        # other backends: plain calls (stateful layers assign variables)
+        elif keras.backend.backend() == "jax":  # eager JAX runs op by op
+
+            def forward(x):
+                return model().predict_on_batch(x)
         _FORWARD[snn] = forward
     return _FORWARD[snn]
 
@@ -373,10 +411,12 @@ def images_per_second(fn, x, repeats=3):
     return len(x) / best
 
 
-def plot_evaluation(evaluation, rates=None, path=None):
+def plot_evaluation(evaluation, rates=None, path=None, *, ann_accuracy=None):
     """Accuracy vs T (both readouts) and, given ``rates``, per-layer histograms
-    of spikes per neuron per step. Saves to ``path`` when given; returns the
-    figure. Needs matplotlib (``pip install keras_spiking[plot]``)."""
+    of spikes per neuron per step; ``ann_accuracy`` (the ANN the SNN was
+    converted from) is drawn as a horizontal line. Saves to ``path`` when given
+    (atomically); returns the figure. Needs matplotlib
+    (``pip install keras_spiking[plot]``)."""
     import matplotlib
 
     if path is not None:
@@ -389,6 +429,9 @@ def plot_evaluation(evaluation, rates=None, path=None):
     T = evaluation.timesteps
     ax.plot(T, [evaluation.last[t] for t in T], "o-", label="last step")
     ax.plot(T, [evaluation.mean[t] for t in T], "s-", label="mean of last k")
+    if ann_accuracy is not None:
+        ax.axhline(ann_accuracy, color="gray", linestyle="--",
+                   label=f"ANN {ann_accuracy:.2%}")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("timesteps T")
     ax.set_ylabel("accuracy")
@@ -400,9 +443,13 @@ def plot_evaluation(evaluation, rates=None, path=None):
         ax.set_xlabel("spikes per neuron per step")
     fig.tight_layout()
     if path is not None:
-        tmp = f"{path}.tmp.png"
-        fig.savefig(tmp)
         import os
 
-        os.replace(tmp, path)
+        tmp = f"{path}.tmp.png"
+        try:
+            fig.savefig(tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
     return fig

@@ -43,14 +43,11 @@ def check_calibration(model, data):
                             [x.shape[1:] for x in model.inputs], "x_train[:1000]")
 
 
-def site_scales(probe, sources, arrays, percentile, dt):
-    """Per neuron site: the normalising scale ``k = 1 / (r_p * dt)``.
-
-    ``probe`` maps the calibration ``arrays`` to the input current of each
-    site (``Converter.probe``), ``sources`` is ``{site: NeuronSource}`` in the
-    probe's output order and ``r_p`` the ``percentile``-th of a site's positive
-    rates. A site that never fires keeps ``k = 1`` (with a warning).
-    """
+def site_rates(probe, sources, arrays):
+    """Per neuron site, its positive rates (Hz, at ``k = 1``) on the calibration
+    ``arrays``: ``probe`` maps them to the input current of each site
+    (``Converter.probe``), ``sources`` is ``{site: NeuronSource}`` in the probe's
+    output order."""
     names = list(sources)
     rates = {n: [] for n in names}
     count = arrays[0].shape[0]
@@ -61,9 +58,15 @@ def site_scales(probe, sources, arrays, percentile, dt):
         for name, current in zip(names, outs):
             r = base_rate(sources[name], keras.ops.convert_to_numpy(current))
             rates[name].append(r[r > 0])
+    return {name: np.concatenate(rates[name]) for name in names}
+
+
+def site_scales(rates, percentile, dt):
+    """Per neuron site: the normalising scale ``k = 1 / (r_p * dt)``, ``r_p`` the
+    ``percentile``-th of the site's positive ``rates`` (``site_rates``). A site
+    that never fires keeps ``k = 1`` (with a warning)."""
     scales = {}
-    for name in names:
-        positive = np.concatenate(rates[name])
+    for name, positive in rates.items():
         if positive.size == 0:
             warnings.warn(f"convert: neuron layer '{name}' never fires on the "
                           "calibration data; its firing-rate scale is left at 1.",
@@ -73,3 +76,28 @@ def site_scales(probe, sources, arrays, percentile, dt):
         r_p = float(np.percentile(positive, percentile))
         scales[name] = 1.0 / (r_p * dt)
     return scales
+
+
+#: the threshold factors ``zero_reset_threshold`` tries
+_FACTORS = np.linspace(0.5, 1.0, 101)
+
+
+def zero_reset_threshold(rates, k, dt, samples=20000):
+    """The threshold factor ``f`` (threshold ``f / k``, spike value ``1 / k``) with which
+    reset-to-zero IF neurons best reproduce ReLU on the site's positive ``rates``.
+
+    With reset by subtraction a neuron driven by ``u`` thresholds per step fires
+    ``u`` times per step (``u <= 1``). Reset to zero loses the voltage above
+    the threshold at each spike: from 0, the voltage ``n u`` first exceeds
+    ``f`` after ``n = floor(f / u) + 1`` steps, so the neuron fires ``1 / n``
+    times per step. ``f`` is the one of 0.5, 0.505, ..., 1 whose ``1 / n``
+    is closest to ``u`` in the mean square over (a seeded sample of) the site's
+    rates ``u = min(r k dt, 1)``; 1 for a site that never fires.
+    """
+    u = np.minimum(np.asarray(rates, "float64") * k * dt, 1.0)
+    if u.size == 0:
+        return 1.0
+    if u.size > samples:
+        u = np.random.default_rng(0).choice(u, samples, replace=False)
+    fired = 1.0 / (np.floor(_FACTORS[:, None] / u[None, :]) + 1.0)
+    return float(_FACTORS[np.argmin(np.mean((fired - u[None, :]) ** 2, axis=1))])

@@ -98,8 +98,9 @@ def rate_layer(source, k, name):
     return SoftLIF(sigma=p["sigma"], **common)
 
 
-def spiking_layer(converter, source, k, name):
-    """The spiking neuron layer for ``source`` at firing-rate scale ``k``."""
+def spiking_layer(converter, source, k, name, site=None):
+    """The spiking neuron layer for ``source`` at firing-rate scale ``k`` (of the
+    neuron ``site``, whose calibrated reset-to-zero threshold it reads)."""
     c = converter
     common = dict(dt=c.dt, stateful=c.stateful, name=name)
     if c.initial_voltage != "zeros":
@@ -111,9 +112,18 @@ def spiking_layer(converter, source, k, name):
     if source.family == "relu":
         unit = 1.0 / (k * most) if graded else 1.0 / k
         spikes = dict(graded=True, max_spikes=most) if graded else {}
+        if c.reset == "zero":  # the threshold fitted to the lost residuals (calibrate)
+            factor = c.zero_reset_factors.get(site, 1.0)
+            return layers.SpikingIF(threshold=unit * factor, amplitude=unit, reset="zero",
+                                    **common)
         return layers.SpikingIF(threshold=unit, amplitude=unit, reset="subtract",
                                 **spikes, **common)
     p = source.kwargs
+    if source.family == "qcfs" and c.reset == "zero":
+        raise ConversionError(
+            f"convert: reset='zero' is for ReLU sites; '{name}' is a QuantizedReLU, whose "
+            "levels are spike counts kept by reset by subtraction. To fix: pass "
+            "reset='subtract' (the default).")
     if source.family == "qcfs":  # the trained threshold, theta / 2 to start, no k
         common["initial_voltage"] = "half"
         levels, unit = p["levels"], p["threshold"] * c.dt

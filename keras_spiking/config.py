@@ -64,11 +64,21 @@ class DefaultManager:
             lowpass = keras_spiking.layers.Lowpass(0.01)   # dt = 0.005
     """
 
-    _settings = ("dt", "check_numerics")
+    _settings = ("dt", "check_numerics", "xla_time_loops")
 
-    def __init__(self, dt=DEFAULT_DT, check_numerics=True):
+    def __init__(self, dt=DEFAULT_DT, check_numerics=True, xla_time_loops=False):
         self.dt = dt
         self.check_numerics = check_numerics
+        self.xla_time_loops = xla_time_loops
+
+    @property
+    def xla_time_loops(self):
+        """Compile inference time loops with XLA on TensorFlow."""
+        return self._xla_time_loops
+
+    @xla_time_loops.setter
+    def xla_time_loops(self, value):
+        self._xla_time_loops = check_bool("keras_spiking.default", "xla_time_loops", value)
 
     @property
     def check_numerics(self):
@@ -112,12 +122,15 @@ class DefaultManager:
         return self.context(**settings)
 
     def reset(self):
-        """Restore the package defaults (``dt = 0.001``, ``check_numerics = True``)."""
+        """Restore the package defaults (``dt = 0.001``, ``check_numerics = True``,
+        ``xla_time_loops = False``)."""
         self.dt = DEFAULT_DT
         self.check_numerics = True
+        self.xla_time_loops = False
 
     def __repr__(self):
-        return f"DefaultManager(dt={self.dt!r}, check_numerics={self.check_numerics!r})"
+        return (f"DefaultManager(dt={self.dt!r}, check_numerics={self.check_numerics!r}, "
+                f"xla_time_loops={self.xla_time_loops!r})")
 
 
 #: The package defaults (``keras_spiking.default``).

@@ -3,7 +3,9 @@
 Trains the same CNN twice, with LIF neurons after every hidden layer and with
 ReLU, prints both test accuracies side by side and saves the LIF model as
 ``.keras``, then converts it into a spiking network and prints its accuracy
-over timesteps (``keras_spiking.converters.convert_and_report``).
+over timesteps (``keras_spiking.converters.convert_and_report``). It ends with
+the deployment view (``deploy``): the SNN's accuracy against T as a PNG (the
+ANN as a line), the SNN as a NIR file, and the ``loihi2`` hardware check.
 
 Both networks train ``--epochs`` epochs with Adam's default learning rate and
 then ``--finetune-epochs`` at a tenth of it. The LIF network trains with the
@@ -157,13 +159,83 @@ def main(argv=None):
         from keras_spiking.converters import convert_and_report
 
         print("\n== Converting the LIF network to spiking LIF neurons")
-        convert_and_report(
+        report = convert_and_report(
             lif_model,
             (x_train, y_train),
             (x_test, y_test),
             test_size=1000 if args.quick else None,
         )
+        print("\n== Deploying the spiking network")
+        deploy(lif_model, report, x_train[:1000], args.out)
     return lif_model, data
+
+
+#: What NIR's LIF cannot say about a converted LIF neuron, accepted by name for
+#: the main job's NIR file (``export_nir(approximate=...)``): Nengo's refractory
+#: period and its voltage floor at 0.
+NIR_APPROXIMATIONS = ("refractory", "voltage_floor")
+
+
+def deploy(model, report, calibration, out, profile="loihi2"):
+    """The main job's last step: write ``snn_accuracy.png`` (accuracy against T,
+    the ANN as a line; needs matplotlib), ``lif_snn.nir`` (``nir_file``) and
+    print ``check(snn, profile)``. ``report``: what ``convert_and_report``
+    returned. Returns the paths written ({"plot": ..., "nir": ...}, None where
+    not written, with the reason printed)."""
+    from keras_spiking.converters import plot_evaluation
+    from keras_spiking.hardware import check, format_violations
+
+    written = {"plot": None, "nir": None}
+    path = os.path.join(out, "snn_accuracy.png")
+    try:
+        plot_evaluation(report["evaluation"], path=path,
+                        ann_accuracy=report["ann_accuracy"])
+        written["plot"] = path
+        print(f"wrote the SNN's accuracy against T to {path}")
+    except ImportError:
+        print("accuracy plot not written: it needs matplotlib "
+              "(pip install 'keras_spiking[plot]')")
+    path = os.path.join(out, "lif_snn.nir")
+    written["nir"] = nir_file(model, calibration, path)
+    print(f"\n{format_violations(check(report['snn'], profile), profile)}")
+    return written
+
+
+def nir_file(model, calibration, path):
+    """Export ``model`` converted to spikes as NIR (``path``); returns ``path``,
+    or None with the reason printed (e.g. the ``nir`` package is missing).
+
+    NIR neurons start at 0 V, so this conversion uses ``initial_voltage="zeros"``
+    and otherwise the defaults; the graph approximates only
+    ``NIR_APPROXIMATIONS``. When the exporter cannot take the whole model (an
+    exporter without static-input support, or ``Rescaling``'s offset, which
+    does not fold into a 'same'-padded convolution), the graph starts after the
+    leading ``Rescaling``: its input is then the standardised image
+    ``(x / 255 - PIXEL_MEAN) / PIXEL_STD``, computed on the host.
+    """
+    from keras_spiking.converters import ConversionError, convert, export_nir
+
+    options = dict(calibration_data=calibration, initial_voltage="zeros")
+    try:
+        try:
+            snn = convert(model, timesteps=32, static_input=True, **options)
+            export_nir(snn, path, approximate=NIR_APPROXIMATIONS)
+            note = "images in, held for the T steps"
+        except ConversionError:
+            snn = convert(model, **options)
+            first = snn.layers[1]  # after the InputLayer (maybe in a TimeFold)
+            if not isinstance(getattr(first, "layer", first), keras.layers.Rescaling):
+                raise
+            body = keras.Model(first.output, snn.outputs[0], name=f"{snn.name}_body")
+            export_nir(body, path, approximate=NIR_APPROXIMATIONS)
+            note = ("standardised images (x / 255 - PIXEL_MEAN) / PIXEL_STD in, one per "
+                    "step; the Rescaling runs on the host")
+    except (ConversionError, ImportError, ValueError) as error:
+        print(f"NIR file not written: {str(error).strip().splitlines()[0]}")
+        return None
+    print(f"wrote the SNN as NIR to {path} ({note}; approximations: "
+          f"{', '.join(NIR_APPROXIMATIONS)})")
+    return path
 
 
 def save_model(model, path):

@@ -497,6 +497,29 @@ def step(d, x, state):
     return spikes, v, new_state
 
 
+def hoist(d, x):
+    """Split off the per-step work that does not need the state, to do it once
+    for all steps: returns ``(d_loop, x_loop, amplitude)`` such that scanning
+    ``step(d_loop, ...)`` over ``x_loop`` (``(batch, time, ...)``) and then
+    multiplying its spikes by ``amplitude`` (None: nothing to multiply) gives
+    scanning ``step(d, ...)`` over ``x``, bit for bit (the same products, taken
+    outside the loop: one op for all steps instead of one per step).
+
+    The input gain is split off when the drive is exactly ``gain * x`` (no
+    offset, synapse, refractory period, recurrence or integer state); the spike
+    amplitude when nothing inside the step reads the scaled spikes (no recurrence).
+    """
+    if (d.gain is not None and not _is(d.gain, 1) and _is(d.offset, 0) and not d.synaptic
+            and d.integer is None and d.refractory is None and d.recurrent is None
+            and d.current_gain is None):
+        x = _scaled(d.gain, x)
+        d = d.replace(gain=1.0)
+    amplitude = None
+    if d.spiking and not _is(d.amplitude, 1) and d.recurrent is None:
+        amplitude, d = d.amplitude, d.replace(amplitude=1.0)
+    return d, x, amplitude
+
+
 # ---------------------------------------------------------------------------------------
 # continuous <-> discrete
 # ---------------------------------------------------------------------------------------

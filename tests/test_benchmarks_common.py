@@ -205,3 +205,25 @@ def test_compiled_forward_matches_the_model():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(forward(x)),
                                keras.ops.convert_to_numpy(model(x)), rtol=1e-6)
     assert common.compiled_forward(model) is forward  # cached per model
+
+
+def test_backend_choice_and_argv_cleaning():
+    own = keras.backend.backend()
+    assert common.current_backend() == own
+    assert common.backends(None) == [own]
+    assert common.backends("both") == ["tensorflow", "jax"]
+    assert common.backends("jax") == ["jax"]
+    assert common.without_backend(["--a", "1", "--backend", "both", "--backend=jax", "-q"]) \
+        == ["--a", "1", "-q"]
+    assert common.rerun_per_backend(own, []) is False  # this process's backend: run here
+
+
+def test_rerun_per_backend_runs_the_script_in_a_child(tmp_path, monkeypatch, capfd):
+    """The other backend runs this script again with KERAS_BACKEND set, --backend dropped."""
+    script = tmp_path / "show.py"
+    script.write_text("import os, sys\nprint('child', os.environ['KERAS_BACKEND'], sys.argv[1:])\n")
+    other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    monkeypatch.setattr(sys, "argv", [str(script), "--x", "--backend", other])
+    assert common.rerun_per_backend(other) is True
+    out = capfd.readouterr().out
+    assert f"child {other} ['--x']" in out

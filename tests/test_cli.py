@@ -1,4 +1,9 @@
-"""The keras-spiking command, verb by verb, in process on a tiny saved model."""
+"""The keras-spiking command, verb by verb, in process on a tiny saved model
+(and once as a subprocess, for the exit codes)."""
+
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -6,6 +11,7 @@ import pytest
 
 from keras_spiking import cli
 from keras_spiking import layers as L
+from keras_spiking.converters import convert, evaluate_timesteps
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +32,24 @@ def run(capsys, *argv):
     return code, out.out, out.err
 
 
-@pytest.mark.parametrize("verb", ["profiles", "check", "quantize", "export", "energy"])
+@pytest.fixture(scope="module")
+def ann_files(tmp_path_factory):
+    """A tiny ReLU classifier and its data: x.npy (inputs), xy.npz (x and the
+    ANN's own classes as labels, so the ANN scores 100 %)."""
+    keras.utils.set_random_seed(1)
+    ann = keras.Sequential([keras.Input((6,)), keras.layers.Dense(16), keras.layers.ReLU(),
+                            keras.layers.Dense(3)], name="tiny_ann")
+    x = np.random.default_rng(0).uniform(0, 1, (40, 6)).astype("float32")
+    y = ann.predict(x, verbose=0).argmax(-1)
+    folder = tmp_path_factory.mktemp("ann")
+    ann.save(folder / "ann.keras")
+    np.save(folder / "x.npy", x)
+    np.savez(folder / "xy.npz", x=x, y=y)
+    return folder
+
+
+@pytest.mark.parametrize("verb", ["convert", "evaluate", "profiles", "check", "quantize",
+                                  "export", "energy"])
 def test_every_verb_has_help(verb, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main([verb, "--help"])
@@ -117,3 +140,146 @@ def test_energy(model_file, tmp_path, capsys):
     assert code == 0 and "cpu:" in out
     code, _, err = run(capsys, "energy", model_file, "--device", "abacus")
     assert code == 1 and "abacus" in err
+
+
+def test_convert_writes_a_spiking_model_of_the_asked_steps(ann_files, tmp_path, capsys):
+    out = tmp_path / "snn.keras"
+    code, text, _ = run(capsys, "convert", ann_files / "ann.keras", "--calibration",
+                        ann_files / "x.npy", "--timesteps", 16, "-o", out, "--synapse", "none")
+    assert code == 0 and "rate-mode verify: max error" in text and "3/3" in text
+    snn = keras.saving.load_model(out)
+    assert [l.timesteps for l in snn.layers if isinstance(l, L.RepeatTime)] == [16]
+    assert not any(isinstance(l, L.Lowpass) for l in snn.layers)
+    # the same model as convert() with the same options
+    x = np.load(ann_files / "x.npy")
+    same = convert(keras.saving.load_model(ann_files / "ann.keras"), calibration_data=x,
+                   timesteps=16, static_input=True, synapse=None)
+    np.testing.assert_allclose(snn.predict(x, verbose=0), same.predict(x, verbose=0),
+                               atol=1e-6)
+    assert [p.name for p in tmp_path.iterdir()] == ["snn.keras"]  # no temporary left
+
+
+def test_convert_refuses_bad_data_in_one_line_and_keeps_the_old_output(ann_files, tmp_path,
+                                                                       capsys):
+    out = tmp_path / "snn.keras"
+    out.write_bytes(b"the user's file")
+    model = ann_files / "ann.keras"
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((5, 7), "float32"))
+    nan = tmp_path / "nan.npy"
+    np.save(nan, np.full((5, 6), np.nan, "float32"))
+    junk = tmp_path / "junk.npy"
+    junk.write_text("not an array")
+    cases = [(("--calibration", "mnist2"), "unknown dataset 'mnist2'"),
+             (("--calibration", tmp_path / "none.npy"), "no such file"),
+             (("--calibration", wrong), "must be shaped (samples, *(6,))"),
+             (("--calibration", nan), "holds 30 NaN"),
+             (("--calibration", junk), "not a .npy or .npz array file"),
+             (("--calibration", ann_files / "x.npy", "--max-pool", "avg", "--timesteps", "0"),
+              "timesteps")]
+    for extra, reason in cases:
+        code, _, err = run(capsys, "convert", model, "-o", out, "--timesteps", 8, *extra)
+        assert code == 1 and reason in err and err.count("\n") == 1, (extra, err)
+        assert out.read_bytes() == b"the user's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.npy", "nan.npy", "snn.keras",
+                                                          "wrong.npy"]
+    with pytest.raises(SystemExit) as info:  # a bad argument: exit code 2, one line
+        cli.main(["convert", str(model), "-o", str(out), "--calibration", "x.npy",
+                  "--synapse", "-1"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("keras-spiking convert: error: argument --synapse") and "--help" in err
+
+
+@pytest.fixture(scope="module")
+def snn_file(ann_files):
+    ann = keras.saving.load_model(ann_files / "ann.keras")
+    snn = convert(ann, calibration_data=np.load(ann_files / "x.npy"), timesteps=16,
+                  static_input=True)
+    snn.save(ann_files / "snn16.keras")
+    return ann_files / "snn16.keras"
+
+
+def test_evaluate_reads_a_model_saved_for_one_T_at_every_T(ann_files, snn_file, tmp_path,
+                                                            capsys):
+    plot = tmp_path / "acc.png"
+    code, text, _ = run(capsys, "evaluate", snn_file, "--data", ann_files / "xy.npz",
+                        "--timesteps", "4,8,32", "--ann", ann_files / "ann.keras",
+                        "--plot", plot)
+    assert code == 0 and "saved for 16 steps; running it for 32" in text
+    assert "ANN" in text and "100.00%" in text and "wrote" in text
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["acc.png"]
+    # the same accuracies as a model converted for 32 steps
+    data = np.load(ann_files / "xy.npz")
+    ann = keras.saving.load_model(ann_files / "ann.keras")
+    direct = convert(ann, calibration_data=np.load(ann_files / "x.npy"), timesteps=32,
+                     static_input=True)
+    expected = evaluate_timesteps(direct, (data["x"], data["y"]), [4, 8, 32], verbose=0)
+    rows = [line.split() for line in text.splitlines() if line.split()[:1] in
+            (["4"], ["8"], ["32"])]
+    assert [float(r[1].rstrip("%")) for r in rows] == pytest.approx(
+        [100 * expected.last[T] for T in (4, 8, 32)], abs=0.005)
+
+
+def test_evaluate_errors_are_one_line(ann_files, snn_file, tmp_path, capsys):
+    x = np.load(ann_files / "x.npy")
+    files = {"nolabels.npz": dict(x=x), "short.npz": dict(x=x, y=np.zeros(3, int)),
+             "floaty.npz": dict(x=x, y=np.full(40, 0.5)), "shape.npz": dict(
+                 x=x[:, :4], y=np.zeros(40, int))}
+    for name, arrays in files.items():
+        np.savez(tmp_path / name, **arrays)
+    cases = [("nolabels.npz", "must hold arrays x and y"), ("short.npz", "40 inputs but 3"),
+             ("floaty.npz", "integer class labels"), ("shape.npz", "must be shaped"),
+             ("cifar", "unknown dataset 'cifar'")]
+    for data, reason in cases:
+        path = tmp_path / data if data.endswith(".npz") else data
+        code, _, err = run(capsys, "evaluate", snn_file, "--data", path)
+        assert code == 1 and reason in err and err.count("\n") == 1, (data, err)
+    code, _, err = run(capsys, "evaluate", ann_files / "ann.keras", "--data",
+                       ann_files / "xy.npz")
+    assert code == 1 and "not a spiking classifier" in err and "(None, 3)" in err
+    code, _, err = run(capsys, "evaluate", snn_file, "--data", ann_files / "x.npy")
+    assert code == 1 and "labelled data must be a .npz" in err
+    code, _, err = run(capsys, "evaluate", snn_file, "--data", ann_files / "xy.npz",
+                       "--plot", tmp_path / "acc.jpg")
+    assert code == 1 and "must end with .png" in err
+    with pytest.raises(SystemExit) as info:
+        cli.main(["evaluate", str(snn_file), "--data", "x.npz", "--timesteps", "8,a"])
+    assert info.value.code == 2
+
+
+def test_export_for_tool_writes_what_export_nir_writes(model_file, tmp_path, capsys):
+    import nir
+
+    from keras_spiking.converters import export_nir
+
+    model = keras.models.load_model(model_file)
+    for tool in ("nir", "snntorch", "norse"):
+        out = tmp_path / f"{tool}.nir"
+        code, _, err = run(capsys, "export", model_file, "-o", out, "--for-tool", tool)
+        assert code == 0, err
+        got, want = nir.read(out), export_nir(model, for_tool=tool)
+        assert sorted(got.nodes) == sorted(want.nodes) and got.edges == want.edges
+        for name, node in want.nodes.items():
+            for key, value in vars(node).items():
+                if isinstance(value, np.ndarray):
+                    np.testing.assert_array_equal(getattr(got.nodes[name], key), value)
+    code, _, err = run(capsys, "export", model_file, "-o", tmp_path / "x.nir",
+                       "--for-tool", "snntorch", "--approximate", "bogus")
+    assert code == 1 and err.count("\n") == 1 and not (tmp_path / "x.nir").exists()
+
+
+def test_exit_codes_of_the_installed_command(ann_files, snn_file, tmp_path):
+    """The real process: 0 on success, 1 and one line on stderr on an error."""
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
+    command = [sys.executable, "-m", "keras_spiking.cli", "evaluate", str(snn_file),
+               "--data", str(ann_files / "xy.npz"), "--timesteps", "2,16"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "last step" in done.stdout
+    done = subprocess.run(command[:5] + ["--data", str(tmp_path / "gone.npz")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"keras-spiking: error: no such file: {tmp_path / 'gone.npz'}")

@@ -17,7 +17,8 @@ def _restore_default():
 def test_default_dt_and_top_level_names():
     assert keras_spiking.default is default is config.default
     assert default.dt == 0.001
-    assert repr(default) == "DefaultManager(dt=0.001, check_numerics=True)"
+    assert repr(default) == ("DefaultManager(dt=0.001, check_numerics=True, "
+                             "xla_time_loops=False)")
 
 
 def test_setting_default_dt():
@@ -59,7 +60,7 @@ def test_context_errors_happen_before_the_block():
     with pytest.raises(ValueError, match=r"keras_spiking\.default\.dt must be"):
         with default(dt=-1):
             pytest.fail("the block must not run")
-    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['tau'\]; the settings are \['dt', 'check_numerics'\]"):
+    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['tau'\]; the settings are \['dt', 'check_numerics', 'xla_time_loops'\]"):
         with default(tau=0.1):
             pass
     assert default.dt == 0.001

@@ -61,6 +61,10 @@ permuted to compute the same function; a flattened output is permuted back
 by a Linear node. Dropout-like layers and ``TimeFold``/``TimeDistributed``/
 ``RepeatTime`` are transparent.
 
+A static input (``convert(static_input=True)``: a RepeatTime after the
+layers computed once) is NIR's input itself, given at every step, and those
+layers are exported per step (metadata ``static_input: True``).
+
 What NIR cannot express raises ``ConversionError`` naming the layer, unless
 the approximation is accepted by name in ``approximate``:
 
@@ -87,6 +91,8 @@ module                   job
 ``graph_ops.py``         NIR graph surgery: scale folding, subgraph inlining,
                          neurons' own loops, topological order
 ``import_.py``           NIR -> Keras: ``@imports``, one rule per NIR node class
+``tools.py``             ``for_tool``: the exact graph rewritten for snnTorch's or
+                         Norse's importer (their step, gains, nodes, Flatten)
 ``files.py``             atomic writing and checked reading of ``.nir`` files
 ``errors.py``            the two error messages (export, import)
 =======================  =========================================================
@@ -99,13 +105,16 @@ from keras_spiking.layers.continuous import INTEGRATIONS
 from .library import load_nir
 from keras_spiking.validation import check_choice
 
-__all__ = ["APPROXIMATIONS", "export_nir", "import_nir"]
+__all__ = ["APPROXIMATIONS", "TOOLS", "export_nir", "import_nir"]
 
 #: approximations ``export_nir`` accepts by name
 APPROXIMATIONS = ("refractory", "voltage_floor", "subtract_reset", "initial_voltage")
+#: the reading tools ``export_nir(for_tool=...)`` writes for (see ``tools.py``)
+TOOLS = ("nir", "snntorch", "norse")
 
 
-def export_nir(model, path=None, *, dt=None, integration="euler", approximate=()):
+def export_nir(model, path=None, *, dt=None, integration="euler", approximate=(),
+               for_tool="nir"):
     """Export a Keras model of package layers to a NIR graph (and an HDF5 file).
 
     ``model`` maps ``(batch, time, *input)`` to ``(batch, time, *output)``: a
@@ -122,11 +131,20 @@ def export_nir(model, path=None, *, dt=None, integration="euler", approximate=()
         integration: ``"euler"`` or ``"exact"``: the scheme under which the
             exported parameters reproduce the model exactly.
         approximate: names from ``APPROXIMATIONS`` that may be dropped.
+        for_tool: the tool that will read the graph (``TOOLS``): ``"nir"`` (default)
+            writes NIR's exact graph; ``"snntorch"`` / ``"norse"`` write an
+            equivalent graph in that tool's conventions (its step, gains in the
+            weights, its node set; ``converters/nir/tools.py``) that it simulates
+            as this model does, or raise ``ConversionError`` for what it cannot run.
     """
     load_nir()
     if not isinstance(model, keras.Model):
         raise TypeError(f"export_nir: expected a keras.Model, got {type(model).__name__}.")
     check_choice("export_nir", "integration", integration, INTEGRATIONS)
+    check_choice("export_nir", "for_tool", for_tool, TOOLS)
+    if for_tool != "nir" and integration != "euler":
+        raise ValueError(f"export_nir: for_tool={for_tool!r} simulates forward Euler; pass "
+                         "integration='euler' (the default).")
     approximate = (approximate,) if isinstance(approximate, str) else tuple(approximate)
     unknown = sorted(set(approximate) - set(APPROXIMATIONS))
     if unknown:
@@ -134,7 +152,7 @@ def export_nir(model, path=None, *, dt=None, integration="euler", approximate=()
                          f"{unknown}.")
     from . import export, files
 
-    graph = export.export_graph(model, dt, integration, approximate)
+    graph = export.export_graph(model, dt, integration, approximate, for_tool)
     if path is not None:
         files.write(graph, path)
     return graph

@@ -10,7 +10,9 @@ import keras
 import numpy as np
 
 from . import export_layers, export_neurons  # noqa: F401  (the rules: imported to register)
+from . import tools
 from .library import load_nir
+from keras_spiking import layers as ks_layers
 from keras_spiking.graph import calls, functional_graph, run
 from keras_spiking.validation import check_number
 
@@ -25,9 +27,10 @@ nir = load_nir()
 DEFAULT_DT = 0.001
 
 
-def export_graph(model, dt, integration, approximate):
+def export_graph(model, dt, integration, approximate, for_tool="nir"):
     """The ``nir.NIRGraph`` of ``model`` (arguments checked by ``export_nir``;
-    ``dt`` None: the layers' own)."""
+    ``dt`` None: the layers' own), for the reading tool ``for_tool``
+    (``tools.adapt``)."""
     dt = model_dt(model, dt)
     exporter = Exporter(dt, integration, approximate)
     outputs = walk(model, exporter.input, exporter.layer)
@@ -36,6 +39,11 @@ def export_graph(model, dt, integration, approximate):
     nodes, edges = fold_scales(exporter.nodes, exporter.edges)
     metadata = {"keras_spiking": {"dt": dt, "integration": integration,
                                   "source_model": model.name}}
+    if exporter.static_inputs:  # the reader gives the static input at every step
+        metadata["keras_spiking"]["static_input"] = True
+    if for_tool != "nir":
+        nodes, edges, tool_meta = tools.adapt(nodes, edges, exporter.origin, dt, for_tool)
+        metadata["keras_spiking"].update(tool_meta)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 
@@ -66,22 +74,34 @@ def walk(model, start, visit):
     """Run ``model``'s graph on exporter values (Ports) instead of tensors, with
     the package's one graph walk (``keras_spiking.graph``; nested models inlined).
 
-    ``start(name, shape, consumers)`` makes the value of each model input
-    (``name`` of its Input layer, ``shape`` without batch, ``consumers`` the
-    layers it feeds); ``visit(layer, inputs, out_shape)`` the value of each
-    layer call from its inputs' values, in topological order (``out_shape``
-    with batch). Returns the values of the model's outputs.
+    ``start(name, shape, static)`` makes the value of each model input
+    (``name`` of its Input layer, ``shape`` without batch, ``static``: a
+    ``RepeatTime`` repeats it over time later on); ``visit(layer, inputs,
+    out_shape)`` the value of each layer call from its inputs' values, in
+    topological order (``out_shape`` with batch). Returns the values of the
+    model's outputs.
     """
     graph = functional_graph(model, "export_nir", ConversionError)
     every = calls(model, owner="export_nir", error=ConversionError)
     values = []
     for x in graph.inputs:
-        consumers = [call.layer for call in every if any(t is x for t in call.inputs)]
         name = getattr(x._keras_history.operation, "name", "input")
-        values.append(start(name, tuple(x.shape[1:]), consumers))
+        values.append(start(name, tuple(x.shape[1:]), _repeated(x, every)))
     return run(model, values,
                lambda call, inputs: visit(call.layer, inputs, tuple(call.outputs[0].shape)),
                owner="export_nir", error=ConversionError)
+
+
+def _repeated(x, every):
+    """Whether the model input ``x`` is static: a ``RepeatTime`` repeats it (or what
+    the layers after it compute from it) over time (``convert(static_input=True)``)."""
+    reached = {id(x)}
+    for call in every:  # topological order
+        if any(id(t) in reached for t in call.inputs):
+            if isinstance(call.layer, ks_layers.RepeatTime):
+                return True
+            reached.update(id(t) for t in call.outputs)
+    return False
 
 
 def _all_layers(model):

@@ -69,6 +69,9 @@ class Exporter:
         self.names = Names(first=1)  # node, node_1, node_2, ...
         self.edges = []
         self.missing = []  # approximations the current layer needs
+        self.origin = {}  # node name -> (Keras layer name, class name), for error messages
+        self.current = None  # the Keras layer being exported
+        self.static_inputs = 0  # inputs given as one static step (see ``input``)
 
     # -- the graph ---------------------------------------------------------------------
     def add(self, name, node, inputs):
@@ -76,6 +79,8 @@ class Exporter:
         ``inputs`` ports; returns the name it got."""
         name = self.names(name)
         self.nodes[name] = node
+        if self.current is not None:
+            self.origin[name] = (self.current.name, type(self.current).__name__)
         for port in inputs:
             self.edges.extend((s, name) for s in port.sources)
         return name
@@ -84,19 +89,23 @@ class Exporter:
         """Add the edge ``source -> target`` (e.g. closing a recurrent cycle)."""
         self.edges.append((source, target))
 
-    def input(self, name, shape, consumers):
+    def input(self, name, shape, static):
         """The Port of a model input of Keras ``shape`` (without batch): NIR's
         Input node is one step, so ``shape`` starts with time unless the input
-        is static (its ``consumers`` include a RepeatTime)."""
-        static = any(isinstance(layer, ks_layers.RepeatTime) for layer in consumers)
+        is ``static`` (repeated over time by a RepeatTime after the layers that
+        compute on it once, ``convert(static_input=True)``): then the NIR input
+        is the static input itself, given at every step, and those layers are
+        exported per step (the same result at every step)."""
         per_step = shape if static else shape[1:]
         if not per_step or any(d is None for d in per_step):
             raise ConversionError(
                 f"export_nir: input '{name}' has shape {shape}; NIR needs inputs shaped "
-                "(time, *features) with known feature sizes."
+                "(time, *features) with known feature sizes, or a static input that a "
+                "RepeatTime repeats over time."
             )
         node = nir.Input(input_type={"input": np.array(to_first(per_step))})
-        return Port([self.add(name, node, [])], per_step)
+        self.static_inputs += bool(static)
+        return Port([self.add(name, node, [])], per_step, static=static)
 
     def output(self, port, name):
         """Add the Output node ``name`` for ``port`` (a flattened output first goes
@@ -131,6 +140,17 @@ class Exporter:
         """Export ``layer`` applied to ``(batch, time, ...)`` tensors (``out_shape``
         with batch and time); returns its output Port."""
         rule = _RULES.get(type(layer))
+        self.current = layer
+        if inputs and all(p.static for p in inputs):  # computed once on a static input
+            if isinstance(layer, ks_layers.RepeatTime):
+                (port,) = inputs
+                return Port(port.sources, port.keras_shape, port.order, pad=port.pad)
+            out = self.step(layer, inputs, out_shape[1:])
+            out.static = True
+            return out
+        if any(p.static for p in inputs):
+            raise export_error(layer, "it mixes a static input with timed ones",
+                               "repeat the static input over time first (RepeatTime)")
         self._check_pad(layer, inputs, rule)
         if rule is not None and rule.timed:
             self._check_inputs(layer, inputs, rule)

@@ -2,8 +2,8 @@
 
 * ``fold_scales``: after export, a uniform Scale goes into the weights after it;
 * ``inline_subgraphs``: before import, nested NIRGraphs become plain nodes;
-* ``split_loops``: a neuron's own cycle (neuron -> Linear/Scale -> neuron) is
-  taken out of the graph, to become the neuron's recurrent weight;
+* ``split_loops``: a neuron's own cycle (neuron -> Linear/Affine/Scale ->
+  neuron) is taken out of the graph, to become the neuron's recurrent weight;
 * ``topological_order``: the import order, or an error naming a cycle.
 """
 
@@ -79,15 +79,16 @@ def inline_subgraphs(graph):
 
 
 def split_loops(nodes, edges, neurons):
-    """Take out every self-recurrence ``neuron -> Linear/Scale -> the same neuron``
-    (``neurons``: the node classes that count as neurons, matched exactly).
+    """Take out every self-recurrence ``neuron -> Linear/Affine/Scale -> the same
+    neuron`` (``neurons``: the node classes that count as neurons, matched
+    exactly; an Affine is snnTorch's RLeaky/RSynaptic with a bias).
 
     Returns ``(loops, nodes, edges)``: ``{neuron: (weight name, weight node)}``
     and the graph without the weight nodes and their edges.
     """
     loops = {}
     for key, node in nodes.items():
-        if type(node) not in (nir.Linear, nir.Scale):
+        if type(node) not in (nir.Linear, nir.Affine, nir.Scale):
             continue
         ins = [a for a, b in edges if b == key]
         outs = [b for a, b in edges if a == key]
@@ -122,31 +123,32 @@ def topological_order(nodes, edges):
         done = set(order)
         cycle = _a_cycle([n for n in nodes if n not in done], children)
         raise import_error(
-            cycle[0], nodes[cycle[0]], f"the graph has a cycle through {cycle} that is not a "
-            "neuron's own recurrence (neuron -> Linear/Scale -> the same neuron), which "
-            "import_nir does not map", "import a graph with only such loops",
+            cycle[0], nodes[cycle[0]], f"the graph has a cycle {' -> '.join(cycle + cycle[:1])} "
+            "that is not a neuron's own recurrence (neuron -> Linear/Affine/Scale -> the same "
+            "neuron), which import_nir does not map", "import a graph with only such loops",
         )
     return order, parents
 
 
 def _a_cycle(names, children):
-    """The sorted nodes of one cycle among ``names`` (the nodes a topological sort
-    could not place: cycles and what lies after them): the strongly connected
-    component of the first name, in sorted order, that lies on a cycle."""
+    """One shortest cycle among ``names`` (the nodes a topological sort could not
+    place: cycles and what lies after them), as the list of its nodes in edge
+    order, starting at the first name (sorted) that lies on a cycle; the nodes
+    only downstream of it are not named."""
     names = set(names)
-
-    def reachable(start):
-        """The names reachable from ``start`` by at least one edge."""
-        seen, stack = set(), [start]
-        while stack:
-            for c in children[stack.pop()]:
-                if c in names and c not in seen:
-                    seen.add(c)
-                    stack.append(c)
-        return seen
-
-    reach = {n: reachable(n) for n in names}
-    for n in sorted(names):
-        if n in reach[n]:
-            return sorted(m for m in reach[n] if n in reach[m])
+    for start in sorted(names):
+        previous, frontier = {}, [start]
+        while frontier:  # breadth first, so the first way back is a shortest cycle
+            following = []
+            for n in frontier:
+                for c in children[n]:
+                    if c == start:
+                        cycle = [n]
+                        while cycle[-1] != start:
+                            cycle.append(previous[cycle[-1]])
+                        return cycle[::-1]
+                    if c in names and c not in previous:
+                        previous[c] = n
+                        following.append(c)
+            frontier = following
     raise AssertionError("topological_order: unplaced nodes without a cycle")

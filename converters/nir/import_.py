@@ -205,7 +205,7 @@ def _flatten(importer, key, node, x):
     name = importer.unique(key)
     per_step = tuple(x.shape[2:])
     shape = to_first(per_step)
-    start, end = int(node.start_dim), int(node.end_dim) % len(shape)
+    start, end = int(node.start_dim) % len(shape), int(node.end_dim) % len(shape)
     calc = shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:]
     if len(calc) != 1:
         raise import_error(key, node, f"it flattens {shape} only partly (to {calc})",
@@ -229,9 +229,16 @@ def _threshold(importer, key, node, x):
 @imports(*NEURON_FIELDS)
 def _neuron(importer, key, node, x):
     """A NIR neuron -> ContinuousLIF at the import's ``dt`` and ``integration``; its
-    own loop (if any) -> ``recurrent="one_to_one"`` (Scale) or ``"dense"`` (Linear)."""
+    own loop (if any) -> ``recurrent="one_to_one"`` (Scale) or ``"dense"``
+    (Linear, Affine). An Affine loop's bias reaches the neuron at every step
+    (snnTorch's ``RLeaky``: the recurrent Linear of the previous spikes, zeros at
+    the first step): it is added to the feed-forward input instead."""
     name = importer.unique(key)
     loop = importer.loops.get(key)
+    if loop is not None and type(loop[1]) is nir.Affine:
+        bias = np.asarray(loop[1].bias, "float32")
+        x = keras.layers.Rescaling(1.0, offset=bias,
+                                   name=importer.unique(f"{key}_recurrent_bias"))(x)
     recurrent = None if loop is None else (
         "one_to_one" if type(loop[1]) is nir.Scale else "dense")
     layer = ContinuousLIF(dt=importer.dt, integration=importer.integration, name=name,

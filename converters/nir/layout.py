@@ -102,12 +102,14 @@ class Port:
     NIR-shaped, the Keras flat index of each NIR element; by default the
     canonical one (channels moved first), other after a Flatten of a
     channels-last tensor or a Permute. ``pad``: a pending symmetric
-    ZeroPadding per spatial axis, which only a Conv can take over.
+    ZeroPadding per spatial axis, which only a Conv can take over. ``static``:
+    a static (time-less) tensor of a model whose input a RepeatTime repeats.
     """
 
-    def __init__(self, sources, keras_shape, order=None, pad=None):
+    def __init__(self, sources, keras_shape, order=None, pad=None, static=False):
         self.sources = tuple(sources)
         self.pad = pad
+        self.static = static
         self.keras_shape = tuple(int(d) for d in keras_shape)
         self.order = canonical_order(self.keras_shape) if order is None else order
 

@@ -141,6 +141,14 @@ class _Checker:
 
     _dropout = _time = _stateless
 
+    def _readout(self, call, layer, facts, name):
+        """A ``RunningMean`` after the output layer averages what the chip sends out:
+        the host computes it (no neurons, no weights on chip); elsewhere it is judged."""
+        if any(c is not call and facts_of(inner(c.layer)).role != "readout"
+               and set(c.input_ids) & set(call.output_ids) for c in self.calls):
+            self.add(name, "judged", type(layer).__name__, "a readout of the model's outputs",
+                     "keep RunningMean at the outputs only (convert(..., readout='mean'))")
+
     def _merge(self, call, layer, facts, name):
         if not self.p.merges:
             self.add(name, "merges", type(layer).__name__, "no merge layers",
@@ -272,7 +280,7 @@ class _Checker:
             role = facts_of(inner(call.layer)).role
             if role == "linear" or (role == "neuron" and facts_of(call.layer).face != "rate"):
                 return call
-            if role not in PASS + ("pooling", "filter"):
+            if role not in PASS + ("pooling", "filter", "readout"):
                 return None
             found = self.producer.get(call.input_ids[0]) if call.input_ids else None
             call = found
@@ -286,11 +294,13 @@ class _Checker:
             if k > big_k:
                 fit = False
                 self.add(name, "cores", f"{k} kernel entries", f"{big_k} in the largest core",
-                         "fewer input or output channels, or a smaller kernel")
+                         f"{k / big_k:.3g}x too many (by {k - big_k}): fewer input or "
+                         "output channels, or a smaller kernel")
             if n > big_n:
                 fit = False
                 self.add(name, "cores", f"{n} neuron entries", f"{big_n} in the largest core",
-                         "fewer output channels or a smaller output")
+                         f"{n / big_n:.3g}x too many (by {n - big_n}): fewer output channels "
+                         "or a smaller output")
         if len(self.core_needs) > len(cores):
             self.add("<model>", "cores", f"{len(self.core_needs)} weight layers",
                      f"{len(cores)} cores", "fewer layers (one weight layer per core)")

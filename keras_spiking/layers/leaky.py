@@ -94,9 +94,16 @@ class LeakyNeuron(DynamicsLayer):
     current, ``Recurrent`` a recurrent weight. The state is ``("i",)`` if
     synaptic, then ``"v"``, then ``"s"`` (last spikes) if recurrent: the
     core's order.
+
+    Under a float16/bfloat16 dtype policy (e.g. ``mixed_bfloat16``: bfloat16
+    convolutions) the state is scanned in float32 and the outputs are cast back
+    (``state_dtype``): a bfloat16 voltage (8-bit mantissa) drifts and moves
+    spikes (the tutorial-6 CSNN, one epoch on 10 000 images: 58.6 % test
+    accuracy with a bfloat16 state, 71.5 % with float32, 63.7 % all float32).
     """
 
     synaptic = False
+    state_dtype = "float32"
     recurrent = False
 
     def __init__(

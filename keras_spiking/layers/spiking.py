@@ -366,15 +366,6 @@ class SpikingActivation(DynamicsLayer):
         shape = ops.shape(inputs[:, 0])
         return (keras.random.uniform(shape, dtype=inputs.dtype, seed=self.seed_generator),)
 
-    def step_function(self, inputs):
-        d = self.call_dynamics(inputs.dtype)
-
-        def step(rate_t, states):  # the activation is applied before the scan
-            spikes, _, states = neurons.step(d, rate_t, states)
-            return spikes, states
-
-        return step
-
     def scan(self, inputs, initial_state=None, training=None):
         rates = self.activation(inputs)
         if training and not self.spiking_aware_training:

@@ -62,8 +62,10 @@ def avgpool(x, node):
     return out / (kh * kw)
 
 
-def simulate_nir(graph, x, dt):
-    """Forward Euler of ``graph`` on ``x`` shaped (batch, time, *NIR input shape)."""
+def simulate_nir(graph, x, dt, reading=None):
+    """Forward Euler of ``graph`` on ``x`` shaped (batch, time, *NIR input shape);
+    ``reading="snntorch"`` / ``"norse"``: its neurons as that tool's importer reads
+    them (``tool_step``; ``dt`` is then the tool's own)."""
     parents = {n: [a for a, b in graph.edges if b == n] for n in graph.nodes}
     order, done = [], set()
     while len(order) < len(graph.nodes):
@@ -94,8 +96,12 @@ def simulate_nir(graph, x, dt):
                 y[name] = conv2d(i, node)
             elif isinstance(node, nir.AvgPool2d):
                 y[name] = avgpool(i, node)
+            elif isinstance(node, nir.SumPool2d):
+                y[name] = avgpool(i, node) * np.prod(node.kernel_size)
             elif isinstance(node, nir.Flatten):
                 y[name] = i.reshape(i.shape[0], -1)
+            elif reading is not None and isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
+                y[name] = tool_step(reading, node, i, state, name)
             elif isinstance(node, (nir.LIF, nir.IF, nir.LI, nir.CubaLIF)):
                 v = state.get(name, 0.0)
                 if isinstance(node, nir.CubaLIF):
@@ -120,6 +126,40 @@ def simulate_nir(graph, x, dt):
                 raise NotImplementedError(type(node).__name__)
         outputs.append(sum(y[n] for n in order if isinstance(graph.nodes[n], nir.Output)))
     return np.stack(outputs, axis=1)
+
+
+def tool_step(tool, node, i, state, name):
+    """One step of a NIR neuron as snnTorch 1.0's or Norse 1.1's importer builds it (from
+    their import code): snnTorch at its fixed dt = 1e-4 s, ``beta = 1 - dt / tau``,
+    ``v = beta v + I`` and the threshold divided by the input gain ``r dt / tau`` (CubaLIF:
+    ``alpha = 1 - dt / tau_syn``, gain ``w_in dt / tau_syn``), IF a Leaky with beta 0.9;
+    Norse at dt = 1e-3 s, ``r`` dropped for LIF and IF, IF ``v += I``, CubaLIF's synapse
+    leaking to ``v_leak``; both reset to 0."""
+    v, cur = state.get(name, 0.0), state.get(name + "/i", 0.0)
+    thr = node.v_threshold
+    if tool == "snntorch":
+        dt = np.float32(1e-4)
+        if isinstance(node, nir.IF):
+            v = 0.9 * v + i
+        elif isinstance(node, nir.LIF):
+            v = (np.float32(1) - dt / node.tau) * v + i
+            thr = thr / np.unique(node.r * dt / node.tau)[0]
+        else:
+            cur = (np.float32(1) - dt / node.tau_syn) * cur + i
+            v = (np.float32(1) - dt / node.tau_mem) * v + cur
+            thr = thr / (node.w_in * dt / node.tau_syn)
+    else:
+        dt = 1e-3
+        if isinstance(node, nir.IF):
+            v = v + i
+        elif isinstance(node, nir.LIF):
+            v = v + dt / node.tau * (node.v_leak - v + i)
+        else:
+            cur = cur + dt / node.tau_syn * (node.v_leak - cur + node.w_in * i)
+            v = v + dt / node.tau_mem * (node.v_leak - v + node.r * cur)
+    s = (v > thr).astype("float64")
+    state[name], state[name + "/i"] = np.where(s > 0, 0.0, v), cur
+    return s
 
 
 def check_round_trip(model, x, **export_options):

@@ -367,3 +367,43 @@ def test_converted_model_is_named_after_the_source():
     model.name = "classifier"
     assert convert(model, timesteps=2).name == "classifier_spike"
     assert convert(model, mode="rate", timesteps=2).name == "classifier_rate"
+
+
+def test_zero_reset_threshold_fit_closed_form():
+    """Reset to zero fires 1 / (floor(f / u) + 1) per step for u thresholds per step:
+    at u = 1, 1/2, 1/3 any f in (2/3, 1) is exact, and the fit picks the best f."""
+    from keras_spiking.converters.normalize import zero_reset_threshold
+
+    k, dt = 10.0, 0.001
+    rates = np.array([1.0, 0.5, 1 / 3]) / (k * dt)  # u = 1, 1/2, 1/3
+    f = zero_reset_threshold(rates, k, dt)
+    assert 2 / 3 < f < 1
+    np.testing.assert_allclose(1 / (np.floor(f / (rates * k * dt)) + 1), [1, 0.5, 1 / 3])
+    u = np.random.default_rng(0).uniform(0.05, 1, 5000)
+    f = zero_reset_threshold(u / (k * dt), k, dt)
+    err = lambda f: np.mean((1 / (np.floor(f / u) + 1) - u) ** 2)  # noqa: E731
+    assert all(err(f) <= err(g) + 1e-12 for g in np.linspace(0.5, 1, 101))
+    assert zero_reset_threshold(np.array([]), k, dt) == 1.0
+
+
+def test_convert_reset_zero_builds_calibrated_reset_to_zero_neurons():
+    keras.utils.set_random_seed(0)
+    ann = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+                            keras.layers.Dense(2)])
+    x = np.random.default_rng(0).uniform(0, 1, (200, 6)).astype("float32")
+    converter = keras_spiking.converters.Converter(calibration_data=x, reset="zero", synapse=None)
+    snn = converter.convert(ann)
+    (neuron,) = [layer for layer in snn.layers if isinstance(layer, ks_layers.SpikingIF)]
+    (f,) = converter.zero_reset_factors.values()
+    assert neuron.reset == "zero" and neuron.initial_voltage == "zeros"
+    np.testing.assert_allclose(neuron.threshold, f * neuron.amplitude)
+    # the fit on this site's own rates, at its calibrated scale k = 1 / amplitude
+    from keras_spiking.converters.normalize import zero_reset_threshold
+
+    probe, sources = converter.probe(ann)
+    rates = np.maximum(np.asarray(probe(x)), 0)
+    assert f == zero_reset_threshold(rates[rates > 0], 1 / neuron.amplitude, converter.dt)
+    with pytest.raises(ValueError, match="graded"):
+        keras_spiking.converters.Converter(reset="zero", spikes="graded")
+    with pytest.raises(ValueError, match="reset"):
+        keras_spiking.converters.Converter(reset="half")

@@ -139,3 +139,27 @@ def test_evaluate_timesteps_bad_input(trained, snn):
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(20)
         with pytest.raises(TypeError, match="got _BatchDataset.*np.concatenate"):
             evaluate_timesteps(snn, dataset, [4], verbose=0)
+
+
+@pytest.mark.parametrize("static", [True, False])
+def test_with_timesteps_runs_a_saved_model_longer_with_the_same_first_steps(static, tmp_path):
+    from keras_spiking.converters import with_timesteps
+    from keras_spiking.converters.evaluate import model_timesteps
+
+    keras.utils.set_random_seed(2)
+    ann = keras.Sequential([keras.Input((5,)), L.Dense(8), L.ReLU(), L.Dense(2)])
+    x = np.random.default_rng(3).uniform(0, 1, (6, 5)).astype("float32")
+    snn = convert(ann, calibration_data=x, timesteps=6, static_input=static)
+    assert model_timesteps(snn) == (static, 6)  # RepeatTime's count, or the input's axis
+    snn.save(tmp_path / "snn.keras")
+    snn = keras.saving.load_model(tmp_path / "snn.keras")
+    longer = with_timesteps(snn, 10)
+    assert model_timesteps(longer) == (static, 10) and with_timesteps(longer, 10) is longer
+    inputs = x if static else np.repeat(x[:, None], 10, axis=1)
+    short = snn.predict(inputs if static else inputs[:, :6], verbose=0)
+    long = longer.predict(inputs, verbose=0)
+    assert long.shape == (6, 10, 2)
+    np.testing.assert_allclose(long[:, :6], short, atol=1e-6)
+    assert not np.allclose(long[:, 6:], long[:, 5:6])  # it went on running
+    free = convert(ann, calibration_data=x)  # any number of steps: itself
+    assert with_timesteps(free, 10) is free

@@ -154,6 +154,24 @@ def test_speck_core_memory_of_one_layer():
     model = conv(size=4, channels=64, layer=K.Conv2D(1024, 3, use_bias=False), head=False)
     found = [v for v in check(model, "speck") if v.constraint == "cores"]
     assert found and found[0].value == f"{64 * 2 ** 14} kernel entries"
+    assert "16x too many (by 983040)" in found[0].fix  # 2**20 against 64 Ki
+
+
+def test_a_running_mean_readout_at_the_outputs_is_the_hosts_not_a_violation():
+    from keras_spiking.converters import convert
+
+    ann = keras.Sequential([keras.Input((6,)), K.Dense(8, use_bias=False), K.ReLU(),
+                            K.Dense(3, use_bias=False)])
+    snn = convert(ann, timesteps=4, static_input=True, synapse=None)
+    assert any(isinstance(layer, L.RunningMean) for layer in snn.layers)
+    assert check(snn, "loihi2") == []
+    # 3 outputs counted at the Dense before the readout
+    found = check(snn, Profile("tiny-out", max_outputs=2))
+    assert [(v.constraint, v.value) for v in found] == [("max_outputs", 3)]
+    inp = keras.Input((2, 4))  # a readout feeding more layers is not the host's
+    x = K.Dense(3, use_bias=False)(L.RunningMean()(L.IF()(K.Dense(4, use_bias=False)(inp))))
+    found = check(keras.Model(inp, x), "generic-int8")
+    assert [v.constraint for v in found] == ["judged"] and found[0].value == "RunningMean"
 
 
 def test_unknown_layers_and_rate_models_are_reported_not_passed():

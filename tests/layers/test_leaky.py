@@ -416,3 +416,28 @@ def test_mixed_precision():
     ref_spikes, ref_mem = reference(x, 0.5)
     np.testing.assert_array_equal(spikes, ref_spikes)
     np.testing.assert_allclose(ops.convert_to_numpy(mem).astype("float32"), ref_mem, atol=5e-3)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_low_precision_policy_keeps_a_float32_state(policy):
+    """An IF neuron adding 0.01 per step for 300 steps: in a bfloat16 state each
+    addition rounds (ulp 2**-8 near 1), so spikes come at other steps; the float32
+    state gives exactly the float32 spikes of the same (rounded) input."""
+    import ml_dtypes
+
+    low = "bfloat16" if policy == "mixed_bfloat16" else "float16"
+    x = np.full((2, 300, 3), 0.01, "float32").astype(getattr(ml_dtypes, low, low))
+    x32 = x.astype("float32")
+    ref = ops.convert_to_numpy(IF(threshold=1.0)(x32))
+    keras.config.set_dtype_policy(policy)  # reset by conftest
+    layer = IF(threshold=1.0)
+    spikes = layer(ops.convert_to_tensor(x))
+    assert keras.backend.standardize_dtype(spikes.dtype) == low
+    assert ref.sum() > 0
+    np.testing.assert_array_equal(ops.convert_to_numpy(spikes).astype("float32"), ref)
+
+    class LowState(IF):  # what the default was: the state in the compute dtype
+        state_dtype = None
+
+    drifted = ops.convert_to_numpy(LowState(threshold=1.0)(ops.convert_to_tensor(x)))
+    assert np.any(drifted.astype("float32") != ref)  # the test can tell the difference
