@@ -26,8 +26,9 @@ One run measures, on the same test images and the same T list (default
 T = 10 20 30 50 120):
 
 * ours: ``keras_spiking.converters.convert(ann, calibration_data=<1000
-  training images>)`` with default settings (binary spikes, data-based
-  normalisation, synapse 5 ms, dt 1 ms, no hand-tuned scale), built for static
+  training images>, synapse=0.005)`` (binary spikes, data-based
+  normalisation, NengoDL's 5 ms synapse, the default until 2026-12-02 when
+  ``synapse="auto"`` replaced it; dt 1 ms, no hand-tuned scale), built for static
   input (``timesteps=T, static_input=True``; timed also with the input tiled
   over time, as the peers get it);
 * KerasSpiking 0.3 as a converter: every ReLU -> ``SpikingActivation("relu",
@@ -84,6 +85,10 @@ from peers_conversion import LAYERS, readouts  # noqa: E402
 PEER_SCRIPT = os.path.join(common.HERE, "peers_conversion.py")
 
 
+#: our synapse (s): NengoDL's, for the same filtering on both sides
+SYNAPSE = 0.005
+
+
 def build_ann():
     """The reference ANN of ANCHORS.md (layer names shared with the peer script)."""
     inp = keras.Input((28, 28, 1))
@@ -122,7 +127,8 @@ def run_ours(ann, x_cal, x, y, x_time, timesteps, batch_size, repeats):
     are timed interleaved, best of ``repeats`` passes each (``common.Timing``s of
     ``len(x_time)`` images)."""
     T_max = timesteps[-1]
-    snn = convert(ann, calibration_data=x_cal, timesteps=T_max, static_input=True)
+    snn = convert(ann, calibration_data=x_cal, synapse=SYNAPSE, timesteps=T_max,
+                  static_input=True)
     with common.Clock() as clock:
         pred = predict_steps(snn, x, T_max, batch_size=batch_size,
                              reduce=lambda out: np.stack(readouts(out, timesteps), 1))
@@ -133,8 +139,9 @@ def run_ours(ann, x_cal, x, y, x_time, timesteps, batch_size, repeats):
                   spikes_per_neuron_step=rate, timing={}, timing_tiled={}, ann_timing=[])
     ann_call = common.compiled_forward(ann)
     for T in timesteps:
-        static = convert(ann, calibration_data=x_cal, timesteps=T, static_input=True)
-        tiled = convert(ann, calibration_data=x_cal, timesteps=T)
+        static = convert(ann, calibration_data=x_cal, synapse=SYNAPSE, timesteps=T,
+                         static_input=True)
+        tiled = convert(ann, calibration_data=x_cal, synapse=SYNAPSE, timesteps=T)
         tiled_call = common.compiled_forward(tiled)
         best = common.interleave({
             "ann": common.Batched(ann_call, x_time, batch_size),

@@ -70,6 +70,8 @@ MODES = ("spike", "rate")
 SPIKES = ("binary", "graded")
 READOUTS = ("mean", "last")
 RESETS = ("subtract", "zero")
+#: synapse="auto": the lowpass time constant (s) put where a filter is needed
+AUTO_TAU = 0.005
 #: readout_fraction=None: 1 without any synapse in the converted model, else this
 READOUT_FRACTION = 0.5
 TARGETS = ("if", "lif", "rate")
@@ -101,10 +103,11 @@ class Converter:
 
     Args:
         dt: simulation timestep, seconds (> 0).
-        synapse: filter applied to every spiking neuron's output: None, a time
-            constant tau in seconds (a ``Lowpass``; default 0.005), or a
-            ``Lowpass``/``Alpha`` layer whose configuration is copied. A linear
-            readout of filtered spikes is the filtered readout.
+        synapse: filter applied to every spiking neuron's output: "auto"
+            (default, see below), None, a time constant tau in seconds (a
+            ``Lowpass``, e.g. 0.005), or a ``Lowpass``/``Alpha`` layer whose
+            configuration is copied. A linear readout of filtered spikes is the
+            filtered readout.
         scale_firing_rates: None, a float, or a dict {layer name: float}: extra
             factor k on each neuron layer's firing rate (mean output unchanged).
         normalize: when True (default) and ``calibration_data`` is given, each
@@ -158,20 +161,36 @@ class Converter:
         readout_fraction: in (0, 1]; None: 1 (the mean since the first step)
             when the converted model has no synapse, else 0.5 (skipping the
             synapses' warm-up; the same as ``evaluate_timesteps``' ``mean``).
+            Without synapses, 0.5 measured better on a residual CNN (its
+            calibrated neurons settle for some steps) and worse on most other
+            networks and the main job's CNN (README, Low-latency conversion).
+
+    ``synapse="auto"`` filters only where an average is not taken anyway:
+    with the ``RunningMean`` readout (``readout="mean"``) no IF neuron gets a
+    synapse, since an IF neuron integrates its input (its spike count is
+    the integral of the current, a filter in front only adds delay) and the
+    readout averages the last layer's spikes; without that readout
+    (``readout="last"`` or ``stateful``) every spiking neuron gets the
+    ``AUTO_TAU`` (5 ms) lowpass, the previous default. LIF neurons (leaky:
+    they lose the charge of raw spikes between them) always get it, so an
+    all-LIF network converts as before. ``max_pool="max"`` takes its max over
+    a ``AUTO_TAU`` lowpass of the spikes in any case.
+    ``Converter.auto_synapse`` holds the choice.
 
     A ``QuantizedReLU`` keeps its trained threshold: its neurons take no
     ``synapse``, no firing-rate scale (``scale_firing_rates``, calibration)
     and always start at half the threshold (``initial_voltage="half"``).
     """
 
-    def __init__(self, *, dt=0.001, synapse=0.005, scale_firing_rates=None, normalize=True,
+    def __init__(self, *, dt=0.001, synapse="auto", scale_firing_rates=None, normalize=True,
             percentile=99.9, calibration_data=None, swap_activations=None, max_pool="error",
             initial_voltage=None, timesteps=None, static_input=False, stateful=False,
             batch_size=None, seed=None, mode="spike", spikes="binary", spike_bits=4,
             readout="mean", readout_fraction=None, reset="subtract"):
         owner = "convert"
         self.dt = float(check_number(owner, "dt", dt, low=0, low_open=True))
-        self.synapse = self._check_synapse(synapse)
+        self.auto = isinstance(synapse, str) and synapse == "auto"
+        self.synapse = None if self.auto else self._check_synapse(synapse)
         if isinstance(scale_firing_rates, dict):
             for name, value in scale_firing_rates.items():
                 check_number(owner, f"scale_firing_rates[{name!r}]", value,
@@ -224,12 +243,30 @@ class Converter:
                                                   readout_fraction, low=0, high=1,
                                                   low_open=True))
         self.readout_fraction = readout_fraction
+        if self.auto:
+            self.synapse = self.auto_synapse()
         self.scales = {}  # neuron site name -> k of the last build (see calibrate)
 
     # -- option helpers -------------------------------------------------------------
+    def auto_synapse(self):
+        """The synapse ``synapse="auto"`` puts after every spiking IF neuron:
+        none when the ``RunningMean`` readout averages the output
+        (``readout="mean"``, not stateful), else the ``AUTO_TAU`` lowpass (a raw
+        per-step output needs one). LIF neurons always get the ``AUTO_TAU``
+        lowpass (``neuron``): a leaky neuron fed raw spikes loses charge
+        between them (the main job's LIF CNN measured 0.1-0.3 pp lower at
+        T >= 8 without synapses)."""
+        if self.readout == "mean" and not self.stateful:
+            return None
+        return self._check_synapse(AUTO_TAU)
+
     def _check_synapse(self, synapse):
         if synapse is None:
             return None
+        if isinstance(synapse, str):
+            raise ValueError(f"convert: synapse must be 'auto', None, a time constant in "
+                             f"seconds (e.g. 0.005) or a Lowpass/Alpha layer, got "
+                             f"{synapse!r}.")
         if isinstance(synapse, keras.layers.Layer):
             config = synapse.get_config()
             config.pop("name", None)
@@ -478,13 +515,28 @@ class Converter:
         spikes = layer(signal.tensor)
         if source.family == "qcfs":  # its levels are spike counts: no synapse
             return Signal(spikes, True, spikes=spikes)
-        return Signal(self.synapse_of(spikes, site), True, spikes=spikes)
+        synapse = self.synapse
+        if self.auto and source.family == "lif":  # see auto_synapse
+            synapse = self._check_synapse(AUTO_TAU)
+        return Signal(self.synapse_of(spikes, site, synapse), True, spikes=spikes)
 
-    def synapse_of(self, spikes, site):
-        """``spikes`` through a new synapse named after ``site`` (if any)."""
-        if self.synapse is None:
+    def trace(self, signal, site):
+        """``signal`` as a filtered trace for a max over it (``max_pool="max"``):
+        with ``synapse="auto"``, unfiltered spikes go through the ``AUTO_TAU``
+        lowpass (the max of raw spikes is their OR, not the largest rate)."""
+        if not (self.auto and signal.timed and signal.spikes is not None
+                and signal.tensor is signal.spikes):
+            return signal
+        tensor = self.synapse_of(signal.spikes, site, self._check_synapse(AUTO_TAU))
+        return dataclasses.replace(signal, tensor=tensor)
+
+    def synapse_of(self, spikes, site, synapse=None):
+        """``spikes`` through a new synapse named after ``site`` (if any):
+        ``synapse`` (a checked option) or the converter's."""
+        synapse = synapse or self.synapse
+        if synapse is None:
             return spikes
-        cls, config = self.synapse
+        cls, config = synapse
         cls = getattr(layers, cls) if isinstance(cls, str) else cls
         kwargs = dict(config, name=self.unique(f"{site}_synapse"))
         if "dt" in kwargs or facts_of(cls).role == "filter":

@@ -65,7 +65,7 @@ def side_by_side(ann_fn, snn_fn, x, batch_size, rounds=3):
 
 
 def convert_and_report(model, train_data, test_data, *, timesteps=TIMESTEPS,
-                       calibration_size=1000, synapse=0.005, test_size=None,
+                       calibration_size=1000, synapse="auto", test_size=None,
                        timing_size=500, rate_size=200, batch_size=100,
                        mean_fraction=MEAN_FRACTION, verbose=1, **options):
     """Convert ``model`` and print ANN vs SNN accuracy, firing rate and speed.
@@ -76,7 +76,8 @@ def convert_and_report(model, train_data, test_data, *, timesteps=TIMESTEPS,
             normalise the firing rates.
         test_data: ``(x, y)``; the first ``test_size`` (default all) are used.
         timesteps: the T of the table; the longest is simulated once.
-        synapse: lowpass time constant (s) after every spiking layer.
+        synapse: ``convert``'s ``synapse`` ("auto": see ``Converter``; a float:
+            a lowpass time constant (s) after every spiking layer).
         timing_size: images timed for images/s (at every T, and the ANN).
         rate_size: images used for the mean firing rate (at the longest T).
         **options: more ``convert`` options (dt, percentile, ...).

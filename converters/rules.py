@@ -334,6 +334,8 @@ class MaxPoolingRule(Rule):
             avg = average(name=converter.unique(layer.name), **config)
             return converter.apply(avg, inputs[0], copy=False)
         spikes = inputs[0].spikes
+        if mode == "max" and converter.mode_now != "rate":
+            return converter.apply(layer, converter.trace(inputs[0], layer.name))
         if mode == "max" or converter.mode_now == "rate" or not inputs[0].timed:
             return converter.apply(layer, inputs[0])  # a plain max
         if spikes is None:

@@ -36,3 +36,17 @@ def test_spiking_accuracies_binary_and_graded():
     out = low_latency.spiking_accuracies(model, (x, y), 3, timesteps=(1, 4))
     assert set(out) == {"binary", "graded"} and set(out["binary"]) == {1, 4}
     assert out["graded"][1] == 1.0  # graded spikes of 3 bits: exact at T = 1 (L = 4)
+
+
+def test_peer_goal_rows_compare_ours_with_spikingjelly_at_every_T():
+    T = low_latency.TIMESTEPS
+    ours = {t: 0.90 for t in T}
+    peer = {t: 0.89 for t in T}
+    lines = low_latency.peer_goal_rows(ours, peer, 0.91)
+    assert [float(v) for v in lines[0].split()[-len(T):]] == [-1.0] * len(T)  # vs the ANN
+    assert [float(v) for v in lines[1].split()[-len(T):]] == [1.0] * len(T)  # vs the peer
+    assert lines[-1].endswith("every T: met")
+    peer[4] = peer[8] = 0.905
+    assert lines != low_latency.peer_goal_rows(ours, peer, 0.91)
+    assert low_latency.peer_goal_rows(ours, peer, 0.91)[-1].endswith(
+        "NOT met (below at T = [4, 8])")

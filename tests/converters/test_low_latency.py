@@ -166,7 +166,12 @@ def test_evaluate_last_equals_mean_with_the_default_readout():
     model = keras.Sequential([keras.Input((6,)), L.Dense(10, activation="relu"), L.Dense(3)])
     x = inputs(60, 8, (6,))
     y = np.argmax(predict(model, x), -1)
+    # synapse="auto" has no synapse here: the readout is the mean since step 1
     snn = convert(model, calibration_data=x, timesteps=16, static_input=True)
+    ev = evaluate_timesteps(snn, (x, y), [3, 8, 16], verbose=0, mean_fraction=1.0)
+    assert ev.last == ev.mean
+    # with synapses the readout skips their warm-up: the mean of the last half
+    snn = convert(model, calibration_data=x, timesteps=16, static_input=True, synapse=0.005)
     ev = evaluate_timesteps(snn, (x, y), [3, 8, 16], verbose=0)  # mean_fraction 0.5
     assert ev.last == ev.mean
 
