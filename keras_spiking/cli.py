@@ -161,14 +161,14 @@ def _timesteps(text):
 
 
 def _synapse(text):
-    if text.lower() == "none":
-        return None
+    if text.lower() in ("none", "auto"):
+        return None if text.lower() == "none" else "auto"
     try:
         tau = float(text)
     except ValueError:
         tau = -1.0
     if not tau > 0 or tau == float("inf"):
-        raise argparse.ArgumentTypeError(f"a time constant in seconds > 0 or 'none', got {text!r}")
+        raise argparse.ArgumentTypeError(f"a time constant in seconds > 0, 'auto' or 'none', got {text!r}")
     return tau
 
 
@@ -381,9 +381,10 @@ def _parser():
                          default=True,
                          help="take (batch, *input_shape) and repeat it over the steps "
                               "(default); --no-static-input: inputs (batch, T, ...)")
-    convert.add_argument("--synapse", type=_synapse, default=0.005,
+    convert.add_argument("--synapse", type=_synapse, default="auto",
                          help="lowpass time constant after each spiking layer, seconds, "
-                              "or 'none' (default 0.005)")
+                              "'none', or 'auto' (convert's default: none before the "
+                              "running-mean readout for IF neurons, 5 ms for LIF)")
     convert.add_argument("--dt", type=float, default=0.001, help="step, seconds (0.001)")
     convert.add_argument("--percentile", type=float, default=99.9,
                          help="rate percentile that fires once per step (99.9)")

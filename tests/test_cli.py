@@ -157,6 +157,17 @@ def test_convert_writes_a_spiking_model_of_the_asked_steps(ann_files, tmp_path, 
     np.testing.assert_allclose(snn.predict(x, verbose=0), same.predict(x, verbose=0),
                                atol=1e-6)
     assert [p.name for p in tmp_path.iterdir()] == ["snn.keras"]  # no temporary left
+    # without --synapse: convert()'s own default; a time constant gives Lowpass layers
+    for flag, synapse in (((), "auto"), (("--synapse", "0.005"), 0.005)):
+        out = tmp_path / f"snn_{synapse}.keras"
+        code, _, err = run(capsys, "convert", ann_files / "ann.keras", "--calibration",
+                           ann_files / "x.npy", "--timesteps", 16, "-o", out, *flag)
+        assert code == 0, err
+        same = convert(keras.saving.load_model(ann_files / "ann.keras"), calibration_data=x,
+                       timesteps=16, static_input=True, synapse=synapse)
+        np.testing.assert_allclose(keras.saving.load_model(out).predict(x, verbose=0),
+                                   same.predict(x, verbose=0), atol=1e-6)
+    assert any(isinstance(l, L.Lowpass) for l in keras.saving.load_model(out).layers)
 
 
 def test_convert_refuses_bad_data_in_one_line_and_keeps_the_old_output(ann_files, tmp_path,
