@@ -85,8 +85,15 @@ from peers_conversion import LAYERS, readouts  # noqa: E402
 PEER_SCRIPT = os.path.join(common.HERE, "peers_conversion.py")
 
 
-#: our synapse (s): NengoDL's, for the same filtering on both sides
+#: our default synapse (s): NengoDL's, for the same filtering on both sides
+#: (``--synapse auto`` times convert's own default instead)
 SYNAPSE = 0.005
+
+
+def _synapse(text):
+    """``--synapse``: seconds, ``none`` or ``auto``."""
+    text = text.lower()
+    return None if text == "none" else text if text == "auto" else float(text)
 
 
 def build_ann():
@@ -121,13 +128,13 @@ def save_npz(path, **arrays):
     os.replace(tmp, path)
 
 
-def run_ours(ann, x_cal, x, y, x_time, timesteps, batch_size, repeats):
+def run_ours(ann, x_cal, x, y, x_time, timesteps, batch_size, repeats, synapse=SYNAPSE):
     """Accuracy (one run of the longest T) and timings at every T of our converter:
     at each T the ANN, the SNN on static input and the SNN on input tiled over T
     are timed interleaved, best of ``repeats`` passes each (``common.Timing``s of
     ``len(x_time)`` images)."""
     T_max = timesteps[-1]
-    snn = convert(ann, calibration_data=x_cal, synapse=SYNAPSE, timesteps=T_max,
+    snn = convert(ann, calibration_data=x_cal, synapse=synapse, timesteps=T_max,
                   static_input=True)
     with common.Clock() as clock:
         pred = predict_steps(snn, x, T_max, batch_size=batch_size,
@@ -139,9 +146,9 @@ def run_ours(ann, x_cal, x, y, x_time, timesteps, batch_size, repeats):
                   spikes_per_neuron_step=rate, timing={}, timing_tiled={}, ann_timing=[])
     ann_call = common.compiled_forward(ann)
     for T in timesteps:
-        static = convert(ann, calibration_data=x_cal, synapse=SYNAPSE, timesteps=T,
+        static = convert(ann, calibration_data=x_cal, synapse=synapse, timesteps=T,
                          static_input=True)
-        tiled = convert(ann, calibration_data=x_cal, synapse=SYNAPSE, timesteps=T)
+        tiled = convert(ann, calibration_data=x_cal, synapse=synapse, timesteps=T)
         tiled_call = common.compiled_forward(tiled)
         best = common.interleave({
             "ann": common.Batched(ann_call, x_time, batch_size),
@@ -225,6 +232,8 @@ def main(argv=None):
     common.add_peer_argument(parser, "kerasspiking")
     common.add_peer_argument(parser, "nengodl")
     parser.add_argument("--skip-nengodl", action="store_true")
+    parser.add_argument("--synapse", type=_synapse, default=SYNAPSE,
+                        help="our synapse: seconds, 'none' or 'auto' (default 0.005, NengoDL's)")
     parser.add_argument("--skip-kerasspiking", action="store_true")
     common.add_backend_argument(parser)
     args = parser.parse_args(argv)
@@ -275,10 +284,10 @@ def run(args):
     save_npz(os.path.join(workdir, "ann_weights.npz"), **weights)
     save_npz(os.path.join(workdir, "test_data.npz"), x=x_test, y=y_test, logits=logits)
 
-    print("\nours: converting with default settings and simulating", flush=True)
+    print(f"\nours: converting with synapse={args.synapse!r} and simulating", flush=True)
     x_time = x_test[:args.timing_images]
     ours = run_ours(ann, x_train[:1000], x_test, y_test, x_time, args.timesteps,
-                    args.batch_size, args.repeats)
+                    args.batch_size, args.repeats, synapse=args.synapse)
     common.print_load("after ours")
 
     peers = {}
