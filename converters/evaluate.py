@@ -135,37 +135,21 @@ def _check_timesteps(timesteps):
                    for t in timesteps})
 
 
-def _check_data(snn, data):
-    """``(x, y)`` as given, ``y`` flattened; refuses datasets, empty or unequal data."""
+def _join(numbers):
+    return " / ".join(str(n) for n in numbers)
+
+
+def _check_io_data(snn, data):
+    """``(xs, ys)``: one input array per input of ``snn``, one flat label array
+    per output (``data = (x, y)``, ``x`` and ``y`` lists when there are several);
+    refuses datasets, empty data and arrays of unequal lengths."""
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise TypeError(
             f"evaluate_timesteps: data must be a tuple (x, y) of static inputs "
             f"(n, *input_shape) and integer labels (n,), got {type(data).__name__}. For a "
             "tf.data.Dataset of (x, y) batches pass (np.concatenate([x for x, _ in ds]), "
-            "np.concatenate([y for _, y in ds]))."
-        )
-    x, y = data
-    y = np.asarray(y).reshape(-1)
-    if len(x) != len(y):
-        raise ValueError(f"evaluate_timesteps: {len(x)} inputs but {len(y)} labels.")
-    if len(x) == 0:
-        raise ValueError("evaluate_timesteps: data holds no samples (x has length 0); "
-                         "pass at least one input and label.")
-    static, _ = model_timesteps(snn)
-    shape = tuple(snn.inputs[0].shape[1 if static else 2:])
-    x = check_model_data("evaluate_timesteps", "the inputs x of data", x, [shape])[0]
-    return x, y
-
-
-def _check_io_data(snn, data):
-    """``(xs, ys)``: one input array per input of ``snn``, one flat label array
-    per output (``data = (x, y)``, ``x`` and ``y`` lists when there are several)."""
+            "np.concatenate([y for _, y in ds])).")
     n_in, n_out = len(snn.inputs), len(snn.outputs)
-    if n_in == 1 and n_out == 1:
-        x, y = _check_data(snn, data)
-        return [x], [y]
-    if not (isinstance(data, (tuple, list)) and len(data) == 2):
-        _check_data(snn, data)  # raises the TypeError
     x, y = data
     xs = _as_list(x) if n_in > 1 else [x]
     ys = _as_list(y) if n_out > 1 else [y]
@@ -176,16 +160,20 @@ def _check_io_data(snn, data):
             "with x a list of one array per input and y a list of one label array per "
             "output.")
     ys = [np.asarray(v).reshape(-1) for v in ys]
-    lengths = {len(v) for v in xs} | {len(v) for v in ys}
-    if len(lengths) != 1:
-        raise ValueError(f"evaluate_timesteps: the input and label arrays have different "
-                         f"lengths {sorted(lengths)}; give every array the same samples.")
-    if lengths == {0}:
+    lengths = [len(v) for v in xs + ys]
+    if len(set(lengths)) != 1:
+        raise ValueError(
+            f"evaluate_timesteps: {_join(lengths[:n_in])} inputs but "
+            f"{_join(lengths[n_in:])} labels "
+            "(the input and label arrays have different lengths); give every array the "
+            "same samples.")
+    if lengths[0] == 0:
         raise ValueError("evaluate_timesteps: data holds no samples (x has length 0); "
                          "pass at least one input and label.")
     static, _ = model_timesteps(snn)
     shapes = [tuple(i.shape[1 if static else 2:]) for i in snn.inputs]
-    return check_model_data("evaluate_timesteps", "the inputs x of data", xs, shapes), ys
+    return check_model_data("evaluate_timesteps", "the inputs x of data",
+                            xs if n_in > 1 else x, shapes), ys
 
 
 def _batches(snn, xs, steps, batch_size, verbose, reduce):
