@@ -82,13 +82,9 @@ def _input_scale(scale, passed, node):
     if isinstance(node, (nir.Conv1d, nir.Conv2d)):
         if channels is None or any(isinstance(p, nir.Flatten) for p in passed):
             return None
-        groups = int(getattr(node, "groups", 1) or 1)
-        out, per_group = weight.shape[0], weight.shape[1]
-        index = (np.arange(out)[:, None] // (out // groups)) * per_group \
-            + np.arange(per_group)[None, :]
-        if index.max() >= channels.size:
+        if int(getattr(node, "groups", 1) or 1) != 1 or channels.size != weight.shape[1]:
             return None
-        return channels[index].reshape(weight.shape[:2] + (1,) * (weight.ndim - 2))
+        return channels.reshape((1, -1) + (1,) * (weight.ndim - 2))
     if pooled:  # the per-channel factor over the pooled map the Flatten flattens
         flatten = next((p for p in passed if isinstance(p, nir.Flatten)), None)
         if flatten is None:

@@ -109,3 +109,18 @@ def test_dense_sites_stay_layer_wise_and_bad_option():
     assert not any(isinstance(l, L.Rescaling) for l in snn.layers)
     with pytest.raises(TypeError, match="channel_norm"):
         convert(model, calibration_data=x, channel_norm="yes")
+
+
+def test_channel_factors_fold_into_the_next_nir_weights():
+    nir = pytest.importorskip("nir")
+    from keras_spiking.converters import export_nir, import_nir
+
+    model, x = unbalanced_conv(L.Conv2D(3, 3, activation="relu")), images(8)
+    snn = convert(model, calibration_data=x, timesteps=8, static_input=True, reset="zero")
+    # the first site's factors go into the next Conv2d, any second's through Flatten
+    assert any(l.name.endswith("_channels") for l in snn.layers)
+    graph = export_nir(snn)
+    assert not any(isinstance(n, nir.Scale) for n in graph.nodes.values())
+    per_step = np.asarray(import_nir(graph)(np.repeat(x[:, None], 8, axis=1)))
+    running_mean = np.cumsum(per_step, 1) / np.arange(1, 9)[None, :, None]
+    np.testing.assert_allclose(running_mean, np.asarray(snn(x)), atol=1e-4)
