@@ -547,9 +547,12 @@ class Converter:
             return out if factors is None else self.scale_channels(out, 1.0 / factors, site)
         signal = self.timed(signal)
         layer = rules.spiking_layer(self, source, k, name, site)
+        if factors is not None:  # spikes of 1; each channel's value in one Rescaling
+            value = layer.amplitude / self.dt
+            layer = type(layer).from_config(dict(layer.get_config(), amplitude=self.dt))
         spikes = layer(signal.tensor)
-        if factors is not None:  # each channel's spikes back to its own value
-            spikes = self.scale_channels(Signal(spikes, True), 1.0 / factors, site).tensor
+        if factors is not None:
+            spikes = self.scale_channels(Signal(spikes, True), value / factors, site).tensor
         if source.family == "qcfs":  # its levels are spike counts: no synapse
             return Signal(spikes, True, spikes=spikes)
         synapse = self.synapse

@@ -21,9 +21,10 @@ site then fires its own ``p``-th percentile ``r_p,c`` once per step:
 homogeneous, so ``relu(s_c x) / s_c = relu(x)``: the converter multiplies the
 site's input current by ``s_c`` (folded into the kernel and bias of the
 Dense/Conv that computes it, when that is its only consumer, else a
-``Rescaling``) and its output by ``1 / s_c`` (a ``Rescaling`` after the
-neuron), so the mean output is unchanged and the neurons keep one scalar
-threshold ``1 / k``.
+``Rescaling``) and its output by ``1 / s_c``: the neuron sends spikes of 1
+(``amplitude = dt``) and a ``Rescaling`` after it multiplies channel ``c``'s
+by ``1 / (k s_c dt)`` (one multiply, as the amplitude was), so the mean
+output is unchanged and the neurons keep one scalar threshold ``1 / k``.
 
 ``Converter.calibrate(model)`` puts it together: ``check_calibration`` checks
 the data, ``Converter.probe`` builds the unscaled rate-mode graph up to every
