@@ -28,7 +28,9 @@ for LIF, which is not homogeneous, the time constants are divided by ``k``,
 which is exact where input scaling is not. ``k`` comes from
 ``scale_firing_rates`` and/or from data (``calibration_data``: the chosen
 percentile of each layer's rates is mapped to one spike per step, 1/dt Hz;
-``Converter.calibrate``).
+``Converter.calibrate``), and, in a ReLU feature map, each channel's
+(``channel_norm``: channel factors folded into the Dense/Conv before the
+neurons and a ``Rescaling`` after them; ``normalize.channel_factors``).
 
 ``mode="rate"`` builds the same graph with every neuron replaced by the rate
 activation it approximates (under the same scaling) and no synapses;
@@ -197,8 +199,9 @@ class Converter:
     """
 
     def __init__(self, *, dt=0.001, synapse="auto", scale_firing_rates=None, normalize=True,
-            percentile=99.9, channel_norm=True, calibration_data=None, swap_activations=None, max_pool="error",
-            initial_voltage=None, timesteps=None, static_input=False, stateful=False,
+            percentile=99.9, channel_norm=True, calibration_data=None, swap_activations=None,
+            max_pool="error", initial_voltage=None, timesteps=None, static_input=False,
+            stateful=False,
             batch_size=None, seed=None, mode="spike", spikes="binary", spike_bits=4,
             readout="mean", readout_fraction=None, reset="subtract"):
         owner = "convert"
