@@ -13,7 +13,8 @@ with BatchNormalization and a Conv1D over image rows.
     nice -n 10 python benchmarks/conversion_zoo.py            # 2 epochs on 20 000 images
     python benchmarks/conversion_zoo.py --quick               # 1 epoch on 5 000, 500 tested
 
-Options: --epochs, --train-size, --test-size, --only NAME [NAME ...].
+Options: --epochs, --train-size, --test-size, --only NAME [NAME ...],
+--no-channel-norm (one firing-rate scale per layer, the default before 2026-12-02).
 Accuracy only: no timing.
 """
 
@@ -94,8 +95,9 @@ ZOO = {f.__name__: f for f in (depthwise, separable, concatenate, global_pooling
                                residual_batchnorm, conv1d)}
 
 
-def measure(build, data, epochs, batch_size=64):
-    """(ANN accuracy, {T: SNN accuracy at the last step}) of one architecture."""
+def measure(build, data, epochs, batch_size=64, **options):
+    """(ANN accuracy, {T: SNN accuracy at the last step}) of one architecture;
+    ``options`` go to ``convert``."""
     (x_train, y_train), test = data
     keras.utils.set_random_seed(0)
     model = build()
@@ -105,7 +107,7 @@ def measure(build, data, epochs, batch_size=64):
     model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0)
     ann = float(model.evaluate(*test, batch_size=500, verbose=0)[1])
     snn = convert(model, calibration_data=x_train[:1000], timesteps=max(TIMESTEPS),
-                  static_input=True)
+                  static_input=True, **options)
     return ann, evaluate_timesteps(snn, test, TIMESTEPS, verbose=0).last
 
 
@@ -125,12 +127,16 @@ def main(argv=None):
     common.add_data_arguments(parser, epochs=2, train_size=20000, test_size=2000,
                               quick_test=500)
     parser.add_argument("--only", nargs="+", choices=sorted(ZOO), default=None)
+    parser.add_argument("--no-channel-norm", dest="channel_norm", action="store_false",
+                        help="convert(channel_norm=False): one rate scale per layer")
     args = common.quick(parser.parse_args(argv))
     common.print_load("load average at start")
     data = common.fashion_mnist(args.train_size, args.test_size)
-    results = {name: measure(ZOO[name], data, args.epochs) for name in args.only or ZOO}
+    results = {name: measure(ZOO[name], data, args.epochs, channel_norm=args.channel_norm)
+               for name in args.only or ZOO}
+    norm = "" if args.channel_norm else " but channel_norm=False"
     print(f"\n{args.epochs} epoch(s) on {len(data[0][0])} images, {len(data[1][0])} test "
-          "images; convert with the defaults; last-step readout; p = pp vs the ANN")
+          f"images; convert with the defaults{norm}; last-step readout; p = pp vs the ANN")
     print(table(results))
     common.print_load("load average at end")
 

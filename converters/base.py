@@ -90,12 +90,16 @@ class Signal:
     while a following BatchNormalization may still be folded into it.
     ``spikes`` is the neuron output before the synapse, when ``tensor`` is a
     spiking neuron site's synapse output (``max_pool="spike"`` pools it).
+    ``producer`` is the copied Dense/Conv layer whose output this is (a folded
+    BatchNormalization included) when nothing else uses that output: a
+    neuron site may fold its channel factors into it (``channel_norm``).
     """
 
     tensor: object
     timed: bool
     linear: object = None
     spikes: object = None
+    producer: object = None
 
 
 @dataclasses.dataclass(frozen=True)

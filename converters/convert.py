@@ -28,7 +28,9 @@ for LIF, which is not homogeneous, the time constants are divided by ``k``,
 which is exact where input scaling is not. ``k`` comes from
 ``scale_firing_rates`` and/or from data (``calibration_data``: the chosen
 percentile of each layer's rates is mapped to one spike per step, 1/dt Hz;
-``Converter.calibrate``).
+``Converter.calibrate``), and, in a ReLU feature map, each channel's
+(``channel_norm``: channel factors folded into the Dense/Conv before the
+neurons and a ``Rescaling`` after them; ``normalize.channel_factors``).
 
 ``mode="rate"`` builds the same graph with every neuron replaced by the rate
 activation it approximates (under the same scaling) and no synapses;
@@ -54,7 +56,14 @@ from keras_spiking.validation import (
 )
 
 from . import rules
-from .normalize import check_calibration, site_rates, site_scales, zero_reset_threshold
+from .rules import fold_batch_norm
+from .normalize import (
+    channel_factors,
+    check_calibration,
+    site_rates,
+    site_scales,
+    zero_reset_threshold,
+)
 from .base import (  # noqa: F401 (re-exported: the converter's public names)
     ConversionError,
     NeuronSource,
@@ -113,6 +122,13 @@ class Converter:
         normalize: when True (default) and ``calibration_data`` is given, each
             neuron layer's ``percentile``-th rate is mapped to 1/dt.
         percentile: percentile of the positive rates used by ``normalize``.
+        channel_norm: when True (default) and ``normalize`` applies, each
+            channel of a ReLU feature map (a Conv site; Dense sites stay
+            layer-wise) fires its own ``percentile``-th rate once per step:
+            threshold ``1 / (s_c k)`` in effect, with the site's input current
+            multiplied by ``s_c`` (folded into the Dense/Conv before it when
+            possible) and its output by ``1 / s_c`` (a ``Rescaling``), so the
+            mean output is unchanged (``normalize.channel_factors``).
         calibration_data: array of inputs shaped like the model's input
             (without a time axis), e.g. 1000 training images.
         swap_activations: dict {activation (name, function or layer class):
@@ -183,8 +199,9 @@ class Converter:
     """
 
     def __init__(self, *, dt=0.001, synapse="auto", scale_firing_rates=None, normalize=True,
-            percentile=99.9, calibration_data=None, swap_activations=None, max_pool="error",
-            initial_voltage=None, timesteps=None, static_input=False, stateful=False,
+            percentile=99.9, channel_norm=True, calibration_data=None, swap_activations=None,
+            max_pool="error", initial_voltage=None, timesteps=None, static_input=False,
+            stateful=False,
             batch_size=None, seed=None, mode="spike", spikes="binary", spike_bits=4,
             readout="mean", readout_fraction=None, reset="subtract"):
         owner = "convert"
@@ -202,6 +219,8 @@ class Converter:
         self.normalize = check_bool(owner, "normalize", normalize)
         self.percentile = float(check_number(owner, "percentile", percentile,
                                              low=0, high=100, low_open=True))
+        self.channel_norm = check_bool(owner, "channel_norm", channel_norm)
+        self.channel_scales = {}  # site -> channel factors s_c (calibrate; channel_norm)
         self.calibration_data = calibration_data
         self.swap_activations = {}
         for key, target in (swap_activations or {}).items():
@@ -310,7 +329,7 @@ class Converter:
         if not isinstance(model, keras.Model):
             raise TypeError(f"convert: expected a keras.Model, got {type(model).__name__}.")
         functional_graph(model, OWNER, ConversionError)
-        scales = {}
+        scales, self.channel_scales = {}, {}
         if self.normalize and self.calibration_data is not None:
             scales = self.calibrate(model)
         inputs, outputs = self._build(model, self.mode, scales, self.static_input)
@@ -350,9 +369,19 @@ class Converter:
             return {}
         rates = site_rates(probe, sources, arrays)
         scales = site_scales(rates, self.percentile, self.dt)
-        if self.reset == "zero":
+        self.channel_scales = {}
+        if self.channel_norm:
+            for site, r in rates.items():
+                source = sources[site]
+                if source.family == "relu" and self.target_of(source) == "if":
+                    factors = channel_factors(r, self.percentile)
+                    if factors is not None and not np.allclose(factors, 1.0):
+                        self.channel_scales[site] = factors
+        if self.reset == "zero":  # fitted to the rates as the (channel-scaled) neurons see them
             self.zero_reset_factors = {
-                site: zero_reset_threshold(r, self.rate_scale(site) * scales[site], self.dt)
+                site: zero_reset_threshold(
+                    (r * self.channel_scales.get(site, 1.0))[r > 0],
+                    self.rate_scale(site) * scales[site], self.dt)
                 for site, r in rates.items() if sources[site].family == "relu"}
         return scales
 
@@ -366,7 +395,11 @@ class Converter:
         and ``{site name: NeuronSource}`` in the order of its outputs;
         ``(None, {})`` when there is no neuron site.
         """
-        inputs, _ = self._build(model, "rate", {}, static=True)
+        channel_scales, self.channel_scales = self.channel_scales, {}
+        try:
+            inputs, _ = self._build(model, "rate", {}, static=True)
+        finally:
+            self.channel_scales = channel_scales
         sites = dict(self.sites)
         if not sites:
             return None, {}
@@ -413,7 +446,8 @@ class Converter:
         outputs = self.convert_node(call.layer, inputs)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         # a linear output used more than once cannot take a BatchNorm folded in
-        return [dataclasses.replace(y, linear=None) if y.linear is not None and uses != 1
+        return [dataclasses.replace(y, linear=None, producer=None) if uses != 1
+                and (y.linear is not None or y.producer is not None)
                 else y for y, uses in zip(outputs, call.uses)]
 
     def convert_node(self, layer, inputs):
@@ -506,19 +540,39 @@ class Converter:
         target = self.target_of(source)
         k = self.rate_scale(site) * self.scales.get(site, 1.0)
         self.sites[site] = (signal, source, target)
+        factors = self.channel_scales.get(site) if target == "if" else None
+        if factors is not None:
+            signal = self.scale_channels(signal, factors, site)
         name = self.unique(f"{site}_neuron")
         if target == "rate" or self.mode_now == "rate":
             layer = rules.rate_layer(source, k, name)
-            return self.apply(layer, signal, copy=False)
+            out = self.apply(layer, signal, copy=False)
+            return out if factors is None else self.scale_channels(out, 1.0 / factors, site)
         signal = self.timed(signal)
         layer = rules.spiking_layer(self, source, k, name, site)
+        if factors is not None:  # spikes of 1; each channel's value in one Rescaling
+            value = layer.amplitude / self.dt
+            layer = type(layer).from_config(dict(layer.get_config(), amplitude=self.dt))
         spikes = layer(signal.tensor)
+        if factors is not None:
+            spikes = self.scale_channels(Signal(spikes, True), value / factors, site).tensor
         if source.family == "qcfs":  # its levels are spike counts: no synapse
             return Signal(spikes, True, spikes=spikes)
         synapse = self.synapse
         if self.auto and source.family == "lif":  # see auto_synapse
             synapse = self._check_synapse(AUTO_TAU)
         return Signal(self.synapse_of(spikes, site, synapse), True, spikes=spikes)
+
+    def scale_channels(self, signal, factors, site):
+        """``signal`` times the per-channel (last axis) ``factors``: folded into
+        the kernel and bias of its ``producer`` when it has one (``Signal``), else
+        through a ``Rescaling``."""
+        factors = np.asarray(factors, "float32")
+        if signal.producer is not None:
+            fold_batch_norm(signal.producer, factors, np.zeros_like(factors))
+            return dataclasses.replace(signal, producer=None, linear=None)
+        layer = keras.layers.Rescaling(factors, name=self.unique(f"{site}_channels"))
+        return self.apply(layer, signal, fold=False, copy=False)
 
     def trace(self, signal, site):
         """``signal`` as a filtered trace for a max over it (``max_pool="max"``):

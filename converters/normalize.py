@@ -9,10 +9,27 @@ the most a binary-spiking neuron can. Each spike's value is divided by ``k``,
 so the layer's mean output is unchanged (see ``rules``). A percentile rather
 than the maximum keeps a few outliers from making every other neuron slow.
 
+Channel-wise normalisation (``convert(channel_norm=True)``, the default; as
+Spiking-YOLO's channel-norm, Kim et al. 2020): in a feature map (a site with
+channels on its last axis and at least one spatial axis) the channels' rates
+can differ by a large factor, and one percentile for the whole layer leaves
+the quiet channels firing a few spikes in the whole run (a 3x3 depthwise
+kernel averages too few of them to hide it). Each channel ``c`` of a ReLU
+site then fires its own ``p``-th percentile ``r_p,c`` once per step:
+``k_c = 1 / (r_p,c * dt) = s_c * k`` with ``s_c = r_p / r_p,c``
+(``channel_factors``; 1 for a channel that never fires). ReLU is positively
+homogeneous, so ``relu(s_c x) / s_c = relu(x)``: the converter multiplies the
+site's input current by ``s_c`` (folded into the kernel and bias of the
+Dense/Conv that computes it, when that is its only consumer, else a
+``Rescaling``) and its output by ``1 / s_c``: the neuron sends spikes of 1
+(``amplitude = dt``) and a ``Rescaling`` after it multiplies channel ``c``'s
+by ``1 / (k s_c dt)`` (one multiply, as the amplitude was), so the mean
+output is unchanged and the neurons keep one scalar threshold ``1 / k``.
+
 ``Converter.calibrate(model)`` puts it together: ``check_calibration`` checks
 the data, ``Converter.probe`` builds the unscaled rate-mode graph up to every
-neuron site's input current, and ``site_scales`` turns the measured rates
-into the scales.
+neuron site's input current, and ``site_scales`` / ``channel_factors`` turn
+the measured rates into the scales.
 """
 
 import warnings
@@ -44,10 +61,12 @@ def check_calibration(model, data):
 
 
 def site_rates(probe, sources, arrays):
-    """Per neuron site, its positive rates (Hz, at ``k = 1``) on the calibration
-    ``arrays``: ``probe`` maps them to the input current of each site
-    (``Converter.probe``), ``sources`` is ``{site: NeuronSource}`` in the probe's
-    output order."""
+    """Per neuron site, its rates (Hz, at ``k = 1``, zeros included) on the
+    calibration ``arrays`` as a 2-D array ``(values, channels)``: ``channels``
+    is the last axis of a feature map (a site of rank >= 2 without the batch),
+    1 otherwise (a Dense site's units are not channels). ``probe`` maps the
+    arrays to the input current of each site (``Converter.probe``), ``sources``
+    is ``{site: NeuronSource}`` in the probe's output order."""
     names = list(sources)
     rates = {n: [] for n in names}
     count = arrays[0].shape[0]
@@ -56,8 +75,9 @@ def site_rates(probe, sources, arrays):
         outs = probe(batch if len(batch) > 1 else batch[0], training=False)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         for name, current in zip(names, outs):
-            r = base_rate(sources[name], keras.ops.convert_to_numpy(current))
-            rates[name].append(r[r > 0])
+            r = np.asarray(base_rate(sources[name], keras.ops.convert_to_numpy(current)),
+                           "float32")
+            rates[name].append(r.reshape(-1, r.shape[-1]) if r.ndim >= 3 else r.reshape(-1, 1))
     return {name: np.concatenate(rates[name]) for name in names}
 
 
@@ -66,7 +86,8 @@ def site_scales(rates, percentile, dt):
     ``percentile``-th of the site's positive ``rates`` (``site_rates``). A site
     that never fires keeps ``k = 1`` (with a warning)."""
     scales = {}
-    for name, positive in rates.items():
+    for name, r in rates.items():
+        positive = r[r > 0]
         if positive.size == 0:
             warnings.warn(f"convert: neuron layer '{name}' never fires on the "
                           "calibration data; its firing-rate scale is left at 1.",
@@ -76,6 +97,26 @@ def site_scales(rates, percentile, dt):
         r_p = float(np.percentile(positive, percentile))
         scales[name] = 1.0 / (r_p * dt)
     return scales
+
+
+def channel_factors(rates, percentile):
+    """The channel factors ``s_c = r_p / r_p,c`` of one site's ``rates``
+    (``(values, channels)``, from ``site_rates``): ``r_p`` the ``percentile``-th
+    of all its positive rates, ``r_p,c`` that of channel ``c``'s; with
+    ``k_c = s_c k`` each channel's ``percentile``-th rate fires once per step.
+    A channel that never fires keeps 1. None when there is one channel or no
+    positive rate (nothing to balance)."""
+    positive = rates[rates > 0]
+    if rates.shape[1] < 2 or positive.size == 0:
+        return None
+    r_p = float(np.percentile(positive, percentile))
+    factors = np.ones(rates.shape[1], "float64")
+    for c in range(rates.shape[1]):
+        column = rates[:, c]
+        column = column[column > 0]
+        if column.size:
+            factors[c] = r_p / float(np.percentile(column, percentile))
+    return factors
 
 
 #: the threshold factors ``zero_reset_threshold`` tries

@@ -168,6 +168,7 @@ class LinearRule(Rule):
         copy = converter.clone(layer, activation="linear", use_bias=True)
         out = converter.apply(copy, inputs[0], weights=weights, fold=fold, copy=False)
         activation = layer.get_config().get("activation", "linear")
+        out = dataclasses.replace(out, producer=copy)
         if _linear_only(activation):
             return dataclasses.replace(out, linear=copy)
         return converter.activation(out, layer.activation, layer.name, layer)
@@ -257,6 +258,7 @@ class LeakyReLURule(Rule):
 def leaky_pair(converter, signal, slope, site):
     """``relu(x) - slope * relu(-x)`` from two IF neuron sites (rate-exact)."""
     source = dataclasses.replace(RELU, key="leaky_relu")
+    signal = dataclasses.replace(signal, producer=None)  # used twice: nothing to fold into
     positive = converter.neuron(signal, source, site)
     flipped = converter.apply(keras.layers.Rescaling(-1.0, name=f"{site}_flip"),
                               signal, fold=False, copy=False)

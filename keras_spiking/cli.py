@@ -226,8 +226,8 @@ def _convert(args):
     x = _inputs_for(model, x[:args.calibration_size], args.calibration)
     options = dict(calibration_data=x, timesteps=args.timesteps,
                    static_input=args.static_input, synapse=args.synapse, dt=args.dt,
-                   percentile=args.percentile, spikes=args.spikes, max_pool=args.max_pool,
-                   readout=args.readout)
+                   percentile=args.percentile, channel_norm=args.channel_norm,
+                   spikes=args.spikes, max_pool=args.max_pool, readout=args.readout)
     bar = keras.utils.Progbar(3)  # calibrate and convert, verify, save
     try:
         snn = convert(model, **options)
@@ -388,6 +388,8 @@ def _parser():
     convert.add_argument("--dt", type=float, default=0.001, help="step, seconds (0.001)")
     convert.add_argument("--percentile", type=float, default=99.9,
                          help="rate percentile that fires once per step (99.9)")
+    convert.add_argument("--no-channel-norm", dest="channel_norm", action="store_false",
+                         help="one rate scale per layer, not per channel of a feature map")
     convert.add_argument("--spikes", choices=("binary", "graded"), default="binary")
     convert.add_argument("--max-pool", choices=("error", "avg", "max", "spike"),
                          default="error", help="how max pooling is converted")

@@ -18,8 +18,11 @@ nir = load_nir()
 
 
 def fold_scales(nodes, edges):
-    """Fold a uniform Scale into the Affine/Linear/Conv after it (through Flatten and
-    pooling), so that spikes reach the weights as 0/1. Returns ``(nodes, edges)``."""
+    """Fold a Scale into the Affine/Linear/Conv after it (through Flatten and
+    pooling), so that spikes reach the weights as 0/1: a Scale followed by a Scale
+    becomes one; a uniform Scale multiplies the weights; a per-element one (a
+    converter's channel factors, ``convert(channel_norm=True)``) multiplies the
+    weights' input columns (``_input_scale``). Returns ``(nodes, edges)``."""
     while True:
         out_edges = collections.defaultdict(list)
         in_edges = collections.defaultdict(list)
@@ -30,23 +33,70 @@ def fold_scales(nodes, edges):
             if not isinstance(node, nir.Scale) or len(out_edges[name]) != 1 or len(
                 in_edges[name]) != 1:
                 continue
-            values = np.unique(node.scale)
-            if values.size != 1:
-                continue
             target = out_edges[name][0]
-            while (isinstance(nodes[target], (nir.Flatten, nir.AvgPool2d, nir.SumPool2d))
-                   and len(in_edges[target]) == 1 and len(out_edges[target]) == 1):
-                target = out_edges[target][0]
-            weighted = (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d)
-            if not isinstance(nodes[target], weighted) or len(in_edges[target]) != 1:
-                continue
-            nodes[target].weight = nodes[target].weight * values[0]
+            if isinstance(nodes[target], nir.Scale) and len(in_edges[target]) == 1:
+                nodes[target].scale = nodes[target].scale * node.scale
+            else:
+                scale, passed = np.asarray(node.scale), []
+                while (isinstance(nodes[target], (nir.Flatten, nir.AvgPool2d, nir.SumPool2d))
+                       and len(in_edges[target]) == 1 and len(out_edges[target]) == 1):
+                    passed.append(nodes[target])
+                    target = out_edges[target][0]
+                weighted = (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d)
+                if not isinstance(nodes[target], weighted) or len(in_edges[target]) != 1:
+                    continue
+                factor = _input_scale(scale, passed, nodes[target])
+                if factor is None:
+                    continue
+                nodes[target].weight = nodes[target].weight * factor
             (source,) = in_edges[name]
             edges = [(source if a == name else a, b) for a, b in edges if b != name]
             del nodes[name]
             break
         else:
             return nodes, edges
+
+
+def _per_channel(scale):
+    """The channel (first, NIR) axis of ``scale`` when it is constant over the
+    others, else None."""
+    scale = np.asarray(scale)
+    if scale.ndim < 2:
+        return None
+    channels = scale.reshape(scale.shape[0], -1)
+    return channels[:, 0] if np.all(channels == channels[:, :1]) else None
+
+
+def _input_scale(scale, passed, node):
+    """The factor (broadcast against ``node.weight``) that moves a Scale of
+    ``scale`` (NIR order) through the Flatten/pooling nodes ``passed`` into the
+    input columns of ``node``; None when it cannot be moved."""
+    values = np.unique(scale)
+    if values.size == 1:
+        return values[0]
+    weight = np.asarray(node.weight)
+    pooled = any(not isinstance(p, nir.Flatten) for p in passed)
+    channels = _per_channel(scale)
+    if pooled and channels is None:
+        return None  # a pool averages elements of different scales
+    if isinstance(node, (nir.Conv1d, nir.Conv2d)):
+        if channels is None or any(isinstance(p, nir.Flatten) for p in passed):
+            return None
+        if int(getattr(node, "groups", 1) or 1) != 1 or channels.size != weight.shape[1]:
+            return None
+        return channels.reshape((1, -1) + (1,) * (weight.ndim - 2))
+    if pooled:  # the per-channel factor over the pooled map the Flatten flattens
+        flatten = next((p for p in passed if isinstance(p, nir.Flatten)), None)
+        if flatten is None:
+            return None
+        shape = tuple(np.asarray(flatten.input_type["input"]).astype(int))
+        if not shape or shape[0] != channels.size:
+            return None
+        scale = np.broadcast_to(channels.reshape((-1,) + (1,) * (len(shape) - 1)), shape)
+    flat = np.asarray(scale).reshape(-1)
+    if weight.ndim != 2 or flat.size != weight.shape[1]:
+        return None
+    return flat[None, :]
 
 
 def inline_subgraphs(graph):

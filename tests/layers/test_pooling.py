@@ -99,9 +99,15 @@ def test_converter_pools_spikes_before_the_synapse():
     assert len(pools) == 1
     probe = keras.Model(snn.input, pools[0].output)
     pooled = np.asarray(probe(x))
-    neuron = pools[0]._inbound_nodes[0].input_tensors[0]._keras_history.operation
-    spike = np.float32(neuron.amplitude / neuron.dt)  # Nengo: amplitude / dt per spike
-    assert set(np.unique(pooled)) <= {0.0, spike}
+    source = pools[0]._inbound_nodes[0].input_tensors[0]._keras_history.operation
+    if isinstance(source, L.Rescaling):  # channel_norm: spikes of 1 times each channel's value
+        neuron = source._inbound_nodes[0].input_tensors[0]._keras_history.operation
+        assert neuron.amplitude == neuron.dt
+        spike = np.broadcast_to(np.asarray(source.scale, "float32"), pooled.shape[-1:])
+    else:  # Nengo: amplitude / dt per spike
+        spike = np.full(pooled.shape[-1:], source.amplitude / source.dt, "float32")
+    for c in range(pooled.shape[-1]):
+        assert set(np.unique(pooled[..., c])) <= {0.0, spike[c]}
     assert pooled.any()
 
 
