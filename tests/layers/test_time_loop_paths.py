@@ -150,7 +150,7 @@ HOISTED = {  # layers whose gain and/or amplitude leave the loop
 }
 
 
-@pytest.mark.parametrize("steps", [9, 80])  # unrolled and scanned
+@pytest.mark.parametrize("steps", [9, 130])  # unrolled and scanned (> MAX_UNROLL)
 @pytest.mark.parametrize("name", sorted(HOISTED))
 def test_hoisted_gain_and_amplitude_give_the_same_numbers(name, steps):
     layer = HOISTED[name]()
@@ -184,3 +184,35 @@ def test_hoist_keeps_the_gain_where_the_step_needs_the_raw_input():
         assert d_loop.gain == d.gain and x == 2.0
         if d.recurrent is not None:  # the fed-back spikes are the unscaled ones
             assert amplitude is None and d_loop.amplitude == 3.0
+
+
+@pytest.mark.parametrize("chunk", [4, 7])  # 7 leaves a last partial chunk of 30 steps
+def test_chunked_loop_gives_the_plain_loops_numbers(chunk, monkeypatch):
+    """A long static time axis scanned in unrolled chunks (``timeloop.CHUNK``) gives
+    the one-step-per-iteration loop's spikes, final states and input gradients."""
+    import tensorflow as tf  # noqa: F401 (skipped below on other backends)
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("chunks are the TensorFlow loop's; JAX passes them to lax.scan")
+    monkeypatch.setattr(timeloop, "MAX_UNROLL", 16)
+    x = tf.constant(np.random.default_rng(5).uniform(-1, 3, (3, 37, 4)).astype("float32"))
+    results = {}
+    for name, size in (("plain", None), ("chunked", chunk)):
+        monkeypatch.setattr(timeloop, "CHUNK", size)
+        layer = SpikingLIF(amplitude=0.01)
+        layer.build(x.shape)
+        lif = layer.step_function(x)
+
+        def step(x_t, states):  # two outputs per step: spikes and voltage
+            spikes, states = lif(x_t, states)
+            return (spikes, states[0]), states
+
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            (spikes, voltage), state = scan_time(step, x, layer.initial_state(x))
+            loss = tf.reduce_sum(voltage * np.arange(37, dtype="float32")[:, None])
+        results[name] = (spikes, voltage, *state, tape.gradient(loss, x))
+    assert np.asarray(results["plain"][0]).sum() > 0
+    assert results["chunked"][0].shape == (3, 37, 4)
+    for a, b in zip(results["chunked"], results["plain"]):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
