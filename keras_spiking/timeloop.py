@@ -10,10 +10,10 @@ import keras
 from keras import ops
 
 #: Longest static time axis that is unrolled on TensorFlow; longer (or unknown)
-#: ones use a symbolic loop. The converted 3-conv SNN at T = 120 ran 1.19-1.24x
-#: the images/s unrolled than with the while loop (1.29-1.35x per CPU-second)
-#: and built no slower (2.8-5.0 s vs 4.8-6.0 s, first call; A/B under load
-#: average 4-5, 2026-12-02, benchmarks/conversion.py --loop-ab).
+#: ones use a symbolic loop. The converted 3-conv SNN at T = 120 ran 1.19-1.30x
+#: the images/s unrolled than with the while loop (1.26-1.35x per CPU-second)
+#: and its first call took no longer (2.8-5.0 s vs 4.5-6.0 s); A/B under load
+#: average 4-5, 2026-12-02, ``benchmarks/conversion_vs_peers.py --loop-ab``.
 MAX_UNROLL = 128
 
 #: The same limit on JAX, whose jit hands the unrolled loop to XLA: compiling

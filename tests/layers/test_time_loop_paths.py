@@ -216,3 +216,61 @@ def test_chunked_loop_gives_the_plain_loops_numbers(chunk, monkeypatch):
     assert results["chunked"][0].shape == (3, 37, 4)
     for a, b in zip(results["chunked"], results["plain"]):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def _if_model(x_shape, steps, **kwargs):
+    inp = keras.Input(x_shape)
+    layer = SpikingIF(**kwargs)
+    return keras.Model(inp, layer(keras_spiking.layers.RepeatTime(steps)(inp))), layer
+
+
+@pytest.mark.parametrize("initial_voltage", ["zeros", "half", "uniform"])
+def test_constant_input_closed_form_equals_the_loop_on_exact_sums(initial_voltage,
+                                                                  monkeypatch):
+    """Dyadic inputs and threshold (every sum exact in float32): the closed form
+    (``SpikingIF(constant_input=True)``) gives the loop's spikes bit for bit,
+    including saturated (input > threshold / dt) and negative currents."""
+    calls = []
+    original = neurons.constant_input_spikes
+    monkeypatch.setattr(neurons, "constant_input_spikes",
+                        lambda *a: calls.append(1) or original(*a))
+    x = _dyadic((5, 9))
+    kwargs = dict(threshold=0.75, amplitude=0.5, dt=0.5, initial_voltage=initial_voltage,
+                  seed=2)
+    outs = {}
+    for constant in (False, True):
+        model, layer = _if_model((9,), 40, constant_input=constant, **kwargs)
+        if initial_voltage == "uniform":  # dyadic draws, so that sums stay exact
+            layer.voltage0.assign(np.round(np.asarray(layer.voltage0) * 16) / 16)
+        outs[constant] = model.predict(x, verbose=0)
+    assert calls  # the closed form ran
+    assert outs[False].sum() > 0 and (outs[False][:, -1] == 0).any()  # spikes and silence
+    np.testing.assert_array_equal(outs[True], outs[False])
+
+
+def test_constant_input_closed_form_is_within_one_spike_of_the_loop():
+    """Generic floats: spikes may move by one step where rounding differs, the
+    count after every step stays within one spike of the loop's."""
+    x = np.random.default_rng(3).uniform(-0.2, 0.9, (8, 50)).astype("float32")
+    outs = [_if_model((50,), 60, constant_input=c, threshold=0.0006, amplitude=0.0006,
+                       initial_voltage="half")[0].predict(x, verbose=0) for c in (False, True)]
+    counts = [np.cumsum(o, axis=1) / (0.0006 / 0.001) for o in outs]
+    assert counts[0][:, -1].sum() > 1000
+    assert np.abs(counts[1] - counts[0]).max() <= 1 + 1e-3
+    assert np.mean(outs[0] != outs[1]) < 1e-3
+
+
+def test_constant_input_keeps_the_loop_where_the_closed_form_does_not_apply():
+    """Graded spikes, reset to zero, return_state: the loop runs (same numbers)."""
+    x = np.random.default_rng(4).uniform(0, 3, (3, 6)).astype("float32")
+    for kwargs in (dict(graded=True, max_spikes=3), dict(reset="zero")):
+        outs = [_if_model((6,), 12, constant_input=c, dt=0.5, **kwargs)[0].predict(
+            x, verbose=0) for c in (False, True)]
+        np.testing.assert_array_equal(outs[1], outs[0])
+    layer = SpikingIF(constant_input=True, return_state=True, dt=0.5)
+    spikes, (v,) = layer(keras.ops.convert_to_tensor(np.repeat(x[:, None], 12, axis=1)))
+    assert spikes.shape == (3, 12, 6) and v.shape == (3, 6)
+    config = SpikingIF(constant_input=True).get_config()
+    assert SpikingIF.from_config(config).constant_input is True
+    with pytest.raises(TypeError, match="constant_input must be True or False"):
+        SpikingIF(constant_input="yes")
