@@ -545,8 +545,8 @@ def constant_input_spikes(d, x, steps):
     takes ``v0 + t a`` at once, so where the voltage comes within float rounding
     of a multiple of the threshold a spike may come one step earlier or later
     (the count after each step then differs by one, never more); with exactly
-    representable sums the two agree bit for bit. Returns ``(batch, steps, ...)``
-    spikes times ``amplitude``.
+    representable sums the two agree bit for bit; NaN inputs give NaN spikes and
+    infinite ones the loop's. Returns ``(batch, steps, ...)`` spikes times ``amplitude``.
     """
     a = _scaled(d.gain, x)
     t = ops.reshape(ops.arange(1, steps + 1, dtype=a.dtype), (1, steps) + (1,) * (len(a.shape) - 1))
@@ -554,6 +554,7 @@ def constant_input_spikes(d, x, steps):
     if not _is(d.initial_voltage, 0):
         u = u + ops.cast(d.initial_voltage, a.dtype)
     count = ops.minimum(t, ops.maximum(ops.ceil(u / d.threshold) - 1.0, 0.0))
+    count = ops.where(ops.isnan(u), u, count)  # NaN shows, as ``heaviside``'s (XLA's max drops it)
     before = ops.concatenate([ops.zeros_like(count[:, :1]), count[:, :-1]], axis=1)
     spikes = count - before
     return spikes if _is(d.amplitude, 1) else spikes * d.amplitude

@@ -274,3 +274,12 @@ def test_constant_input_keeps_the_loop_where_the_closed_form_does_not_apply():
     assert SpikingIF.from_config(config).constant_input is True
     with pytest.raises(TypeError, match="constant_input must be True or False"):
         SpikingIF(constant_input="yes")
+
+
+def test_constant_input_closed_form_keeps_non_finite_inputs_visible():
+    """NaN gives NaN spikes (as the loop's heaviside), +inf fires every step, -inf never."""
+    x = np.array([[np.nan, 1.0, np.inf, -np.inf]], "float32")
+    outs = [_if_model((4,), 5, constant_input=c, dt=0.5)[0].predict(x, verbose=0)
+            for c in (False, True)]
+    np.testing.assert_array_equal(outs[1], outs[0])  # NaN == NaN for assert_array_equal
+    assert np.isnan(outs[1][0, :, 0]).all() and (outs[1][0, :, 2] == 2.0).all()
