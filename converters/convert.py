@@ -168,7 +168,7 @@ class Converter:
             neurons fed the static input (binary spikes, reset by subtraction,
             not stateful) compute their spikes in closed form instead of a loop
             over time (``SpikingIF(constant_input=True)``): the converted 3-conv
-            reference CNN ran 1.32-1.34x faster at T = 30 and 120 (A/B under
+            reference CNN ran 1.32-1.35x faster at T = 30 and 120 (A/B under
             load, README Speed). A spike may move by one step where the voltage sits within
             float rounding of a threshold (the loop sums step by step); False
             keeps the loop, bit for bit.
