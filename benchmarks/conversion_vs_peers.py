@@ -9,7 +9,8 @@ by ``--kerasspiking-python`` / ``--nengodl-python`` or by environment variables:
     nice -n 10 python benchmarks/conversion_vs_peers.py
     nice -n 10 python benchmarks/conversion_vs_peers.py --pixels raw
 
-Our time loops A/B (``--loop-ab``: while loop, unrolled chunks, fully unrolled; no peers):
+Our time loops A/B (``--loop-ab``: while loop, unrolled chunks, fully unrolled, closed form
+for the first layer; no peers):
 
     nice -n 10 python benchmarks/conversion_vs_peers.py --loop-ab --synapse auto --timesteps 120
 
@@ -166,27 +167,30 @@ def run_ours(ann, x_cal, x, y, x_time, timesteps, batch_size, repeats, synapse=S
     return result
 
 
-#: ``--loop-ab`` contenders: name -> (the unroll limit, timeloop.CHUNK)
-LOOPS = {"while loop": (1, None), "chunks of 16": (1, 16), "chunks of 32": (1, 32),
-         "unrolled": (10 ** 6, None)}
+#: ``--loop-ab`` contenders: name -> (the unroll limit, timeloop.CHUNK, closed_form)
+LOOPS = {"while loop": (1, None, False), "chunks of 16": (1, 16, False),
+         "chunks of 32": (1, 32, False), "unrolled": (10 ** 6, None, False),
+         "closed form": (10 ** 6, None, True)}
 
 
 def loop_ab(ann, x_cal, x_time, timesteps, batch_size, repeats, synapse):
     """Our SNN at each T with each time loop of ``LOOPS`` (the whole network's
-    neurons stepped one step per while-loop iteration, in unrolled chunks, or
-    fully unrolled), timed interleaved; prints the first call (trace and run
-    one batch) and images/s of each, and checks that all give the same outputs."""
+    neurons stepped one step per while-loop iteration, in unrolled chunks, fully
+    unrolled, and unrolled with the first layer in closed form), timed
+    interleaved; prints the first call (trace and run one batch) and images/s of
+    each, checks that the loops give the same outputs and prints how far the
+    closed form's are from them (a spike may move by a step)."""
     from keras_spiking import timeloop
 
     default = timeloop.MAX_UNROLL, timeloop.MAX_UNROLL_JAX, timeloop.CHUNK
     for T in timesteps:
         contenders, first, outputs, keep = {}, {}, {}, []
-        for name, (limit, chunk) in LOOPS.items():
+        for name, (limit, chunk, closed) in LOOPS.items():
             # read while tracing (both backends' limits: the A/B runs on either)
             timeloop.MAX_UNROLL, timeloop.MAX_UNROLL_JAX, timeloop.CHUNK = limit, limit, chunk
             try:
                 snn = convert(ann, calibration_data=x_cal, synapse=synapse, timesteps=T,
-                              static_input=True)
+                              static_input=True, closed_form=closed)
                 keep.append(snn)  # compiled_forward holds its model weakly
                 forward = common.compiled_forward(snn)
                 with common.Clock() as clock:
@@ -195,14 +199,20 @@ def loop_ab(ann, x_cal, x_time, timesteps, batch_size, repeats, synapse):
                 timeloop.MAX_UNROLL, timeloop.MAX_UNROLL_JAX, timeloop.CHUNK = default
             first[name] = clock.wall
             contenders[name] = common.Batched(forward, x_time, batch_size)
-        same = all(np.array_equal(o, outputs["while loop"]) for o in outputs.values())
+        base_out = outputs["while loop"]
+        same = all(np.array_equal(outputs[n], base_out) for n in LOOPS if not LOOPS[n][2])
         best = common.interleave(contenders, rounds=repeats, work=len(x_time))
         base = best["while loop"]
-        print(f"\nT = {T}: time loops A/B (same outputs: {same})")
+        print(f"\nT = {T}: time loops A/B (the loops' outputs equal: {same})")
         for name, t in best.items():
             print(f"  {name:<14} first call {first[name]:5.1f} s  {t.rate:7.1f} images/s  "
                   f"{t.cpu_rate:7.1f} images/CPU-s  x while loop: {base.wall / t.wall:.2f} "
                   f"wall, {base.cpu / t.cpu:.2f} CPU", flush=True)
+        closed = outputs["closed form"]
+        answers = np.mean(np.argmax(closed[:, -1], -1) == np.argmax(base_out[:, -1], -1))
+        print(f"  closed form vs loop: max |output difference| "
+              f"{np.abs(closed - base_out).max():.3g}, same answer {answers:.1%} "
+              f"({len(closed)} images)")
         common.print_load(f"after T = {T}")
 
 
