@@ -9,6 +9,11 @@ by ``--kerasspiking-python`` / ``--nengodl-python`` or by environment variables:
     nice -n 10 python benchmarks/conversion_vs_peers.py
     nice -n 10 python benchmarks/conversion_vs_peers.py --pixels raw
 
+Our time loops A/B (``--loop-ab``: while loop, unrolled chunks, fully unrolled, closed form
+for the first layer; no peers):
+
+    nice -n 10 python benchmarks/conversion_vs_peers.py --loop-ab --synapse auto --timesteps 120
+
 Quick check of our side only (no peers; trains a 1-epoch ANN into a scratch file):
 
     python benchmarks/conversion_vs_peers.py --skip-kerasspiking --skip-nengodl --epochs 1 \
@@ -162,6 +167,55 @@ def run_ours(ann, x_cal, x, y, x_time, timesteps, batch_size, repeats, synapse=S
     return result
 
 
+#: ``--loop-ab`` contenders: name -> (the unroll limit, timeloop.CHUNK, closed_form)
+LOOPS = {"while loop": (1, None, False), "chunks of 16": (1, 16, False),
+         "chunks of 32": (1, 32, False), "unrolled": (10 ** 6, None, False),
+         "closed form": (10 ** 6, None, True)}
+
+
+def loop_ab(ann, x_cal, x_time, timesteps, batch_size, repeats, synapse):
+    """Our SNN at each T with each time loop of ``LOOPS`` (the whole network's
+    neurons stepped one step per while-loop iteration, in unrolled chunks, fully
+    unrolled, and unrolled with the first layer in closed form), timed
+    interleaved; prints the first call (trace and run one batch) and images/s of
+    each, checks that the loops give the same outputs and prints how far the
+    closed form's are from them (a spike may move by a step)."""
+    from keras_spiking import timeloop
+
+    default = timeloop.MAX_UNROLL, timeloop.MAX_UNROLL_JAX, timeloop.CHUNK
+    for T in timesteps:
+        contenders, first, outputs, keep = {}, {}, {}, []
+        for name, (limit, chunk, closed) in LOOPS.items():
+            # read while tracing (both backends' limits: the A/B runs on either)
+            timeloop.MAX_UNROLL, timeloop.MAX_UNROLL_JAX, timeloop.CHUNK = limit, limit, chunk
+            try:
+                snn = convert(ann, calibration_data=x_cal, synapse=synapse, timesteps=T,
+                              static_input=True, closed_form=closed)
+                keep.append(snn)  # compiled_forward holds its model weakly
+                forward = common.compiled_forward(snn)
+                with common.Clock() as clock:
+                    outputs[name] = np.asarray(forward(x_time[:batch_size]))
+            finally:
+                timeloop.MAX_UNROLL, timeloop.MAX_UNROLL_JAX, timeloop.CHUNK = default
+            first[name] = clock.wall
+            contenders[name] = common.Batched(forward, x_time, batch_size)
+        base_out = outputs["while loop"]
+        same = all(np.array_equal(outputs[n], base_out) for n in LOOPS if not LOOPS[n][2])
+        best = common.interleave(contenders, rounds=repeats, work=len(x_time))
+        base = best["while loop"]
+        print(f"\nT = {T}: time loops A/B (the loops' outputs equal: {same})")
+        for name, t in best.items():
+            print(f"  {name:<14} first call {first[name]:5.1f} s  {t.rate:7.1f} images/s  "
+                  f"{t.cpu_rate:7.1f} images/CPU-s  x while loop: {base.wall / t.wall:.2f} "
+                  f"wall, {base.cpu / t.cpu:.2f} CPU", flush=True)
+        closed = outputs["closed form"]
+        answers = np.mean(np.argmax(closed[:, -1], -1) == np.argmax(base_out[:, -1], -1))
+        print(f"  closed form vs loop: max |output difference| "
+              f"{np.abs(closed - base_out).max():.3g}, same answer {answers:.1%} "
+              f"({len(closed)} images)")
+        common.print_load(f"after T = {T}")
+
+
 def run_peer(python, framework, workdir, args, settings, timed_settings, images,
              timing_images):
     """Run ``peers_conversion.py`` for ``framework`` with ``python``; its JSON
@@ -235,10 +289,14 @@ def main(argv=None):
     parser.add_argument("--synapse", type=_synapse, default=SYNAPSE,
                         help="our synapse: seconds, 'none' or 'auto' (default 0.005, NengoDL's)")
     parser.add_argument("--skip-kerasspiking", action="store_true")
+    parser.add_argument("--loop-ab", action="store_true",
+                        help="only time our SNN with each time loop (LOOPS) at --timesteps")
     common.add_backend_argument(parser)
     args = parser.parse_args(argv)
     if common.rerun_per_backend(args.backend, argv):
         return
+    if args.loop_ab:
+        args.skip_kerasspiking = args.skip_nengodl = True
     if not args.skip_kerasspiking:
         args.kerasspiking_python = common.peer_python(
             "kerasspiking", args.kerasspiking_python, parser)
@@ -284,8 +342,12 @@ def run(args):
     save_npz(os.path.join(workdir, "ann_weights.npz"), **weights)
     save_npz(os.path.join(workdir, "test_data.npz"), x=x_test, y=y_test, logits=logits)
 
-    print(f"\nours: converting with synapse={args.synapse!r} and simulating", flush=True)
     x_time = x_test[:args.timing_images]
+    if args.loop_ab:
+        loop_ab(ann, x_train[:1000], x_time, args.timesteps, args.batch_size, args.repeats,
+                args.synapse)
+        return
+    print(f"\nours: converting with synapse={args.synapse!r} and simulating", flush=True)
     ours = run_ours(ann, x_train[:1000], x_test, y_test, x_time, args.timesteps,
                     args.batch_size, args.repeats, synapse=args.synapse)
     common.print_load("after ours")

@@ -98,9 +98,12 @@ def rate_layer(source, k, name):
     return SoftLIF(sigma=p["sigma"], **common)
 
 
-def spiking_layer(converter, source, k, name, site=None):
+def spiking_layer(converter, source, k, name, site=None, constant_input=False):
     """The spiking neuron layer for ``source`` at firing-rate scale ``k`` (of the
-    neuron ``site``, whose calibrated reset-to-zero threshold it reads)."""
+    neuron ``site``, whose calibrated reset-to-zero threshold it reads);
+    ``constant_input``: its input is a static one repeated over time (an IF
+    neuron with binary spikes, reset by subtraction and no carried state then
+    computes its spikes in closed form)."""
     c = converter
     common = dict(dt=c.dt, stateful=c.stateful, name=name)
     if c.initial_voltage != "zeros":
@@ -116,8 +119,9 @@ def spiking_layer(converter, source, k, name, site=None):
             factor = c.zero_reset_factors.get(site, 1.0)
             return layers.SpikingIF(threshold=unit * factor, amplitude=unit, reset="zero",
                                     **common)
+        closed = constant_input and not graded and not c.stateful
         return layers.SpikingIF(threshold=unit, amplitude=unit, reset="subtract",
-                                **spikes, **common)
+                                **spikes, **common, **({"constant_input": True} if closed else {}))
     p = source.kwargs
     if source.family == "qcfs" and c.reset == "zero":
         raise ConversionError(

@@ -520,6 +520,46 @@ def hoist(d, x):
     return d, x, amplitude
 
 
+def closed_form_applies(d):
+    """True if ``constant_input_spikes`` computes ``d``'s spikes: a non-leaky
+    integrator (``decay = 1``, no bias, offset, synapse, refractory period,
+    recurrence, voltage floor or integer state) with binary spikes of the
+    Heaviside spike function, reset by subtraction, and a numeric threshold > 0."""
+    return (_is(d.decay, 1) and d.gain is not None and _is(d.bias, 0) and _is(d.offset, 0)
+            and d.spiking and not d.graded and d.reset == "subtract"
+            and not d.reset_delayed and d.spike_fn is heaviside and not d.synaptic
+            and d.refractory is None and d.recurrent is None and d.min_voltage is None
+            and d.integer is None and d.current_gain is None
+            and isinstance(d.threshold, (int, float)) and d.threshold > 0)
+
+
+def constant_input_spikes(d, x, steps):
+    """The spikes of ``steps`` steps of ``d`` (``closed_form_applies``) for an
+    input ``x`` ``(batch, ...)`` held constant, in closed form, without a loop.
+
+    With drive ``a = gain x`` and initial voltage ``v0`` in ``[0, threshold]``,
+    the number of spikes after ``t`` steps is ``N[t] = min(t, max(0,
+    ceil((v0 + t a) / threshold) - 1))`` (a spike whenever the voltage exceeds
+    the threshold, reset by subtraction, at most one per step), and the spikes
+    are ``N[t] - N[t-1]``. The loop adds ``a`` step by step, the closed form
+    takes ``v0 + t a`` at once, so where the voltage comes within float rounding
+    of a multiple of the threshold a spike may come one step earlier or later
+    (the count after each step then differs by one, never more); with exactly
+    representable sums the two agree bit for bit; NaN inputs give NaN spikes and
+    infinite ones the loop's. Returns ``(batch, steps, ...)`` spikes times ``amplitude``.
+    """
+    a = _scaled(d.gain, x)
+    t = ops.reshape(ops.arange(1, steps + 1, dtype=a.dtype), (1, steps) + (1,) * (len(a.shape) - 1))
+    u = ops.expand_dims(a, 1) * t
+    if not _is(d.initial_voltage, 0):
+        u = u + ops.cast(d.initial_voltage, a.dtype)
+    count = ops.minimum(t, ops.maximum(ops.ceil(u / d.threshold) - 1.0, 0.0))
+    count = ops.where(ops.isnan(u), u, count)  # NaN shows, as ``heaviside``'s (XLA's max drops it)
+    before = ops.concatenate([ops.zeros_like(count[:, :1]), count[:, :-1]], axis=1)
+    spikes = count - before
+    return spikes if _is(d.amplitude, 1) else spikes * d.amplitude
+
+
 # ---------------------------------------------------------------------------------------
 # continuous <-> discrete
 # ---------------------------------------------------------------------------------------

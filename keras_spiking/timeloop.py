@@ -9,11 +9,30 @@ timesteps is static and small enough to unroll, ``keras.ops.scan`` otherwise.
 import keras
 from keras import ops
 
-#: Longest static time axis that is unrolled; longer (or unknown) ones use scan.
-#: At 120 steps one unrolled spiking layer ran 15 % faster than the while loop
-#: but took twice as long to build, and a whole converted network showed no
-#: measurable gain (benchmarks/conversion.py), so longer runs keep the loop.
-MAX_UNROLL = 64
+#: Longest static time axis that is unrolled on TensorFlow; longer (or unknown)
+#: ones use a symbolic loop. The converted 3-conv SNN at T = 120 ran 1.19-1.30x
+#: the images/s unrolled than with the while loop (1.26-1.35x per CPU-second)
+#: and its first call took no longer (2.8-5.0 s vs 4.5-6.0 s); A/B under load
+#: average 4-5, 2026-12-02, ``benchmarks/conversion_vs_peers.py --loop-ab``.
+MAX_UNROLL = 128
+
+#: The same limit on JAX, whose jit hands the unrolled loop to XLA: compiling
+#: that SNN unrolled at T = 120 took 2 minutes, so longer runs keep lax.scan.
+MAX_UNROLL_JAX = 64
+
+#: Steps unrolled inside each iteration of the symbolic loop of a static time
+#: axis longer than ``MAX_UNROLL`` (``unroll=None``); a last partial chunk is
+#: unrolled after the loop (on JAX: ``lax.scan(unroll=CHUNK)``). None (default):
+#: one step per iteration. Chunks of 16-60 steps ran the converted 3-conv SNN at
+#: T = 120 only 1.00-1.04x faster than the plain loop on TensorFlow (its cost is
+#: the loop's copies of every step's tensors, not the per-step bookkeeping),
+#: where unrolling all 120 steps gave 1.19-1.24x (``MAX_UNROLL``).
+CHUNK = None
+
+
+def max_unroll():
+    """The longest static time axis unrolled on the current backend."""
+    return MAX_UNROLL_JAX if keras.backend.backend() == "jax" else MAX_UNROLL
 
 
 def _flat(xs):
@@ -27,7 +46,11 @@ def scan_time(step, inputs, state, *, unroll=None, xla=False):
     ``x_t`` has the same structure with the time axis removed. ``y_t`` is a
     tensor or tuple of tensors; the result stacks them back on axis 1 and also
     returns the final state. ``unroll`` forces (True) or forbids (False) the
-    unrolled Python loop; by default it is used up to ``MAX_UNROLL`` steps.
+    unrolled Python loop; by default it is used up to ``max_unroll()`` steps,
+    and a longer static time axis runs a symbolic loop over chunks of
+    ``CHUNK`` steps, each chunk unrolled (the same ops in the same order, so
+    the same numbers as either loop). ``unroll=False`` and time axes of
+    unknown length step one step per iteration.
 
     ``xla=True`` (TensorFlow; other backends ignore it) compiles the whole loop
     with XLA as one function (a symbolic loop unless ``unroll=True``): XLA
@@ -39,8 +62,9 @@ def scan_time(step, inputs, state, *, unroll=None, xla=False):
         return _xla_scan(step, inputs, state, bool(unroll))
     xs = _flat(inputs)
     steps = xs[0].shape[1]
-    if unroll is None:
-        unroll = steps is not None and steps <= MAX_UNROLL
+    auto = unroll is None
+    if auto:
+        unroll = steps is not None and steps <= max_unroll()
     if unroll:
         if steps is None:
             raise ValueError(
@@ -59,8 +83,11 @@ def scan_time(step, inputs, state, *, unroll=None, xla=False):
             stacked = ops.stack(outputs, axis=1)
         return stacked, state
 
+    chunk = min(CHUNK, steps) if auto and steps is not None and CHUNK else 1
     time_major = tuple(ops.moveaxis(x, 1, 0) for x in xs)
     if keras.backend.backend() == "tensorflow":
+        if chunk > 1:
+            return _tf_chunked_scan(step, inputs, time_major, state, chunk)
         return _tf_scan(step, inputs, time_major, state)
 
     def body(carry, x_t):
@@ -68,7 +95,7 @@ def scan_time(step, inputs, state, *, unroll=None, xla=False):
         y_t, carry = step(x_t, carry)
         return carry, y_t
 
-    state, ys = ops.scan(body, state, time_major)
+    state, ys = ops.scan(body, state, time_major, unroll=chunk)
     if isinstance(ys, (tuple, list)):
         return tuple(ops.moveaxis(y, 0, 1) for y in ys), state
     return ops.moveaxis(ys, 0, 1), state
@@ -114,6 +141,62 @@ def _tf_scan(step, inputs, time_major, state):
     for y, y0 in zip(ys, flat_y0):
         y.set_shape(tf.TensorShape([y0.shape[0], time_major[0].shape[0]]).concatenate(y0.shape[1:]))
     return tf.nest.pack_sequence_as(y_0, ys), state
+
+
+def _tf_chunked_scan(step, inputs, time_major, state, chunk):
+    """``tf.while_loop`` over chunks of ``chunk`` steps of a static time axis,
+    each chunk's steps unrolled in the loop body: a chunk's elementwise kernels
+    run back to back without the loop's per-step bookkeeping (TensorArray
+    reads and writes, the loop condition). The first chunk runs before the loop
+    (to learn the outputs' structure), the last ``steps % chunk`` steps after it."""
+    import tensorflow as tf
+
+    sequence = isinstance(inputs, (tuple, list))
+    steps = time_major[0].shape[0]
+    loops, tail = divmod(steps, chunk)
+    heads, tails = [], []
+    for x in time_major:
+        head, rest = tf.split(x, [loops * chunk, tail], axis=0) if tail else (x, None)
+        shape = tf.concat([[loops, chunk], tf.shape(head)[1:]], axis=0)
+        element = tf.TensorShape([chunk]).concatenate(head.shape[1:])
+        heads.append(tf.TensorArray(head.dtype, size=loops, element_shape=element)
+                     .unstack(tf.reshape(head, shape)))
+        tails.append(rest)
+
+    def run(per_input, count, state):
+        """``count`` unrolled steps; returns the outputs stacked on axis 0 (flat),
+        the structure of one step's output and the state."""
+        per_step = [tf.unstack(x, num=count, axis=0) for x in per_input]
+        outputs = []
+        for t in range(count):
+            x_t = tuple(p[t] for p in per_step)
+            y_t, state = step(x_t if sequence else x_t[0], state)
+            outputs.append(tf.nest.flatten(y_t))
+        return [tf.stack(ys, axis=0) for ys in zip(*outputs)], y_t, state
+
+    ys0, template, state = run([h.read(0) for h in heads], chunk, state)
+    outputs = [tf.TensorArray(y.dtype, size=loops, element_shape=y.shape).write(0, y)
+               for y in ys0]
+
+    def body(i, state, outputs):
+        ys, _, state = run([h.read(i) for h in heads], chunk, state)
+        return i + 1, state, [o.write(i, y) for o, y in zip(outputs, ys)]
+
+    _, state, outputs = tf.while_loop(
+        lambda i, *_: i < loops, body, (tf.constant(1), state, outputs))
+    ys = []
+    for o in outputs:
+        y = o.stack()
+        ys.append(tf.reshape(y, tf.concat([[loops * chunk], tf.shape(y)[2:]], axis=0)))
+    if tail:
+        tail_ys, _, state = run(tails, tail, state)
+        ys = [tf.concat([y, t], axis=0) for y, t in zip(ys, tail_ys)]
+    out = []
+    for y, y0 in zip(ys, tf.nest.flatten(template)):
+        y = tf.experimental.numpy.moveaxis(y, 0, 1)
+        y.set_shape(tf.TensorShape([y0.shape[0], steps]).concatenate(y0.shape[1:]))
+        out.append(y)
+    return tf.nest.pack_sequence_as(template, out), state
 
 
 def _xla_scan(step, inputs, state, unroll):

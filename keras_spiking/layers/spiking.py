@@ -16,6 +16,8 @@ Both are faces of the dynamics core (``keras_spiking.neurons``, via
 converter's verify mode swaps in for the spikes).
 """
 
+import weakref
+
 import keras
 import numpy as np
 from keras import ops
@@ -36,6 +38,9 @@ from keras_spiking.validation import (
     check_positive_integer,
     check_seed,
 )
+
+#: SpikingIF(constant_input=True) -> {(steps, dtype): compiled closed form} (TensorFlow)
+_CLOSED_FORMS = weakref.WeakKeyDictionary()
 
 #: Accepted ``initial_voltage`` values.
 INITIAL_VOLTAGES = ("zeros", "half", "uniform")
@@ -215,6 +220,15 @@ class SpikingIF(SpikingNeuron):
         graded: send spike counts (see above) instead of 0/1 spikes.
         max_spikes: largest count per step with ``graded`` (integer >= 1; None:
             unbounded), e.g. ``2**n - 1`` for an ``n``-bit payload.
+        constant_input: the input is the same at every step (a static input
+            repeated over time, e.g. by ``RepeatTime``): at inference the layer
+            reads the first step only and computes the spikes in closed form,
+            without a loop (``neurons.constant_input_spikes``; binary spikes
+            with reset by subtraction, not ``stateful`` or ``return_state``,
+            else the loop). A spike may then come one step earlier or later
+            than the loop's where the voltage sits within float rounding of the
+            threshold. On TensorFlow compiled with XLA. What ``convert(...,
+            closed_form=True)`` sets on the neurons of a static input.
         initial_voltage: ``"zeros"``, ``"half"`` or ``"uniform"`` (as ``SpikingLIF``).
         seed: integer seed of the ``"uniform"`` initial voltages.
         return_sequences, return_state, stateful: see ``TimeStateLayer``.
@@ -224,10 +238,11 @@ class SpikingIF(SpikingNeuron):
     resets = ("subtract", "zero")
 
     def __init__(self, threshold=1.0, amplitude=1.0, dt=0.001, reset="subtract", *,
-                 graded=False, max_spikes=None, **kwargs):
+                 graded=False, max_spikes=None, constant_input=False, **kwargs):
         super().__init__(threshold, amplitude, dt, **kwargs)
         self.reset = check_choice(self.name, "reset", reset, self.resets)
         self.graded = check_bool(self.name, "graded", graded)
+        self.constant_input = check_bool(self.name, "constant_input", constant_input)
         if max_spikes is not None:
             max_spikes = check_positive_integer(self.name, "max_spikes", max_spikes)
             if not self.graded:
@@ -272,7 +287,37 @@ class SpikingIF(SpikingNeuron):
         steps = ops.floor(self.threshold / (j_safe * self.dt)) + 1.0
         return ops.where(active, self.amplitude / (steps * self.dt), 0.0)
 
-    config_attributes = ("reset", "graded", "max_spikes")
+    def scan(self, inputs, initial_state=None, training=None):
+        """The loop, or with ``constant_input`` at inference the closed form."""
+        low = keras.backend.standardize_dtype(inputs.dtype) in ("float16", "bfloat16")
+        if (not self.constant_input or training or low or initial_state is not None
+                or self.stateful or self.return_state or inputs.shape[1] is None):
+            return super().scan(inputs, initial_state, training)
+        d = self.call_dynamics(inputs.dtype)
+        if not neurons.closed_form_applies(d):
+            return super().scan(inputs, initial_state, training)
+        steps, v0 = inputs.shape[1], ops.convert_to_tensor(d.initial_voltage, inputs.dtype)
+        spikes = self._closed_form(d, steps, inputs.dtype)(inputs[:, 0], v0)
+        return spikes if self.return_sequences else spikes[:, -1]
+
+    def _closed_form(self, d, steps, dtype):
+        """``(x, v0) -> spikes`` of ``steps`` steps in closed form; on TensorFlow one
+        XLA-compiled kernel (instead of ~10 passes over the output), kept per layer,
+        ``steps`` and dtype so that eager calls compile it once."""
+        def closed_form(x, v0):
+            return neurons.constant_input_spikes(d.replace(initial_voltage=v0), x, steps)
+
+        if keras.backend.backend() != "tensorflow":
+            return closed_form
+        import tensorflow as tf
+
+        cache = _CLOSED_FORMS.setdefault(self, {})
+        key = (steps, keras.backend.standardize_dtype(dtype))
+        if key not in cache:
+            cache[key] = tf.function(closed_form, jit_compile=True, autograph=False)
+        return cache[key]
+
+    config_attributes = ("reset", "graded", "max_spikes", "constant_input")
 
 
 def straight_through(spikes, rates):

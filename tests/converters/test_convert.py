@@ -157,6 +157,23 @@ def test_static_input_equals_tiled_input():
     assert isinstance(hoisted.layers[1], L.Conv2D)
 
 
+def test_closed_form_first_neurons_of_a_static_input():
+    """static_input: the IF neurons of the repeated input compute in closed form
+    (the default); closed_form=False and a timed input loop."""
+    shape, layers = RULE_CASES["conv2d"]
+    model = model_of(shape, *layers)
+    x = data(shape)
+    kw = dict(calibration_data=x, timesteps=12, static_input=True)
+    closed, looped = convert(model, **kw), convert(model, closed_form=False, **kw)
+    first = [layer for layer in closed.layers if isinstance(layer, ks_layers.SpikingIF)]
+    assert [layer.constant_input for layer in first] == [True]
+    assert not any(getattr(layer, "constant_input", False) for layer in looped.layers)
+    assert not any(getattr(layer, "constant_input", False)
+                   for layer in convert(model, calibration_data=x, timesteps=12).layers)
+    # here no voltage sits within rounding of a threshold: the same numbers
+    np.testing.assert_allclose(closed(x), looped(x), atol=1e-6)
+
+
 def test_if_network_converges_to_ann():
     # normalised to the largest activation (no neuron saturates), a spiking IF
     # network's mean output approaches the ANN's as 1/T

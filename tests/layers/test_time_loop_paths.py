@@ -150,7 +150,7 @@ HOISTED = {  # layers whose gain and/or amplitude leave the loop
 }
 
 
-@pytest.mark.parametrize("steps", [9, 80])  # unrolled and scanned
+@pytest.mark.parametrize("steps", [9, 130])  # unrolled and scanned (> MAX_UNROLL)
 @pytest.mark.parametrize("name", sorted(HOISTED))
 def test_hoisted_gain_and_amplitude_give_the_same_numbers(name, steps):
     layer = HOISTED[name]()
@@ -184,3 +184,102 @@ def test_hoist_keeps_the_gain_where_the_step_needs_the_raw_input():
         assert d_loop.gain == d.gain and x == 2.0
         if d.recurrent is not None:  # the fed-back spikes are the unscaled ones
             assert amplitude is None and d_loop.amplitude == 3.0
+
+
+@pytest.mark.parametrize("chunk", [4, 7])  # 7 leaves a last partial chunk of 30 steps
+def test_chunked_loop_gives_the_plain_loops_numbers(chunk, monkeypatch):
+    """A long static time axis scanned in unrolled chunks (``timeloop.CHUNK``) gives
+    the one-step-per-iteration loop's spikes, final states and input gradients."""
+    import tensorflow as tf  # noqa: F401 (skipped below on other backends)
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("chunks are the TensorFlow loop's; JAX passes them to lax.scan")
+    monkeypatch.setattr(timeloop, "MAX_UNROLL", 16)
+    x = tf.constant(np.random.default_rng(5).uniform(-1, 3, (3, 37, 4)).astype("float32"))
+    results = {}
+    for name, size in (("plain", None), ("chunked", chunk)):
+        monkeypatch.setattr(timeloop, "CHUNK", size)
+        layer = SpikingLIF(amplitude=0.01)
+        layer.build(x.shape)
+        lif = layer.step_function(x)
+
+        def step(x_t, states):  # two outputs per step: spikes and voltage
+            spikes, states = lif(x_t, states)
+            return (spikes, states[0]), states
+
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            (spikes, voltage), state = scan_time(step, x, layer.initial_state(x))
+            loss = tf.reduce_sum(voltage * np.arange(37, dtype="float32")[:, None])
+        results[name] = (spikes, voltage, *state, tape.gradient(loss, x))
+    assert np.asarray(results["plain"][0]).sum() > 0
+    assert results["chunked"][0].shape == (3, 37, 4)
+    for a, b in zip(results["chunked"], results["plain"]):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def _if_model(x_shape, steps, **kwargs):
+    inp = keras.Input(x_shape)
+    layer = SpikingIF(**kwargs)
+    return keras.Model(inp, layer(keras_spiking.layers.RepeatTime(steps)(inp))), layer
+
+
+@pytest.mark.parametrize("initial_voltage", ["zeros", "half", "uniform"])
+def test_constant_input_closed_form_equals_the_loop_on_exact_sums(initial_voltage,
+                                                                  monkeypatch):
+    """Dyadic inputs and threshold (every sum exact in float32): the closed form
+    (``SpikingIF(constant_input=True)``) gives the loop's spikes bit for bit,
+    including saturated (input > threshold / dt) and negative currents."""
+    calls = []
+    original = neurons.constant_input_spikes
+    monkeypatch.setattr(neurons, "constant_input_spikes",
+                        lambda *a: calls.append(1) or original(*a))
+    x = _dyadic((5, 9))
+    kwargs = dict(threshold=0.75, amplitude=0.5, dt=0.5, initial_voltage=initial_voltage,
+                  seed=2)
+    outs = {}
+    for constant in (False, True):
+        model, layer = _if_model((9,), 40, constant_input=constant, **kwargs)
+        if initial_voltage == "uniform":  # dyadic draws, so that sums stay exact
+            layer.voltage0.assign(np.round(np.asarray(layer.voltage0) * 16) / 16)
+        outs[constant] = model.predict(x, verbose=0)
+    assert calls  # the closed form ran
+    assert outs[False].sum() > 0 and (outs[False][:, -1] == 0).any()  # spikes and silence
+    np.testing.assert_array_equal(outs[True], outs[False])
+
+
+def test_constant_input_closed_form_is_within_one_spike_of_the_loop():
+    """Generic floats: spikes may move by one step where rounding differs, the
+    count after every step stays within one spike of the loop's."""
+    x = np.random.default_rng(3).uniform(-0.2, 0.9, (8, 50)).astype("float32")
+    outs = [_if_model((50,), 60, constant_input=c, threshold=0.0006, amplitude=0.0006,
+                       initial_voltage="half")[0].predict(x, verbose=0) for c in (False, True)]
+    counts = [np.cumsum(o, axis=1) / (0.0006 / 0.001) for o in outs]
+    assert counts[0][:, -1].sum() > 1000
+    assert np.abs(counts[1] - counts[0]).max() <= 1 + 1e-3
+    assert np.mean(outs[0] != outs[1]) < 1e-3
+
+
+def test_constant_input_keeps_the_loop_where_the_closed_form_does_not_apply():
+    """Graded spikes, reset to zero, return_state: the loop runs (same numbers)."""
+    x = np.random.default_rng(4).uniform(0, 3, (3, 6)).astype("float32")
+    for kwargs in (dict(graded=True, max_spikes=3), dict(reset="zero")):
+        outs = [_if_model((6,), 12, constant_input=c, dt=0.5, **kwargs)[0].predict(
+            x, verbose=0) for c in (False, True)]
+        np.testing.assert_array_equal(outs[1], outs[0])
+    layer = SpikingIF(constant_input=True, return_state=True, dt=0.5)
+    spikes, (v,) = layer(keras.ops.convert_to_tensor(np.repeat(x[:, None], 12, axis=1)))
+    assert spikes.shape == (3, 12, 6) and v.shape == (3, 6)
+    config = SpikingIF(constant_input=True).get_config()
+    assert SpikingIF.from_config(config).constant_input is True
+    with pytest.raises(TypeError, match="constant_input must be True or False"):
+        SpikingIF(constant_input="yes")
+
+
+def test_constant_input_closed_form_keeps_non_finite_inputs_visible():
+    """NaN gives NaN spikes (as the loop's heaviside), +inf fires every step, -inf never."""
+    x = np.array([[np.nan, 1.0, np.inf, -np.inf]], "float32")
+    outs = [_if_model((4,), 5, constant_input=c, dt=0.5)[0].predict(x, verbose=0)
+            for c in (False, True)]
+    np.testing.assert_array_equal(outs[1], outs[0])  # NaN == NaN for assert_array_equal
+    assert np.isnan(outs[1][0, :, 0]).all() and (outs[1][0, :, 2] == 2.0).all()
