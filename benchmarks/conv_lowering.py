@@ -8,6 +8,8 @@ input and kernel (what a training step needs), in ``tf.function`` graphs,
 ours against ours, interleaved, best of ``--repeats``:
 
 * ``conv2d``: ``keras.ops.conv`` (TensorFlow's Conv2D, oneDNN on CPU);
+* ``conv2d-nchw``: the same in channels_first layout (with the transposes in and
+  out, as a channels_last network around it would need);
 * ``im2col-slices``: the 25 shifted 8x8 windows concatenated on the channel axis,
   then one matmul with the kernel reshaped to (300, 64);
 * ``im2col-extract``: the same patches from ``keras.ops.image.extract_patches``.
@@ -45,7 +47,12 @@ def variants(ops):
         patches = ops.image.extract_patches(x, (kh, kw), strides=(1, 1), padding="valid")
         return ops.matmul(patches, ops.reshape(kernel, (kh * kw * cin, cout)))
 
-    return {"conv2d": conv2d, "im2col-slices": patches_slices,
+    def conv2d_nchw(x, kernel):
+        y = ops.conv(ops.transpose(x, (0, 3, 1, 2)), kernel, strides=1, padding="valid",
+                     data_format="channels_first")
+        return ops.transpose(y, (0, 2, 3, 1))
+
+    return {"conv2d": conv2d, "conv2d-nchw": conv2d_nchw, "im2col-slices": patches_slices,
             "im2col-extract": patches_extract}
 
 

@@ -45,7 +45,9 @@ process of its own with ``KERAS_BACKEND`` set, interleaved with the peers);
 ``--policy mixed_bfloat16`` runs ours under that Keras dtype policy (bfloat16
 convolutions on CPUs with AVX512_BF16; the neurons keep float32 state);
 ``--policy float32,mixed_bfloat16`` gives one row of ours per policy, interleaved
-(ratios are against the first; the peers always run in float32).
+(ratios are against the first; the peers always run in float32);
+``float32+conv2:mixed_bfloat16`` is float32 with only the second convolution in
+mixed bfloat16 (the example's ``--conv2-policy``).
 
 Shared machines: torch's OpenMP threads spin while waiting for work, and when
 other processes compete for the cores that costs them up to 5x (snnTorch
@@ -78,12 +80,14 @@ def keras_worker(args):
     csnn = common.load_example("surrogate_csnn")  # this checkout's example
     import_rss = common.peak_rss()
     keras.utils.set_random_seed(args.seed)
-    keras.config.set_dtype_policy(args.policy)
     data = np.load(args.data)
     x, y = data["x"], data["y"]
     b, warm = args.batch_size, args.warmup * args.batch_size
     timed = slice(warm, warm + args.batches * b)
-    model = csnn.compile_csnn(csnn.build_csnn(args.steps), loss=args.loss)
+    policy, _, conv2 = args.policy.partition("+conv2:")
+    keras.config.set_dtype_policy(policy)
+    model = csnn.compile_csnn(csnn.build_csnn(args.steps, conv2_dtype=conv2 or None),
+                              loss=args.loss)
     stages = dict(imported=import_rss, built=common.peak_rss())
     model.fit(x[:warm], y[:warm], batch_size=b, epochs=1, verbose=0, shuffle=False)
     stages["first steps (traced)"] = common.peak_rss()

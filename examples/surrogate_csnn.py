@@ -67,9 +67,10 @@ def spiking_init(fan_in, gain=2.0):
     )
 
 
-def build_csnn(steps=25, beta=0.5, slope=25.0, init_gain=2.0):
+def build_csnn(steps=25, beta=0.5, slope=25.0, init_gain=2.0, conv2_dtype=None):
     """12C5-MP2-64C5-MP2-1024FC10 with Leaky neurons; uint8 images in, spikes
-    ``(batch, steps, 10)`` out."""
+    ``(batch, steps, 10)`` out. ``conv2_dtype`` (e.g. "mixed_bfloat16") is the
+    dtype policy of the second convolution alone (None: the global policy)."""
     surrogate = keras_spiking.surrogates.FastSigmoid(slope=slope)
 
     def lif(name):
@@ -82,7 +83,8 @@ def build_csnn(steps=25, beta=0.5, slope=25.0, init_gain=2.0):
     x = keras.layers.MaxPooling2D(2, name="pool1")(x)
     x = RepeatTime(steps)(x)
     x = lif("lif1")(x)
-    x = TimeFold(keras.layers.Conv2D(64, 5, **spiking_init(12 * 5 * 5, init_gain)), name="conv2")(x)
+    conv2 = keras.layers.Conv2D(64, 5, dtype=conv2_dtype, **spiking_init(12 * 5 * 5, init_gain))
+    x = TimeFold(conv2, name="conv2")(x)
     x = TimeFold(keras.layers.MaxPooling2D(2), name="pool2")(x)
     x = lif("lif2")(x)
     x = keras.layers.Reshape((steps, 4 * 4 * 64), name="flatten")(x)
@@ -131,6 +133,9 @@ def main():
     parser.add_argument("--save", default=None, help="save the trained model (.keras)")
     parser.add_argument("--policy", default="float32",
                         help="Keras dtype policy, e.g. mixed_bfloat16 (see the docstring)")
+    parser.add_argument("--conv2-policy", default=None,
+                        help="dtype policy of the second convolution alone, e.g. "
+                             "mixed_bfloat16 (default: --policy)")
     args = parser.parse_args()
     keras.config.set_dtype_policy(args.policy)
 
@@ -140,7 +145,8 @@ def main():
     )
     if args.train_samples:
         x_train, y_train = x_train[: args.train_samples], y_train[: args.train_samples]
-    model = compile_csnn(build_csnn(args.steps, init_gain=args.init_gain), loss=args.loss)
+    model = compile_csnn(build_csnn(args.steps, init_gain=args.init_gain,
+                                    conv2_dtype=args.conv2_policy), loss=args.loss)
     model.summary()
     model.fit(
         x_train, y_train,
