@@ -14,7 +14,8 @@ ours against ours, interleaved, best of ``--repeats``:
   then one matmul with the kernel reshaped to (300, 64);
 * ``im2col-extract``: the same patches from ``keras.ops.image.extract_patches``.
 
-It checks that every variant gives the same outputs and gradients as ``conv2d``
+``KERAS_BACKEND=jax`` times the same under ``jax.jit`` (gradients by ``jax.vjp``;
+XLA flags through ``XLA_FLAGS``). It checks that every variant gives the same outputs and gradients as ``conv2d``
 (to float32 rounding) before timing. Run::
 
     nice -n 10 python benchmarks/conv_lowering.py [--batch 3200] [--repeats 5]
@@ -63,39 +64,57 @@ def main():
     parser.add_argument("--calls", type=int, default=5, help="calls per timed round")
     args = parser.parse_args()
 
-    import tensorflow as tf
+    import keras
     from keras import ops
 
     rng = np.random.default_rng(0)
-    x = tf.constant((rng.random((args.batch, 12, 12, 12)) < 0.3).astype("float32"))
-    kernel = tf.Variable(rng.uniform(-0.1, 0.1, (5, 5, 12, 64)).astype("float32"))
-    upstream = tf.constant(rng.standard_normal((args.batch, 8, 8, 64)).astype("float32"))
+    x = (rng.random((args.batch, 12, 12, 12)) < 0.3).astype("float32")
+    kernel = rng.uniform(-0.1, 0.1, (5, 5, 12, 64)).astype("float32")
+    upstream = rng.standard_normal((args.batch, 8, 8, 64)).astype("float32")
 
-    def train_step(f):
-        @tf.function
-        def step(x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                y = f(x, kernel)
-                loss = tf.reduce_sum(y * upstream)
-            dx, dk = tape.gradient(loss, [x, kernel])
-            return y, dx, dk
-        return step
+    if keras.backend.backend() == "jax":
+        import jax
+
+        x, kernel, upstream = (jax.numpy.asarray(a) for a in (x, kernel, upstream))
+
+        def train_step(f):
+            @jax.jit
+            def step(x, kernel, upstream):  # arguments, not constants XLA would fold
+                y, vjp = jax.vjp(f, x, kernel)
+                return (y,) + vjp(upstream)
+            return lambda x: step(x, kernel, upstream)
+    else:
+        import tensorflow as tf
+
+        x, upstream = tf.constant(x), tf.constant(upstream)
+        kernel = tf.Variable(kernel)
+
+        def train_step(f):
+            @tf.function
+            def step(x):
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    y = f(x, kernel)
+                    loss = tf.reduce_sum(y * upstream)
+                dx, dk = tape.gradient(loss, [x, kernel])
+                return y, dx, dk
+            return step
 
     steps = {name: train_step(f) for name, f in variants(ops).items()}
-    reference = [t.numpy() for t in steps["conv2d"](x)]
+    reference = [np.asarray(t) for t in steps["conv2d"](x)]
     for name, step in steps.items():
         for ref, got in zip(reference, step(x)):
-            np.testing.assert_allclose(got.numpy(), ref, rtol=1e-4, atol=1e-3 * np.abs(ref).max(),
-                                       err_msg=name)
+            np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-4,
+                                       atol=1e-3 * np.abs(ref).max(), err_msg=name)
     best = {name: (float("inf"), float("inf")) for name in steps}
-    print(f"load average at start {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"backend {keras.backend.backend()}, batch {args.batch}, load average at start "
+          f"{os.getloadavg()[0]:.2f}", flush=True)
     for _ in range(args.repeats):
         for name, step in steps.items():
             wall, cpu = time.perf_counter(), time.process_time()
             for _ in range(args.calls):
                 out = step(x)
-            [t.numpy() for t in out]
+            [np.asarray(t) for t in out]
             wall = (time.perf_counter() - wall) / args.calls
             cpu = (time.process_time() - cpu) / args.calls
             best[name] = (min(best[name][0], wall), min(best[name][1], cpu))

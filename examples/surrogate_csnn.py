@@ -27,10 +27,27 @@ the unrolled loop, which grappler already trims to ~14 kernels per step.
 The second convolution (on all 25 steps) takes ~78 % of the summed per-layer
 forward+backward times; the three Leaky layers ~13 %.
 2026-12-02 (under load, ours against ours, CPU-seconds): the JAX backend trained
-5.2x slower (its CPU convolution gradients) and peaked at 1.9 GiB against 1.06;
-``--policy mixed_bfloat16`` (bfloat16 convolutions, AVX512_BF16; the neurons keep
-float32 state) took 1.34x fewer CPU-seconds per epoch with no accuracy lost in
-one 10 000-image epoch (71.5 % vs 63.7 %, one seed): opt-in until a full run confirms it.
+5.2x slower (its CPU convolution gradients) and peaked at 1.9 GiB against 1.06.
+
+Precision (full 60 000-image epochs, 2026-12-02, load average ~5, test accuracy
+for seeds 0 / 1, user CPU-seconds of the whole run incl. start-up and the test pass):
+
+* float32 (the default): 81.70 % / 80.84 %, 166 / 153 s;
+* ``--policy mixed_bfloat16`` (every convolution and the dense layer in bfloat16,
+  oneDNN's AVX512_BF16; the neurons keep a float32 state): 80.64 % / 79.66 %,
+  109 / 114 s: about 1.1 points lost in both seeds;
+* ``--conv2-policy mixed_bfloat16`` (only the second convolution, where the time
+  goes, in bfloat16; its inputs are 0/1 spikes, exact in bfloat16): 82.48 % /
+  82.17 %, 106 / 106 s: no accuracy lost, the recommended setting on a CPU with
+  AVX512_BF16 (without it bfloat16 is emulated: measure before using it).
+
+Training steps alone: ``benchmarks/surrogate_vs_peers.py --policy
+float32,mixed_bfloat16,float32+conv2:mixed_bfloat16``. Also measured there
+(A/B under load ~5, best of 3, 10 batches): ``TF_NUM_INTEROP_THREADS=1`` 1.05x
+wall / 0.94x CPU-s, ``TF_NUM_INTRAOP_THREADS=2 TF_NUM_INTEROP_THREADS=2`` 0.88x /
+0.88x, ``MALLOC_ARENA_MAX=2`` 0.84x / 0.95x and the same peak RSS: no gain, left out.
+Lowering the second convolution as im2col + matmul instead of Conv2D took 3.7-4.8x
+its CPU time, channels_first 1.7x (``benchmarks/conv_lowering.py``).
 Speed and memory against snnTorch and SpikingJelly:
 ``benchmarks/surrogate_vs_peers.py``.
 """
