@@ -43,7 +43,11 @@ Test accuracy after a full epoch is measured by the example, not here.
 ``--backend tensorflow|jax|both`` picks the Keras backend(s) of our side (each a
 process of its own with ``KERAS_BACKEND`` set, interleaved with the peers);
 ``--policy mixed_bfloat16`` runs ours under that Keras dtype policy (bfloat16
-convolutions on CPUs with AVX512_BF16; the neurons keep float32 state).
+convolutions on CPUs with AVX512_BF16; the neurons keep float32 state);
+``--policy float32,mixed_bfloat16`` gives one row of ours per policy, interleaved
+(ratios are against the first; the peers always run in float32);
+``float32+conv2:mixed_bfloat16`` is float32 with only the second convolution in
+mixed bfloat16 (the example's ``--conv2-policy``).
 
 Shared machines: torch's OpenMP threads spin while waiting for work, and when
 other processes compete for the cores that costs them up to 5x (snnTorch
@@ -76,12 +80,14 @@ def keras_worker(args):
     csnn = common.load_example("surrogate_csnn")  # this checkout's example
     import_rss = common.peak_rss()
     keras.utils.set_random_seed(args.seed)
-    keras.config.set_dtype_policy(args.policy)
     data = np.load(args.data)
     x, y = data["x"], data["y"]
     b, warm = args.batch_size, args.warmup * args.batch_size
     timed = slice(warm, warm + args.batches * b)
-    model = csnn.compile_csnn(csnn.build_csnn(args.steps), loss=args.loss)
+    policy, _, conv2 = args.policy.partition("+conv2:")
+    keras.config.set_dtype_policy(policy)
+    model = csnn.compile_csnn(csnn.build_csnn(args.steps, conv2_dtype=conv2 or None),
+                              loss=args.loss)
     stages = dict(imported=import_rss, built=common.peak_rss())
     model.fit(x[:warm], y[:warm], batch_size=b, epochs=1, verbose=0, shuffle=False)
     stages["first steps (traced)"] = common.peak_rss()
@@ -107,10 +113,13 @@ def keras_worker(args):
     )))
 
 
-def ours_name(backend, ours):
+def ours_name(backend, ours, policy="float32", policies=("float32",)):
     """Our side's row: ``keras_spiking``, with the backend when there are several
-    or it is not TensorFlow."""
-    return "keras_spiking" if ours == ["tensorflow"] else f"keras_spiking[{backend}]"
+    or it is not TensorFlow, and the dtype policy when there are several or it
+    is not float32."""
+    tags = ([] if ours == ["tensorflow"] else [backend]) + (
+        [] if list(policies) == ["float32"] else [policy])
+    return f"keras_spiking[{', '.join(tags)}]" if tags else "keras_spiking"
 
 
 def run(command, env):
@@ -174,8 +183,8 @@ def main():
                              "environment's); see the docstring")
     common.add_backend_argument(parser)
     parser.add_argument("--policy", default="float32",
-                        help="Keras dtype policy of our side, e.g. mixed_bfloat16 (see "
-                             "the docstring)")
+                        help="Keras dtype policy of our side, e.g. mixed_bfloat16, or "
+                             "several, comma-separated: one row each (see the docstring)")
     parser.add_argument("--worker", choices=("keras",), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -209,10 +218,11 @@ def compare(args, peers):
         data = os.path.join(tmp, "batches.npz")
         np.savez(data, x=x, y=y)
         commands = {}
-        for backend in ours:
-            commands[ours_name(backend, ours)] = (
+        policies = args.policy.split(",")
+        for backend, policy in itertools.product(ours, policies):
+            commands[ours_name(backend, ours, policy, policies)] = (
                 [args.keras_python, os.path.abspath(__file__), "--worker", "keras",
-                 "--data", data, "--policy", args.policy] + shared,
+                 "--data", data, "--policy", policy] + shared,
                 common.child_env(pythonpath=common.ROOT, KERAS_BACKEND=backend, **omp))
         for peer in peers:
             commands[peer] = ([args.torch_python, os.path.join(common.HERE, "peers_torch.py"),
@@ -224,7 +234,7 @@ def compare(args, peers):
     print(f"\nCSNN 12C5-MP2-64C5-MP2-1024FC10, T={args.steps}, batch {args.batch_size}, "
           f"{args.batches} timed batches, best of {args.repeats}, {os.cpu_count()} CPUs, "
           f"OMP_WAIT_POLICY={peer_env.get('OMP_WAIT_POLICY', '(unset)')}")
-    first = ours_name(ours[0], ours)
+    first = ours_name(ours[0], ours, policies[0], policies)
     for phase, title in (("train", "training"), ("infer", "inference")):
         print("\n" + common.ratio_table({name: r[phase] for name, r in results.items()},
                                         first, "samples", title=title))

@@ -27,10 +27,27 @@ the unrolled loop, which grappler already trims to ~14 kernels per step.
 The second convolution (on all 25 steps) takes ~78 % of the summed per-layer
 forward+backward times; the three Leaky layers ~13 %.
 2026-12-02 (under load, ours against ours, CPU-seconds): the JAX backend trained
-5.2x slower (its CPU convolution gradients) and peaked at 1.9 GiB against 1.06;
-``--policy mixed_bfloat16`` (bfloat16 convolutions, AVX512_BF16; the neurons keep
-float32 state) took 1.34x fewer CPU-seconds per epoch with no accuracy lost in
-one 10 000-image epoch (71.5 % vs 63.7 %, one seed): opt-in until a full run confirms it.
+5.2x slower (its CPU convolution gradients) and peaked at 1.9 GiB against 1.06.
+
+Precision (full 60 000-image epochs, 2026-12-02, load average ~5, test accuracy
+for seeds 0 / 1, user CPU-seconds of the whole run incl. start-up and the test pass):
+
+* float32 (the default): 81.70 % / 80.84 %, 166 / 153 s;
+* ``--policy mixed_bfloat16`` (every convolution and the dense layer in bfloat16,
+  oneDNN's AVX512_BF16; the neurons keep a float32 state): 80.64 % / 79.66 %,
+  109 / 114 s: about 1.1 points lost in both seeds;
+* ``--conv2-policy mixed_bfloat16`` (only the second convolution, where the time
+  goes, in bfloat16; its inputs are 0/1 spikes, exact in bfloat16): 82.48 % /
+  82.17 %, 106 / 106 s: no accuracy lost, the recommended setting on a CPU with
+  AVX512_BF16 (without it bfloat16 is emulated: measure before using it).
+
+Training steps alone: ``benchmarks/surrogate_vs_peers.py --policy
+float32,mixed_bfloat16,float32+conv2:mixed_bfloat16``. Also measured there
+(A/B under load ~5, best of 3, 10 batches): ``TF_NUM_INTEROP_THREADS=1`` 1.05x
+wall / 0.94x CPU-s, ``TF_NUM_INTRAOP_THREADS=2 TF_NUM_INTEROP_THREADS=2`` 0.88x /
+0.88x, ``MALLOC_ARENA_MAX=2`` 0.84x / 0.95x and the same peak RSS: no gain, left out.
+Lowering the second convolution as im2col + matmul instead of Conv2D took 3.7-4.8x
+its CPU time, channels_first 1.7x (``benchmarks/conv_lowering.py``).
 Speed and memory against snnTorch and SpikingJelly:
 ``benchmarks/surrogate_vs_peers.py``.
 """
@@ -67,9 +84,10 @@ def spiking_init(fan_in, gain=2.0):
     )
 
 
-def build_csnn(steps=25, beta=0.5, slope=25.0, init_gain=2.0):
+def build_csnn(steps=25, beta=0.5, slope=25.0, init_gain=2.0, conv2_dtype=None):
     """12C5-MP2-64C5-MP2-1024FC10 with Leaky neurons; uint8 images in, spikes
-    ``(batch, steps, 10)`` out."""
+    ``(batch, steps, 10)`` out. ``conv2_dtype`` (e.g. "mixed_bfloat16") is the
+    dtype policy of the second convolution alone (None: the global policy)."""
     surrogate = keras_spiking.surrogates.FastSigmoid(slope=slope)
 
     def lif(name):
@@ -82,7 +100,8 @@ def build_csnn(steps=25, beta=0.5, slope=25.0, init_gain=2.0):
     x = keras.layers.MaxPooling2D(2, name="pool1")(x)
     x = RepeatTime(steps)(x)
     x = lif("lif1")(x)
-    x = TimeFold(keras.layers.Conv2D(64, 5, **spiking_init(12 * 5 * 5, init_gain)), name="conv2")(x)
+    conv2 = keras.layers.Conv2D(64, 5, dtype=conv2_dtype, **spiking_init(12 * 5 * 5, init_gain))
+    x = TimeFold(conv2, name="conv2")(x)
     x = TimeFold(keras.layers.MaxPooling2D(2), name="pool2")(x)
     x = lif("lif2")(x)
     x = keras.layers.Reshape((steps, 4 * 4 * 64), name="flatten")(x)
@@ -131,6 +150,9 @@ def main():
     parser.add_argument("--save", default=None, help="save the trained model (.keras)")
     parser.add_argument("--policy", default="float32",
                         help="Keras dtype policy, e.g. mixed_bfloat16 (see the docstring)")
+    parser.add_argument("--conv2-policy", default=None,
+                        help="dtype policy of the second convolution alone, e.g. "
+                             "mixed_bfloat16 (default: --policy)")
     args = parser.parse_args()
     keras.config.set_dtype_policy(args.policy)
 
@@ -140,7 +162,8 @@ def main():
     )
     if args.train_samples:
         x_train, y_train = x_train[: args.train_samples], y_train[: args.train_samples]
-    model = compile_csnn(build_csnn(args.steps, init_gain=args.init_gain), loss=args.loss)
+    model = compile_csnn(build_csnn(args.steps, init_gain=args.init_gain,
+                                    conv2_dtype=args.conv2_policy), loss=args.loss)
     model.summary()
     model.fit(
         x_train, y_train,
