@@ -66,7 +66,9 @@ def test_channel_norm_is_exact_in_rate(after):
         bn = model.layers[2]
         bn.set_weights([RNG.uniform(0.5, 2, 4), RNG.uniform(-1, 1, 4),
                         RNG.uniform(-1, 1, 4), RNG.uniform(0.5, 2, 4)])
-    assert verify(model, x, calibration_data=x) < 1e-5
+    # float32 rounding of outputs up to ~100 (GAINS): 1e-6 of the largest output
+    atol = 1e-6 * float(np.abs(keras.ops.convert_to_numpy(model(x))).max())
+    assert verify(model, x, calibration_data=x, atol=max(atol, 1e-5)) < max(atol, 1e-5)
 
 
 def test_residual_site_scales_through_rescaling_and_round_trips(tmp_path):
