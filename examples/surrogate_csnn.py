@@ -27,7 +27,9 @@ the unrolled loop, which grappler already trims to ~14 kernels per step.
 The second convolution (on all 25 steps) takes ~78 % of the summed per-layer
 forward+backward times; the three Leaky layers ~13 %.
 2026-12-02 (under load, ours against ours, CPU-seconds): the JAX backend trained
-5.2x slower (its CPU convolution gradients) and peaked at 1.9 GiB against 1.06.
+5.2x slower (its second convolution alone took 3.4x the CPU time of TensorFlow's;
+the rest of the step, not yet profiled, is slower still) and peaked at 1.9 GiB
+against 1.06.
 
 Precision (full 60 000-image epochs, 2026-12-02, load average ~5, test accuracy
 for seeds 0 / 1, user CPU-seconds of the whole run incl. start-up and the test pass):
