@@ -81,6 +81,12 @@ class Rule:
         """Rebuild ``layer`` from ``inputs`` (Signals) with ``converter``'s helpers."""
         raise NotImplementedError
 
+    def takes_channel_scale(self, layer, signal):
+        """True if ``convert`` applies an input's pending per-channel factors
+        (``Signal.channel_scale``) itself; otherwise the converter applies them
+        with a ``Rescaling`` before calling it."""
+        return False
+
 
 @dataclasses.dataclass(frozen=True)
 class Signal:
@@ -93,6 +99,10 @@ class Signal:
     ``producer`` is the copied Dense/Conv layer whose output this is (a folded
     BatchNormalization included) when nothing else uses that output: a
     neuron site may fold its channel factors into it (``channel_norm``).
+    ``channel_scale`` holds per-channel (last axis) factors that ``tensor``
+    still has to be multiplied by, pending: the next Dense/Conv folds them
+    into its kernel, any other layer gets them through a ``Rescaling``
+    (``Rule.takes_channel_scale``); ``site`` names the neuron site they come from.
     """
 
     tensor: object
@@ -100,6 +110,8 @@ class Signal:
     linear: object = None
     spikes: object = None
     producer: object = None
+    channel_scale: object = None
+    site: str = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -343,7 +343,7 @@ class Converter:
             scales = self.calibrate(model)
         inputs, outputs = self._build(model, self.mode, scales, self.static_input)
         self._check_rate_keys(model)
-        outputs = [self.read_out(self.timed(s).tensor) for s in outputs]
+        outputs = [self.read_out(self.timed(self.settle(s)).tensor) for s in outputs]
         return keras.Model(inputs[0] if len(inputs) == 1 else inputs,
                            outputs[0] if len(outputs) == 1 else outputs,
                            name=f"{model.name}_{self.mode}")
@@ -423,6 +423,7 @@ class Converter:
         self.mode_now, self.scales = mode, scales
         self.sites = {}  # site name -> (input signal, source, target)
         self.synapses = 0  # synapse layers made
+        self.settled = {}  # id of a tensor with pending channel factors -> its Signal, applied
         self.names = Names()
         inputs, signals = [], []
         for x in functional_graph(model, OWNER, ConversionError).inputs:
@@ -452,6 +453,10 @@ class Converter:
                    owner=OWNER, error=ConversionError)
 
     def _convert_call(self, call, inputs):
+        rule = rule_for(call.layer)
+        inputs = [s if s.channel_scale is None or (
+            rule is not None and rule.takes_channel_scale(call.layer, s))
+            else self.settle(s) for s in inputs]
         outputs = self.convert_node(call.layer, inputs)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         # a linear output used more than once cannot take a BatchNorm folded in
@@ -520,7 +525,7 @@ class Converter:
             return signal
         y = layers.RepeatTime(self.timesteps or 1, name=self.unique("repeat_time"))(
             signal.tensor)
-        return Signal(y, True)
+        return Signal(y, True, channel_scale=signal.channel_scale, site=signal.site)
 
     def activation(self, signal, activation, site, layer):
         """Convert an activation function applied to ``signal``."""
@@ -556,23 +561,48 @@ class Converter:
         if target == "rate" or self.mode_now == "rate":
             layer = rules.rate_layer(source, k, name)
             out = self.apply(layer, signal, copy=False)
-            return out if factors is None else self.scale_channels(out, 1.0 / factors, site)
+            return out if factors is None else self.pending(out, 1.0 / factors, site)
         constant = not signal.timed  # a static input, repeated over time
         signal = self.timed(signal)
         layer = rules.spiking_layer(self, source, k, name, site,
                                     constant_input=constant and self.closed_form)
-        if factors is not None:  # spikes of 1; each channel's value in one Rescaling
-            value = layer.amplitude / self.dt
+        scale = None
+        if factors is not None:  # spikes of 1; each channel's value applied after
+            scale = layer.amplitude / self.dt / factors
             layer = type(layer).from_config(dict(layer.get_config(), amplitude=self.dt))
         spikes = layer(signal.tensor)
-        if factors is not None:
-            spikes = self.scale_channels(Signal(spikes, True), value / factors, site).tensor
-        if source.family == "qcfs":  # its levels are spike counts: no synapse
-            return Signal(spikes, True, spikes=spikes)
         synapse = self.synapse
         if self.auto and source.family == "lif":  # see auto_synapse
             synapse = self._check_synapse(AUTO_TAU)
+        if source.family == "qcfs" or synapse is None:  # qcfs levels are spike counts
+            # no synapse: the next Dense/Conv takes the channel values into its kernel
+            return self.pending(Signal(spikes, True, spikes=spikes), scale, site)
+        if scale is not None:
+            spikes = self.scale_channels(Signal(spikes, True), scale, site).tensor
         return Signal(self.synapse_of(spikes, site, synapse), True, spikes=spikes)
+
+    @staticmethod
+    def pending(signal, factors, site):
+        """``signal`` to be multiplied by the per-channel ``factors`` (None: by
+        nothing) by whichever layer takes it next (``Signal.channel_scale``)."""
+        if factors is None:
+            return signal
+        return dataclasses.replace(signal, channel_scale=np.asarray(factors, "float32"),
+                                   site=site)
+
+    def settle(self, signal):
+        """``signal`` with its pending channel factors applied by a ``Rescaling``
+        (one per tensor, however many layers take it)."""
+        if signal.channel_scale is None:
+            return signal
+        key = id(signal.tensor)
+        if key not in self.settled:
+            plain = dataclasses.replace(signal, channel_scale=None, site=None, producer=None,
+                                        linear=None)
+            out = self.scale_channels(plain, signal.channel_scale, signal.site)
+            spikes = out.tensor if signal.spikes is signal.tensor else signal.spikes
+            self.settled[key] = (signal.tensor, dataclasses.replace(out, spikes=spikes))
+        return self.settled[key][1]
 
     def scale_channels(self, signal, factors, site):
         """``signal`` times the per-channel (last axis) ``factors``: folded into

@@ -163,8 +163,17 @@ class LinearRule(Rule):
 
     unsupported = {"data_format": lambda v: v in (None, "channels_last")}
 
+    def takes_channel_scale(self, layer, signal):
+        """Per-input-channel factors fold into the kernel of the Keras Dense and
+        convolutions (their first weight's axis -2 is the input channel)."""
+        return type(layer) in KERNEL_IN_AXIS_M2 and getattr(layer, "groups", 1) == 1
+
     def convert(self, layer, inputs, converter):
         weights = layer.get_weights()
+        signal = inputs[0]
+        if signal.channel_scale is not None:  # x * s then W  ==  x then W * s (per row)
+            weights = [weights[0] * signal.channel_scale[:, None]] + weights[1:]
+            inputs = [dataclasses.replace(signal, channel_scale=None, site=None)]
         if not layer.use_bias:
             weights = weights + [np.zeros(self.channels(layer, weights), "float32")]
         # Dense acts on any leading axes: no fold needed.
@@ -187,6 +196,13 @@ class LinearRule(Rule):
 
 for _cls in classes(role="linear"):
     register(_cls, LinearRule)
+
+#: Keras linear layers whose first weight has the input channel on axis -2
+#: (Dense (in, out); Conv (..., in, out); Depthwise and Separable (..., in, multiplier)).
+KERNEL_IN_AXIS_M2 = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D,
+                     keras.layers.Conv3D, keras.layers.DepthwiseConv1D,
+                     keras.layers.DepthwiseConv2D, keras.layers.SeparableConv1D,
+                     keras.layers.SeparableConv2D)
 
 
 def fold_batch_norm(linear, scale, shift):
@@ -296,18 +312,48 @@ class QuantizedReLURule(Rule):
 # -- stateless layers ---------------------------------------------------------------------
 class StatelessRule(Rule):
     """A layer that acts on each sample alone: copied, all steps in one call
-    (applied directly when it acts on any leading axes, e.g. elementwise)."""
+    (applied directly when it acts on any leading axes, e.g. elementwise).
+
+    Layers that act on each channel alone and linearly (average pooling,
+    padding, cropping, upsampling) pass pending channel factors on; Flatten
+    passes them on repeated over the positions it flattens."""
+
+    def takes_channel_scale(self, layer, signal):
+        shape = signal.tensor.shape[2 if signal.timed else 1:]
+        return (type(layer) in CHANNELWISE
+                and getattr(layer, "data_format", "channels_last") == "channels_last"
+                and all(d is not None for d in shape))
 
     def convert(self, layer, inputs, converter):
-        return converter.apply(layer, inputs[0], fold=not facts_of(layer).leading_axes)
+        signal = inputs[0]
+        scale = signal.channel_scale
+        if scale is not None:
+            inputs = [dataclasses.replace(signal, channel_scale=None, site=None)]
+        out = converter.apply(layer, inputs[0], fold=not facts_of(layer).leading_axes)
+        if scale is None:
+            return out
+        if isinstance(layer, keras.layers.Flatten):  # channels last: channel is fastest
+            positions = signal.tensor.shape[2 if signal.timed else 1:-1]
+            scale = np.tile(scale, int(np.prod(positions, dtype=np.int64)))
+        return converter.pending(out, scale, signal.site)
 
 
 for _cls in classes(role="stateless") + classes(role="pooling", pool="average"):
     register(_cls, StatelessRule)
 
+#: Stateless layers that act on each channel (last axis) alone and linearly,
+#: so that per-channel factors commute with them (Flatten: repeated per position).
+CHANNELWISE = tuple(classes(role="pooling", pool="average")) + tuple(
+    getattr(keras.layers, name) for name in (
+        "Flatten", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D",
+        "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D"))
+
 
 class IdentityRule(Rule):
     """Training-only layers (dropout, noise): removed."""
+
+    def takes_channel_scale(self, layer, signal):
+        return True
 
     def convert(self, layer, inputs, converter):
         return inputs[0]

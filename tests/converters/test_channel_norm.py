@@ -119,10 +119,58 @@ def test_channel_factors_fold_into_the_next_nir_weights():
 
     model, x = unbalanced_conv(L.Conv2D(3, 3, activation="relu")), images(8)
     snn = convert(model, calibration_data=x, timesteps=8, static_input=True, reset="zero")
-    # the first site's factors go into the next Conv2d, any second's through Flatten
-    assert any(l.name.endswith("_channels") for l in snn.layers)
+    # the first site's factors go into the next Conv2D, the second's through Flatten
+    assert not any(isinstance(l, L.Rescaling) for l in snn.layers)
     graph = export_nir(snn)
     assert not any(isinstance(n, nir.Scale) for n in graph.nodes.values())
     per_step = np.asarray(import_nir(graph)(np.repeat(x[:, None], 8, axis=1)))
     running_mean = np.cumsum(per_step, 1) / np.arange(1, 9)[None, :, None]
     np.testing.assert_allclose(running_mean, np.asarray(snn(x)), atol=1e-4)
+
+
+#: networks whose channel-normalised sites feed a Dense/Conv directly or through
+#: layers that act on each channel alone (the factors then fold into the kernel)
+FOLDING = {
+    "conv > flatten > dense": (),
+    "depthwise": (L.DepthwiseConv2D(3, activation="relu"),),
+    "separable": (L.SeparableConv2D(3, 3, activation="relu"),),
+    "pool, padding, upsampling": (L.AveragePooling2D(2), L.ZeroPadding2D(1),
+                                  L.UpSampling2D(2), L.Conv2D(3, 3, activation="relu")),
+    "dropout > 1x1 conv": (L.Dropout(0.3), L.Conv2D(3, 1, activation="relu")),
+}
+
+
+@pytest.mark.parametrize("after", FOLDING.values(), ids=FOLDING.keys())
+def test_channel_values_fold_into_the_next_kernel(after, monkeypatch):
+    """The factors fold into the next kernel: no Rescaling is left, and the SNN's
+    output equals that of the same conversion with a Rescaling per site."""
+    from keras_spiking.converters import rules
+
+    model, x = unbalanced_conv(*after), images(16)
+    options = dict(calibration_data=x, timesteps=12, static_input=True)
+    folded = convert(model, **options)
+    assert not any(isinstance(l, L.Rescaling) for l in folded.layers)
+    for rule in (rules.LinearRule, rules.StatelessRule, rules.IdentityRule):
+        monkeypatch.setattr(rule, "takes_channel_scale", lambda self, layer, signal: False)
+    scaled = convert(model, **options)
+    assert any(isinstance(l, L.Rescaling) for l in scaled.layers)
+    expected = scaled.predict(x, verbose=0)
+    # float rounding of the folded product: equal up to ~1e-6 of the output
+    np.testing.assert_allclose(folded.predict(x, verbose=0), expected,
+                               atol=1e-5 * float(np.abs(expected).max()), rtol=1e-5)
+
+
+def test_channel_values_go_through_one_rescaling_where_nothing_folds():
+    """A site read by an Add and by a Conv: the Conv takes the factors into its
+    kernel, the Add gets them from one Rescaling; a model output gets its own."""
+    inp = keras.Input((6, 6, 2))
+    h = L.Conv2D(4, 3, padding="same", activation="relu")(inp)
+    y = L.Add()([h, L.Conv2D(4, 3, padding="same")(h)])
+    model = keras.Model(inp, [L.Dense(3)(L.Flatten()(y)), h])
+    kernel, bias = model.layers[1].get_weights()
+    model.layers[1].set_weights([np.abs(kernel) * GAINS, np.abs(bias) * GAINS])
+    x = images()
+    assert verify(model, x, calibration_data=x) < 1e-5
+    snn = convert(model, calibration_data=x, timesteps=4, static_input=True)
+    names = [l.name for l in snn.layers if isinstance(l, L.Rescaling)]
+    assert len(names) == 1 and names[0].endswith("_channels")
