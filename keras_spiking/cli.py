@@ -227,7 +227,7 @@ def _convert(args):
     options = dict(calibration_data=x, timesteps=args.timesteps,
                    static_input=args.static_input, synapse=args.synapse, dt=args.dt,
                    percentile=args.percentile, channel_norm=args.channel_norm,
-                   spikes=args.spikes, max_pool=args.max_pool, readout=args.readout)
+                   closed_form=args.closed_form, spikes=args.spikes, max_pool=args.max_pool, readout=args.readout)
     bar = keras.utils.Progbar(3)  # calibrate and convert, verify, save
     try:
         snn = convert(model, **options)
@@ -390,6 +390,9 @@ def _parser():
                          help="rate percentile that fires once per step (99.9)")
     convert.add_argument("--no-channel-norm", dest="channel_norm", action="store_false",
                          help="one rate scale per layer, not per channel of a feature map")
+    convert.add_argument("--no-closed-form", dest="closed_form", action="store_false",
+                         help="with --static-input, step the first IF layer in the time "
+                              "loop instead of computing its spikes in closed form")
     convert.add_argument("--spikes", choices=("binary", "graded"), default="binary")
     convert.add_argument("--max-pool", choices=("error", "avg", "max", "spike"),
                          default="error", help="how max pooling is converted")

@@ -168,6 +168,15 @@ def test_convert_writes_a_spiking_model_of_the_asked_steps(ann_files, tmp_path, 
         np.testing.assert_allclose(keras.saving.load_model(out).predict(x, verbose=0),
                                    same.predict(x, verbose=0), atol=1e-6)
     assert any(isinstance(l, L.Lowpass) for l in keras.saving.load_model(out).layers)
+    # the first IF layer of the static input: closed form by default, the loop on request
+    for flag, closed in (((), True), (("--no-closed-form",), False)):
+        out = tmp_path / f"snn_closed_{closed}.keras"
+        code, _, err = run(capsys, "convert", ann_files / "ann.keras", "--calibration",
+                           ann_files / "x.npy", "--timesteps", 16, "-o", out, *flag)
+        assert code == 0, err
+        neurons = [l for l in keras.saving.load_model(out).layers
+                   if isinstance(l, L.SpikingIF)]
+        assert neurons and neurons[0].constant_input is closed
 
 
 def test_convert_refuses_bad_data_in_one_line_and_keeps_the_old_output(ann_files, tmp_path,
