@@ -110,6 +110,32 @@ class SpikingJellyCSNN(nn.Module):
         return self.rest(cur)  # (T, B, 10)
 
 
+def conv2_alone(maps, calls, seed):
+    """The CSNN's second convolution alone, as ``surrogate_vs_peers.conv2_alone``
+    times ours: 12 -> 64 channels, 5x5, on ``maps`` 12x12 spike maps (one batch's
+    steps folded; the per-step loop of snnTorch runs it on T batches instead),
+    forward and gradients of input and kernel, float32: ``dict(wall, cpu)``
+    seconds of the best of ``calls`` calls."""
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy((rng.random((maps, 12, 12, 12)) < 0.2).astype("float32"))
+    kernel = torch.from_numpy(rng.uniform(-0.1, 0.1, (64, 12, 5, 5)).astype("float32"))
+    upstream = torch.from_numpy(rng.standard_normal((maps, 64, 8, 8)).astype("float32"))
+    x.requires_grad_(True)
+    kernel.requires_grad_(True)
+
+    def call():
+        return torch.autograd.grad(F.conv2d(x, kernel), (x, kernel), upstream)
+
+    call()
+    timings = []
+    for _ in range(calls):
+        with common.Clock() as clock:
+            call()
+        timings.append(clock.timing)
+    best = common.best(timings)
+    return dict(wall=best.wall, cpu=best.cpu)
+
+
 def build(framework, steps):
     """The CSNN of ``framework`` (one of ``FRAMEWORKS``) over ``steps`` steps."""
     static = framework.endswith("-static")
@@ -178,12 +204,15 @@ def main():
             for xb, yb in batches[args.warmup:]:
                 correct += int((model(xb).sum(0).argmax(-1) == yb).sum())
 
+    peak_rss = common.peak_rss()  # before the convolution alone allocates its own
+    conv2 = conv2_alone(args.batch_size * args.steps, max(args.batches, 3), args.seed)
     print(json.dumps(dict(
+        conv2=conv2,
         framework=args.framework,
         samples=args.batches * args.batch_size,
         train=dict(wall=train.wall, cpu=train.cpu),
         infer=dict(wall=infer.wall, cpu=infer.cpu),
-        peak_rss_bytes=common.peak_rss(),
+        peak_rss_bytes=peak_rss,
         import_rss_bytes=import_rss,
         first_loss=losses[0], last_loss=losses[-1],
         threads=torch.get_num_threads(),

@@ -40,6 +40,12 @@ per-step loop;
 ``-static`` variants compute the first convolution once per image, as ours does.
 Test accuracy after a full epoch is measured by the example, not here.
 
+Each process also times the second convolution alone (12 -> 64 channels, 5x5, on
+the batch x T folded spike maps, forward and both gradients, float32, in its own
+framework's kernel), where most of a training step goes. The "floor" lines divide
+each peer's training step by our convolution alone: the most any float32 step
+built on that convolution kernel could reach against that peer.
+
 ``--backend tensorflow|jax|both`` picks the Keras backend(s) of our side (each a
 process of its own with ``KERAS_BACKEND`` set, interleaved with the peers);
 ``--policy mixed_bfloat16`` runs ours under that Keras dtype policy (bfloat16
@@ -98,19 +104,91 @@ def keras_worker(args):
     model.predict(x[:warm], batch_size=b, verbose=0)
     with common.Clock() as infer:
         model.predict(x[timed], batch_size=b, verbose=0)
+    peak_rss = common.peak_rss()  # before the convolution alone below allocates its own
+    conv2 = conv2_alone(b * args.steps, max(args.batches, 3), args.seed)
 
     print(json.dumps(dict(
         framework="keras_spiking",
         samples=args.batches * b,
         train=dict(wall=train.wall, cpu=train.cpu),
         infer=dict(wall=infer.wall, cpu=infer.cpu),
-        peak_rss_bytes=common.peak_rss(),
+        peak_rss_bytes=peak_rss,
         import_rss_bytes=import_rss,
         peak_rss_stages=stages,
+        conv2=conv2,
         last_loss=float(history.history["loss"][-1]),
         version=f"keras {keras.__version__}, backend {keras.backend.backend()}, "
                 f"policy {args.policy}, python {sys.executable}",
     )))
+
+
+def conv2_alone(maps, calls, seed):
+    """The CSNN's second convolution alone (12 -> 64 channels, 5x5, 'valid', on
+    ``maps`` 12x12 spike maps: one batch's steps folded), forward and gradients
+    with respect to its input and kernel, compiled as a training step is
+    (``tf.function`` / ``jax.jit``), in float32: ``dict(wall, cpu)`` seconds of
+    the best of ``calls`` calls. The floor of any step that runs this
+    convolution with this backend's kernel."""
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = (rng.random((maps, 12, 12, 12)) < 0.2).astype("float32")
+    kernel = rng.uniform(-0.1, 0.1, (5, 5, 12, 64)).astype("float32")
+    upstream = rng.standard_normal((maps, 8, 8, 64)).astype("float32")
+    if keras.backend.backend() == "jax":
+        import jax
+
+        def forward(x, kernel):
+            return keras.ops.conv(x, kernel, padding="valid")
+
+        @jax.jit
+        def call(x, kernel, upstream):
+            y, vjp = jax.vjp(forward, x, kernel)
+            return (y,) + vjp(upstream)
+    else:
+        import tensorflow as tf
+
+        @tf.function
+        def call(x, kernel, upstream):
+            with tf.GradientTape() as tape:
+                tape.watch([x, kernel])
+                loss = tf.reduce_sum(tf.nn.conv2d(x, kernel, 1, "VALID") * upstream)
+            return tape.gradient(loss, [x, kernel])
+
+        x, kernel, upstream = (tf.constant(a) for a in (x, kernel, upstream))
+    common.materialize(call(x, kernel, upstream))  # trace / compile
+    timings = []
+    for _ in range(calls):
+        with common.Clock() as clock:
+            common.materialize(call(x, kernel, upstream))
+        timings.append(clock.timing)
+    best = common.best(timings)
+    return dict(wall=best.wall, cpu=best.cpu)
+
+
+def floor_lines(results, first, batches):
+    """What the second convolution alone costs each framework per batch, and the
+    training ratio to each peer ours would reach if the rest of our step were
+    free (the peer's step time / our convolution's)."""
+    if "conv2" not in results[first]:
+        return []
+    lines = ["second convolution alone per batch (forward + input and kernel gradients, "
+             "float32, on the batch x T spike maps folded):"]
+    for name, r in results.items():
+        if "conv2" in r:
+            lines.append(f"  {name:22s} {1e3 * r['conv2']['wall']:7.1f} ms wall "
+                         f"{1e3 * r['conv2']['cpu']:7.1f} ms CPU")
+    ours = results[first]["conv2"]
+    for name, r in results.items():
+        if name == first:
+            continue
+        step = r["train"]
+        lines.append(f"  floor against {name}: ours at most "
+                     f"{step.wall / batches / ours['wall']:.2f}x its training samples/s, "
+                     f"{step.cpu / batches / ours['cpu']:.2f}x per CPU-second, with this "
+                     "convolution's kernel")
+    return lines
 
 
 def ours_name(backend, ours, policy="float32", policies=("float32",)):
@@ -158,6 +236,8 @@ def combine(runs):
                                                     r["samples"]) for r in runs)
     for key in ("peak_rss_bytes", "import_rss_bytes"):
         combined[key] = max(r[key] for r in runs)
+    if all("conv2" in r for r in runs):
+        combined["conv2"] = {k: min(r["conv2"][k] for r in runs) for k in ("wall", "cpu")}
     return combined
 
 
@@ -238,6 +318,7 @@ def compare(args, peers):
     for phase, title in (("train", "training"), ("infer", "inference")):
         print("\n" + common.ratio_table({name: r[phase] for name, r in results.items()},
                                         first, "samples", title=title))
+    print("\n" + "\n".join(floor_lines(results, first, args.batches)))
     print(f"\n{'framework':22s} {'peak RSS GiB':>13s} {'after import':>13s} "
           f"{'difference':>11s} {'ours/it peak':>13s} {'ours/it above import':>21s}")
     ours = results[first]
