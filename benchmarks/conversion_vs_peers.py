@@ -46,7 +46,9 @@ T = 10 20 30 50 120):
   printed on that subset);
 * the plain Keras forward pass of the ANN (the dense bound: one SNN step
   cannot cost less than one ANN pass), timed on the timing images repeated
-  T times (as much work as the SNN's T steps).
+  T times (as much work as the SNN's T steps). The dense-bound ratio is printed
+  twice: against the fastest ANN pass of the whole run (strict), and against the
+  ANN timed interleaved with the SNN at the same T (the same machine state).
 
 Each peer runs ``benchmarks/peers_conversion.py`` in its own venv as a
 subprocess (so its CPU time is its own), with the ANN's weights passed through
@@ -423,11 +425,20 @@ def report(args, ann_correct, ours, peers):
                   f"{ratio_cpu:>15}")
         print(f"{'  ours / (T x ANN time)':36}{T:>5}{ann.rate / ours_T.rate / T:>10.2f}"
               f"{'':24}{'per CPU-s':>11}{ann.cpu_rate / ours_T.cpu_rate / T:>15.2f}")
+        paired = ours["ann_timing"][Ts.index(T)]
+        print(f"{'  the same, ANN timed beside it':36}{T:>5}"
+              f"{paired.rate / ours_T.rate / T:>10.2f}{'':24}{'per CPU-s':>11}"
+              f"{paired.cpu_rate / ours_T.cpu_rate / T:>15.2f}")
     dense = [T for T in Ts if T >= 16]
     if dense:
-        met = all(ann.rate / ours["timing"][T].rate / T <= 1 for T in dense)
-        print(f"goal: images/s >= ANN images/s / T at T >= 16 (wall clock): "
-              f"{'met' if met else 'missed'}")
+        # strict: against the fastest ANN pass of the whole run; paired: against the
+        # ANN timed interleaved with the SNN at the same T (the same machine state)
+        for label, anns in (("the fastest ANN pass of the run", {T: ann for T in dense}),
+                            ("the ANN timed beside it", {
+                                T: ours["ann_timing"][Ts.index(T)] for T in dense})):
+            met = all(anns[T].rate / ours["timing"][T].rate / T <= 1 for T in dense)
+            print(f"goal: images/s >= ANN images/s / T at T >= 16 (wall clock), against "
+                  f"{label}: {'met' if met else 'missed'}")
     ks = peers.get("kerasspiking")
     if ks:
         first = next(iter(e["timing"] for e in ks["settings"].values() if "timing" in e), None)
