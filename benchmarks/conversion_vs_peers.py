@@ -400,6 +400,7 @@ def report(args, ann_correct, ours, peers):
           f"(mean over all neurons, T = {Ts[-1]}, 100 images)")
 
     ann = common.best(ours["ann_timing"])
+    ann_beside = dict(zip(Ts, ours["ann_timing"]))  # the ANN timed with the SNN at each T
     print(f"\nThroughput (each timed at every T, best of {args.repeats}; ANN forward pass "
           f"in our env: {ann.rate:.0f} images/s, {ann.cpu_rate:.0f} images per CPU-s)")
     print(f"{'':36}{'T':>5}{'images/s':>10}{'img-steps/s':>13}{'per CPU-s':>11}"
@@ -425,17 +426,14 @@ def report(args, ann_correct, ours, peers):
                   f"{ratio_cpu:>15}")
         print(f"{'  ours / (T x ANN time)':36}{T:>5}{ann.rate / ours_T.rate / T:>10.2f}"
               f"{'':24}{'per CPU-s':>11}{ann.cpu_rate / ours_T.cpu_rate / T:>15.2f}")
-        paired = ours["ann_timing"][Ts.index(T)]
+        paired = ann_beside[T]
         print(f"{'  the same, ANN timed beside it':36}{T:>5}"
               f"{paired.rate / ours_T.rate / T:>10.2f}{'':24}{'per CPU-s':>11}"
               f"{paired.cpu_rate / ours_T.cpu_rate / T:>15.2f}")
     dense = [T for T in Ts if T >= 16]
     if dense:
-        # strict: against the fastest ANN pass of the whole run; paired: against the
-        # ANN timed interleaved with the SNN at the same T (the same machine state)
         for label, anns in (("the fastest ANN pass of the run", {T: ann for T in dense}),
-                            ("the ANN timed beside it", {
-                                T: ours["ann_timing"][Ts.index(T)] for T in dense})):
+                            ("the ANN timed beside it", ann_beside)):
             met = all(anns[T].rate / ours["timing"][T].rate / T <= 1 for T in dense)
             print(f"goal: images/s >= ANN images/s / T at T >= 16 (wall clock), against "
                   f"{label}: {'met' if met else 'missed'}")

@@ -123,16 +123,8 @@ def conv2_alone(maps, calls, seed):
     x.requires_grad_(True)
     kernel.requires_grad_(True)
 
-    def call():
-        return torch.autograd.grad(F.conv2d(x, kernel), (x, kernel), upstream)
-
-    call()
-    timings = []
-    for _ in range(calls):
-        with common.Clock() as clock:
-            call()
-        timings.append(clock.timing)
-    best = common.best(timings)
+    best = common.best_of(
+        lambda: torch.autograd.grad(F.conv2d(x, kernel), (x, kernel), upstream), calls)
     return dict(wall=best.wall, cpu=best.cpu)
 
 
