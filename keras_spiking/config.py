@@ -55,6 +55,9 @@ class DefaultManager:
             tools (``convert``'s calibration data, ``verify``,
             ``evaluate_timesteps``, ``ModelEnergy``); compiled steps (``fit``,
             ``predict``) are never checked. False skips these checks.
+        xla_time_loops: compile inference time loops with XLA on TensorFlow.
+        fused_kernels: run the neurons ``keras_spiking.kernels`` covers as one
+            fused TensorFlow op on CPU (default True).
 
     Calling the manager, or its ``context`` method, with new values gives a
     context manager that sets them for the ``with`` block and then restores the
@@ -64,12 +67,25 @@ class DefaultManager:
             lowpass = keras_spiking.layers.Lowpass(0.01)   # dt = 0.005
     """
 
-    _settings = ("dt", "check_numerics", "xla_time_loops")
+    _settings = ("dt", "check_numerics", "xla_time_loops", "fused_kernels")
 
-    def __init__(self, dt=DEFAULT_DT, check_numerics=True, xla_time_loops=False):
+    def __init__(self, dt=DEFAULT_DT, check_numerics=True, xla_time_loops=False,
+                 fused_kernels=True):
         self.dt = dt
         self.check_numerics = check_numerics
         self.xla_time_loops = xla_time_loops
+        self.fused_kernels = fused_kernels
+
+    @property
+    def fused_kernels(self):
+        """Run the time loops of neurons that ``keras_spiking.kernels`` covers as one
+        fused TensorFlow op on CPU (default True; same spikes, faster). Takes
+        precedence over ``xla_time_loops`` for those neurons."""
+        return self._fused_kernels
+
+    @fused_kernels.setter
+    def fused_kernels(self, value):
+        self._fused_kernels = check_bool("keras_spiking.default", "fused_kernels", value)
 
     @property
     def xla_time_loops(self):

@@ -60,7 +60,7 @@ def test_context_errors_happen_before_the_block():
     with pytest.raises(ValueError, match=r"keras_spiking\.default\.dt must be"):
         with default(dt=-1):
             pytest.fail("the block must not run")
-    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['tau'\]; the settings are \['dt', 'check_numerics', 'xla_time_loops'\]"):
+    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['tau'\]; the settings are \['dt', 'check_numerics', 'xla_time_loops', 'fused_kernels'\]"):
         with default(tau=0.1):
             pass
     assert default.dt == 0.001

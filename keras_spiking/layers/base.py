@@ -29,6 +29,7 @@ import numpy as np
 from keras import ops
 
 from keras_spiking import config, neurons
+from keras_spiking.kernels import threshold_scan
 from keras_spiking.timeloop import scan_time
 from keras_spiking.validation import RefusesText, check_bool, check_finite_data
 
@@ -123,6 +124,11 @@ class TimeStateLayer(RefusesText, AttributeConfig, keras.layers.Layer):
     # -- to be defined by subclasses -------------------------------------------------
     def step(self, x_t, states):
         raise NotImplementedError
+
+    def fused_scan(self, inputs, states):
+        """``(outputs, states)`` of the whole loop computed by one fused kernel
+        (``keras_spiking.kernels``), or None: ``scan_time`` runs ``step``."""
+        return None
 
     def step_function(self, inputs):
         """The ``step`` used for this call. Override to compute time-invariant
@@ -250,13 +256,17 @@ class TimeStateLayer(RefusesText, AttributeConfig, keras.layers.Layer):
             )
         else:
             states = self.initial_state(inputs)
-        step, loop_inputs, finish = self.loop_parts(inputs)
-        outputs, states = scan_time(
-            step, loop_inputs, tuple(states), unroll=self.unroll,
-            xla=config.default.xla_time_loops and not training,
-        )
-        if finish is not None:
-            outputs = finish(outputs)
+        fused = self.fused_scan(inputs, tuple(states))
+        if fused is not None:
+            outputs, states = fused
+        else:
+            step, loop_inputs, finish = self.loop_parts(inputs)
+            outputs, states = scan_time(
+                step, loop_inputs, tuple(states), unroll=self.unroll,
+                xla=config.default.xla_time_loops and not training,
+            )
+            if finish is not None:
+                outputs = finish(outputs)
         if self.stateful:
             for variable, value in zip(self.state_variables, states):
                 variable.assign(ops.cast(value, variable.dtype))
@@ -377,6 +387,19 @@ class DynamicsLayer(TimeStateLayer):
             def finish(spikes):
                 return spikes * amplitude
         return self.step_function(inputs, d_loop), x_loop, finish
+
+    def fused_scan(self, inputs, states):
+        """The loop as one op when ``kernels.threshold_scan`` covers the dynamics
+        (first-order binary-spike neurons on TensorFlow's CPU), else None."""
+        if keras.backend.backend() != "tensorflow":
+            return None
+        d, x, amplitude = neurons.hoist(self.call_dynamics(inputs.dtype), inputs)
+        if not threshold_scan.applies(d, x):
+            return None
+        spikes, voltage, states = threshold_scan.scan(d, x, states)
+        if amplitude is not None:
+            spikes = spikes * amplitude
+        return self.select_output(spikes, voltage), states
 
     def step(self, x_t, states):
         return self.step_function(ops.expand_dims(x_t, 1))(x_t, states)

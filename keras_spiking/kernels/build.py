@@ -1,0 +1,93 @@
+"""Compile and load the fused TensorFlow kernels (C++ sources in this folder).
+
+``load(name)`` returns the op library of ``<name>.cc``, compiled on first use
+against the installed TensorFlow's headers (``tf.sysconfig``) by the C++
+compiler in ``$CXX`` (default ``g++``), about 7 s, and kept in
+``$KERAS_SPIKING_CACHE`` (default ``~/.cache/keras_spiking``) under the
+TensorFlow version and the source's hash, so every later process loads it in
+milliseconds. The library is written to a temporary file and renamed into
+place, so processes compiling at the same time never load a partial file.
+
+Without a compiler, or if compiling or loading fails, ``load`` returns None
+after one warning that says why, and the layers use their ``keras.ops`` loop
+(the same numbers, slower). ``KERAS_SPIKING_FUSED=0`` in the environment turns
+the kernels off before anything is compiled.
+"""
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+#: compiler flags besides TensorFlow's own: no fused multiply-adds, so that the
+#: kernels round exactly as the keras.ops loops do
+FLAGS = ("-shared", "-fPIC", "-O3", "-ffp-contract=off", "-fno-trapping-math", "-w")
+
+
+def cache_dir():
+    """Where compiled kernels are kept."""
+    root = os.environ.get("KERAS_SPIKING_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "keras_spiking"
+
+
+def enabled():
+    """False if ``KERAS_SPIKING_FUSED`` is set to 0 / false / no / off."""
+    return os.environ.get("KERAS_SPIKING_FUSED", "1").strip().lower() not in (
+        "0", "false", "no", "off")
+
+
+def _library_path(name, tf):
+    source = (HERE / f"{name}.cc").read_bytes()
+    key = hashlib.sha256(source + tf.__version__.encode() + " ".join(FLAGS).encode())
+    return cache_dir() / f"{name}-tf{tf.__version__}-{key.hexdigest()[:12]}.so"
+
+
+def _compile(name, tf, target):
+    compiler = os.environ.get("CXX", "g++")
+    if shutil.which(compiler) is None:
+        raise RuntimeError(f"no C++ compiler {compiler!r} on PATH (set $CXX)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(prefix=f".{name}-", suffix=".so", dir=target.parent)
+    os.close(fd)
+    command = [compiler, *FLAGS, str(HERE / f"{name}.cc"), "-o", partial,
+               *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags()]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            errors = [line for line in done.stderr.splitlines() if "error" in line]
+            raise RuntimeError(f"{compiler} failed: {' '.join(errors[:3])[:600]}")
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+@functools.lru_cache(maxsize=None)
+def load(name):
+    """The loaded op library of ``<name>.cc``, or None (with one warning) if it
+    cannot be built or loaded here."""
+    if not enabled():
+        return None
+    import tensorflow as tf
+
+    target = _library_path(name, tf)
+    try:
+        if not target.exists():
+            _compile(name, tf, target)
+        return tf.load_op_library(str(target))
+    except Exception as error:  # any failure means: use the keras.ops loop
+        warnings.warn(
+            f"keras_spiking.kernels: the fused kernel {name!r} is not available "
+            f"({error}); neurons run their keras.ops loop instead (same results, "
+            "slower). Install a C++ compiler (apt-get install g++) to enable it, or "
+            "set KERAS_SPIKING_FUSED=0 to silence this.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None

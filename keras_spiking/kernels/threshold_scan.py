@@ -1,0 +1,159 @@
+"""A threshold neuron's whole time loop as one TensorFlow op (``threshold_scan.cc``).
+
+For the first-order faces of the dynamics core (``neurons.step`` with binary
+spikes and no synapse, refractory period, recurrence, voltage floor or
+integer state: snnTorch's ``Leaky`` and ``IF``, Nengo-style spiking IF/LIF
+without refractory period, the converter's IF neurons), ``scan`` runs every
+step in one C++ kernel and the backward pass in another, instead of a
+``keras.ops`` loop of ~6 kernels per step forward and ~12 backward, each a pass
+over one step's tensor plus the time axis' unstack and stack. The spikes and
+voltages are the loop's bit for bit (same operations in the same order); the
+gradients are the loop's with the reset detached, up to float rounding of the
+surrogate's derivative.
+
+Used on TensorFlow on CPU, float32, outside XLA (the op has no XLA or GPU
+kernel), for the surrogates of ``keras_spiking.surrogates`` (``SURROGATES``
+below; a custom surrogate keeps the loop) and a detached reset (or no
+gradient at all: the Heaviside spike function). ``keras_spiking.default.
+fused_kernels = False`` or ``KERAS_SPIKING_FUSED=0`` turns it off.
+"""
+
+import functools
+import math
+
+import keras
+import numpy as np
+
+from keras_spiking import config, neurons, surrogates
+from keras_spiking.kernels import build
+
+
+def _no_gradient(_):
+    return 0, 0.0, 0.0
+
+
+#: surrogate class -> its code in threshold_scan.cc and two parameters, computed
+#: as ``surrogates``' ``derivative`` computes them
+SURROGATES = {
+    surrogates.StraightThrough: lambda s: (1, 0.0, 0.0),
+    surrogates.FastSigmoid: lambda s: (2, s.slope, 0.0),
+    surrogates.ATan: lambda s: (3, 0.5 * s.alpha, math.pi * (0.5 * s.alpha)),
+    surrogates.Sigmoid: lambda s: (4, s.slope, 0.0),
+    surrogates.Triangular: lambda s: (5, s.width, 0.0),
+    surrogates.SpikeRateEscape: lambda s: (6, s.beta, s.slope),
+}
+
+
+def surrogate_code(spike_fn):
+    """``(code, p, q)`` of a spike function for the kernel, or None if it has none."""
+    if spike_fn is neurons.heaviside:
+        return _no_gradient(spike_fn)
+    make = SURROGATES.get(type(spike_fn))
+    return None if make is None else make(spike_fn)
+
+
+def _is(value, number):
+    return isinstance(value, (int, float)) and value == number
+
+
+def applies(d, x):
+    """True if ``scan`` computes ``d`` (the dynamics of a loop over ``x``) here."""
+    if not (config.default.fused_kernels and keras.backend.backend() == "tensorflow"
+            and keras.backend.standardize_dtype(x.dtype) == "float32"):
+        return False
+    code = surrogate_code(d.spike_fn)
+    if (code is None or not d.spiking or d.graded or d.gain is None or not _is(d.gain, 1)
+            or not _is(d.offset, 0) or d.synaptic or d.refractory is not None
+            or d.recurrent is not None or d.min_voltage is not None or d.integer is not None
+            or d.current_gain is not None or not _is(d.reset_value, 0)
+            or (code[0] != 0 and not d.reset_detached and d.reset != "none")):
+        return False
+    return _usable() and not _in_xla() and _library() is not None
+
+
+@functools.lru_cache(maxsize=None)
+def _usable():
+    """No GPU visible: the op only has a CPU kernel."""
+    import tensorflow as tf
+
+    return not tf.config.list_logical_devices("GPU")
+
+
+def _in_xla():
+    import tensorflow as tf
+
+    try:
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # pragma: no cover - a TensorFlow without the helper
+        return True
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def _library():
+    return build.load("threshold_scan")
+
+
+def _per_unit(value, unit_shape):
+    """A parameter as a float32 vector of 1 or prod(unit_shape) values."""
+    import tensorflow as tf
+
+    value = tf.convert_to_tensor(value, tf.float32)
+    if value.shape.rank == 0:
+        return tf.reshape(value, [1])
+    return tf.reshape(tf.broadcast_to(value, unit_shape), [-1])
+
+
+def scan(d, x, state):
+    """``(spikes, voltage, state)`` of ``neurons.step(d, ...)`` scanned over axis 1
+    of ``x`` ``(batch, time, *units)`` from ``state`` (a 1-tuple: the voltage);
+    ``voltage`` is after each step's reset, as the loop's."""
+    import tensorflow as tf
+
+    lib = _library()
+    unit_shape = tuple(x.shape[2:])
+    units = int(np.prod(unit_shape))
+    batch, steps = tf.shape(x)[0], tf.shape(x)[1]
+    if not _is(d.bias, 0):
+        x = x + d.bias  # the drive gain x + bias, with gain = 1 (hoisted)
+    flat_x = tf.reshape(x, [batch, steps, units])
+    flat_v0 = tf.reshape(state[0], [batch, units])
+    decay = _per_unit(d.decay, unit_shape)
+    threshold = _per_unit(d.threshold, unit_shape)
+    code, p, q = surrogate_code(d.spike_fn)
+    delayed = bool(d.reset_delayed)
+    attrs = dict(reset=d.reset, delayed=delayed)
+
+    @tf.custom_gradient
+    def run(flat_x, flat_v0, decay, threshold):
+        spikes, u, v_last = lib.keras_spiking_threshold_scan(flat_x, flat_v0, decay, threshold,
+                                                              **attrs)
+
+        def grad(ds, du, dv_last):
+            empty = tf.zeros([0], tf.float32)
+            dx, dv0, ddecay, dthreshold = lib.keras_spiking_threshold_scan_grad(
+                empty if ds is None else ds, empty if du is None else du,
+                empty if dv_last is None else dv_last, u, flat_v0, decay, threshold,
+                surrogate=code, p=float(p), q=float(q), **attrs)
+            return (dx, dv0, _summed(ddecay, decay), _summed(dthreshold, threshold))
+
+        return (spikes, u, v_last), grad
+
+    spikes, u, v_last = run(flat_x, flat_v0, decay, threshold)
+    if delayed or d.reset == "none":
+        voltage = u
+    else:  # the reset, as neurons.reset takes it (detached: no gradient through spikes)
+        s = tf.stop_gradient(spikes)
+        voltage = u - threshold * s if d.reset == "subtract" else u * (1 - s)
+    shape = tf.shape(x)
+    spikes = tf.reshape(spikes, shape)
+    if not _is(d.amplitude, 1):
+        spikes = spikes * d.amplitude
+    return spikes, tf.reshape(voltage, shape), (tf.reshape(v_last, tf.shape(state[0])),)
+
+
+def _summed(per_row, like):
+    """A ``(batch, units)`` gradient summed to the shape of the parameter ``like``."""
+    import tensorflow as tf
+
+    total = tf.reduce_sum(per_row, axis=0)
+    return tf.reduce_sum(total, keepdims=True) if like.shape[0] == 1 else total

@@ -1,0 +1,229 @@
+"""The fused threshold-scan kernel (keras_spiking/kernels) against the keras.ops loop.
+
+Every case builds the same layer twice, runs it with the kernel and with
+``keras_spiking.default.fused_kernels = False`` (the loop of the dynamics core)
+on the same inputs, and compares: spikes and voltages bit for bit, gradients
+(inputs, initial state, learned beta and threshold) to float rounding. A graph
+check makes sure the kernel, not the loop, ran.
+"""
+
+import os
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import keras_spiking
+from keras_spiking import surrogates
+from keras_spiking.kernels import build, threshold_scan
+from keras_spiking.layers import IF, Leaky, SpikingIF
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the fused kernels are TensorFlow ops")
+
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    lib = build.load("threshold_scan")
+    if lib is None:
+        pytest.skip("no C++ compiler here: the fused kernel cannot be built")
+    return lib
+
+
+def _weights(y):
+    """Distinct weights for every element of ``y``, so that every gradient differs."""
+    return tf.reshape(tf.sin(tf.range(tf.size(y), dtype=y.dtype) * 0.37) + 0.5, tf.shape(y))
+
+
+def _ops(graph):
+    """The op types of a graph and of the functions it calls."""
+    types = {op.type for op in graph.get_operations()}
+    for function in graph._functions.values():
+        types |= {op.type for op in function.graph.get_operations()}
+    return types
+
+
+def _run(layer, x, fused, initial_state=None, variables=()):
+    """Outputs and the gradients of a weighted sum of every output, and the op types run."""
+    with keras_spiking.default(fused_kernels=fused):
+        @tf.function(autograph=False)
+        def run(x, initial_state):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                if initial_state is not None:
+                    tape.watch(initial_state)
+                    result = layer(x, initial_state=(initial_state,))
+                else:
+                    result = layer(x)
+                flat = tf.nest.flatten(result)
+                loss = tf.add_n([tf.reduce_sum(y * _weights(y)) for y in flat])
+            sources = [x] + ([initial_state] if initial_state is not None else []) + list(variables)
+            return flat, tape.gradient(loss, sources)
+
+        flat, grads = run(x, initial_state)
+        types = _ops(run.get_concrete_function(x, initial_state).graph)
+    return [np.asarray(y) for y in flat], [np.asarray(g) for g in grads], types
+
+
+def _compare(make, x, initial_state=None, learned=()):
+    fused_layer, loop_layer = make(), make()
+    fused_layer.build(x.shape)
+    loop_layer.build(x.shape)
+    loop_layer.set_weights(fused_layer.get_weights())
+    f_vars = [v for v in fused_layer.trainable_variables]
+    l_vars = [v for v in loop_layer.trainable_variables]
+    ys_f, gs_f, ops_f = _run(fused_layer, x, True, initial_state, f_vars)
+    ys_l, gs_l, ops_l = _run(loop_layer, x, False, initial_state, l_vars)
+    assert "KerasSpikingThresholdScan" in ops_f and "KerasSpikingThresholdScanGrad" in ops_f
+    assert "KerasSpikingThresholdScan" not in ops_l
+    for a, b in zip(ys_f, ys_l):
+        np.testing.assert_array_equal(a, b)
+    assert len(gs_f) == len(gs_l) == 1 + (initial_state is not None) + len(learned)
+    for a, b in zip(gs_f, gs_l):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5 * max(1.0, np.abs(b).max()))
+    return ys_f, gs_f
+
+
+def _currents(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return tf.constant(rng.normal(0.35, 0.8, shape).astype("float32"))
+
+
+SURROGATES = [surrogates.ATan(), surrogates.FastSigmoid(25.0), surrogates.Sigmoid(5.0),
+              surrogates.Triangular(0.7), surrogates.StraightThrough(),
+              surrogates.SpikeRateEscape(2.0, 3.0)]
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("reset_delay", [True, False])
+def test_leaky_resets_match_the_loop(kernel, reset, reset_delay):
+    x = _currents((3, 17, 5, 4))
+    ys, gs = _compare(lambda: Leaky(0.8, threshold=0.9, reset=reset, reset_delay=reset_delay,
+                                    output="both"), x)
+    assert 0 < ys[0].mean() < 1  # some spikes, not all
+    assert np.abs(gs[0]).max() > 0
+
+
+@pytest.mark.parametrize("surrogate", SURROGATES, ids=lambda s: type(s).__name__)
+def test_every_built_in_surrogate_matches_the_loop(kernel, surrogate):
+    x = _currents((4, 12, 6), seed=1)
+    _compare(lambda: Leaky(0.6, surrogate=surrogate), x)
+    _compare(lambda: Leaky(0.6, surrogate=surrogate, reset_delay=False), x)
+
+
+def test_learned_per_unit_beta_and_threshold_get_the_loops_gradients(kernel):
+    x = _currents((3, 9, 2, 2, 3), seed=2)
+    beta = np.array([0.5, 0.7, 0.9], "float32")
+    for reset_delay in (True, False):
+        for reset in ("subtract", "zero"):
+            _compare(lambda: Leaky(beta, threshold=np.array([0.8, 1.0, 1.2], "float32"),
+                                   learn_beta=True, learn_threshold=True, reset=reset,
+                                   reset_delay=reset_delay), x, learned=("beta", "threshold"))
+
+
+def test_scalar_learned_beta_and_threshold(kernel):
+    x = _currents((2, 8, 7), seed=3)
+    _compare(lambda: Leaky(0.7, learn_beta=True, learn_threshold=True, output="both"), x,
+             learned=("beta", "threshold"))
+
+
+def test_initial_state_and_its_gradient(kernel):
+    x = _currents((2, 6, 5), seed=4)
+    v0 = _currents((2, 5), seed=5)
+    _compare(lambda: Leaky(0.9, return_state=True), x, initial_state=v0)
+    _compare(lambda: Leaky(0.9, reset="zero", reset_delay=False, return_state=True), x,
+             initial_state=v0)
+
+
+def test_if_and_spiking_if_match_the_loop(kernel):
+    x = _currents((3, 20, 8), seed=6)
+    _compare(lambda: IF(threshold=1.5), x)
+    # the converter's neuron: gain dt, amplitude 1 / dt, immediate reset by subtraction
+    _compare(lambda: SpikingIF(threshold=0.01, dt=0.005, amplitude=0.3), x * 3.0)
+    _compare(lambda: SpikingIF(reset="zero"), x * 500.0)
+
+
+def test_stateful_calls_continue_like_one_long_call(kernel):
+    x = _currents((2, 10, 4), seed=7)
+    whole = Leaky(0.8)(x)
+    layer = Leaky(0.8, stateful=True)
+    parts = [layer(x[:, :4]), layer(x[:, 4:])]
+    np.testing.assert_array_equal(np.concatenate([np.asarray(p) for p in parts], 1), whole)
+
+
+def test_nan_voltage_shows_as_nan_spikes_like_the_loop(kernel):
+    x = np.ones((1, 4, 3), "float32")
+    x[0, 1, 1] = np.nan
+    with keras_spiking.default(check_numerics=False):
+        fused = np.asarray(Leaky(0.5)(tf.constant(x)))
+        with keras_spiking.default(fused_kernels=False):
+            loop = np.asarray(Leaky(0.5)(tf.constant(x)))
+    np.testing.assert_array_equal(np.isnan(fused), np.isnan(loop))
+    assert np.isnan(fused[0, 1:, 1]).all() and not np.isnan(fused[0, :, 0]).any()
+
+
+def test_xla_and_custom_surrogates_keep_the_loop(kernel):
+    x = _currents((2, 5, 3), seed=8)
+    layer = Leaky(0.8)
+    eager = np.asarray(layer(x))
+    compiled = tf.function(layer, jit_compile=True)
+    np.testing.assert_array_equal(np.asarray(compiled(x)), eager)
+    assert "KerasSpikingThresholdScan" not in {
+        op.type for op in compiled.get_concrete_function(x).graph.get_operations()}
+    custom = Leaky(0.8, surrogate=surrogates.Custom(lambda z: keras.ops.ones_like(z)))
+    d = keras_spiking.neurons.hoist(custom.call_dynamics("float32"), x)[0]
+    assert not threshold_scan.applies(d, x)
+    np.testing.assert_array_equal(np.asarray(custom(x)), eager)
+
+
+def test_a_model_trains_the_same_with_and_without_the_kernel(kernel):
+    rng = np.random.default_rng(9)
+    x = rng.normal(0.3, 1.0, (16, 8, 6)).astype("float32")
+    y = rng.integers(0, 3, 16)
+    weights = []
+    for fused in (True, False):
+        with keras_spiking.default(fused_kernels=fused):
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([
+                keras.Input((8, 6)), keras.layers.Dense(10), Leaky(0.7, learn_beta=True),
+                keras.layers.Dense(3), Leaky(0.7, output="membrane"),
+                keras.layers.Lambda(lambda v: keras.ops.mean(v, axis=1))])
+            model.compile(keras.optimizers.SGD(0.1),
+                          keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+            weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_a_missing_compiler_falls_back_with_one_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_SPIKING_CACHE", str(tmp_path))
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    build.load.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler.*keras.ops loop"):
+            assert build.load("threshold_scan") is None
+        assert list(tmp_path.iterdir()) == []  # nothing half-written left behind
+    finally:
+        build.load.cache_clear()
+
+
+def test_the_environment_switch_turns_the_kernels_off(monkeypatch):
+    monkeypatch.setenv("KERAS_SPIKING_FUSED", "0")
+    build.load.cache_clear()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert build.load("threshold_scan") is None
+    finally:
+        build.load.cache_clear()
+    assert os.environ["KERAS_SPIKING_FUSED"] == "0"
+
+
+def test_fused_kernels_setting_is_checked():
+    with pytest.raises(TypeError, match="fused_kernels"):
+        keras_spiking.default.fused_kernels = "yes"
