@@ -4,7 +4,7 @@
 against the installed TensorFlow's headers (``tf.sysconfig``) by the C++
 compiler in ``$CXX`` (default ``g++``), about 7 s, and kept in
 ``$KERAS_SPIKING_CACHE`` (default ``~/.cache/keras_spiking``) under the
-TensorFlow version and the source's hash, so every later process loads it in
+TensorFlow version and a hash of the source, the flags and the CPU, so every later process loads it in
 milliseconds. The library is written to a temporary file and renamed into
 place, so processes compiling at the same time never load a partial file.
 
@@ -17,6 +17,7 @@ the kernels off before anything is compiled.
 import functools
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -25,9 +26,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-#: compiler flags besides TensorFlow's own: no fused multiply-adds, so that the
-#: kernels round exactly as the keras.ops loops do
-FLAGS = ("-shared", "-fPIC", "-O3", "-ffp-contract=off", "-fno-trapping-math", "-w")
+#: compiler flags besides TensorFlow's own: this CPU's vector instructions (the
+#: library is built where it runs; the cache key names the CPU), and no fused
+#: multiply-adds, so that the kernels round exactly as the keras.ops loops do
+FLAGS = ("-shared", "-fPIC", "-O3", "-march=native", "-ffp-contract=off", "-fno-trapping-math", "-w")
 
 
 def cache_dir():
@@ -42,9 +44,23 @@ def enabled():
         "0", "false", "no", "off")
 
 
+def _cpu():
+    """What ``-march=native`` depends on: the machine and its CPU's feature flags."""
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags = line
+                break
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()} {flags}"
+
+
 def _library_path(name, tf):
     source = (HERE / f"{name}.cc").read_bytes()
-    key = hashlib.sha256(source + tf.__version__.encode() + " ".join(FLAGS).encode())
+    key = hashlib.sha256(b"\0".join([source, tf.__version__.encode(), " ".join(FLAGS).encode(),
+                                      _cpu().encode()]))
     return cache_dir() / f"{name}-tf{tf.__version__}-{key.hexdigest()[:12]}.so"
 
 

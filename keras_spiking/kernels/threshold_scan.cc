@@ -147,13 +147,15 @@ void dispatch(int reset, bool delayed, F&& f) {
 
 // one batch row: x, spikes, u are (T, N), v0 and v (the carried state) (N,)
 template <int kReset, bool kDelayed>
-void forward_row(int64_t T, int64_t N, const float* x, const float* v0, const float* dc,
-                 const float* th, float* spikes, float* u, float* v) {
+void forward_row(int64_t T, int64_t N, const float* __restrict__ x,
+                 const float* __restrict__ v0, const float* __restrict__ dc,
+                 const float* __restrict__ th, float* __restrict__ spikes,
+                 float* __restrict__ u, float* __restrict__ v) {
   std::copy(v0, v0 + N, v);
   for (int64_t t = 0; t < T; ++t) {
-    const float* xt = x + t * N;
-    float* st = spikes + t * N;
-    float* ut = u + t * N;
+    const float* __restrict__ xt = x + t * N;
+    float* __restrict__ st = spikes + t * N;
+    float* __restrict__ ut = u + t * N;
     for (int64_t n = 0; n < N; ++n) {
       float vn = v[n];
       if (kDelayed) {
@@ -233,23 +235,28 @@ class ThresholdScanOp : public OpKernel {
 // spikes' -ds g' and, for a subtractive reset, minus the gradient reaching the
 // subtracted term.
 template <int kReset, bool kDelayed, int kCode>
-void backward_row(int64_t T, int64_t N, const float* ds, const float* du, const float* dv_last,
-                  const float* u, const float* v0, const float* dc, const float* th, float p,
-                  float q, float* carry, float* dx, float* dv0, float* ddecay, float* dth) {
+void backward_row(int64_t T, int64_t N, const float* __restrict__ ds,
+                  const float* __restrict__ du, const float* __restrict__ dv_last,
+                  const float* __restrict__ u, const float* __restrict__ v0,
+                  const float* __restrict__ dc, const float* __restrict__ th, float p, float q,
+                  float* __restrict__ carry, float* __restrict__ dx, float* __restrict__ dv0,
+                  float* __restrict__ ddecay, float* __restrict__ dth,
+                  const float* __restrict__ zeros) {
   std::fill(ddecay, ddecay + N, 0.0f);
   std::fill(dth, dth + N, 0.0f);
   if (dv_last) std::copy(dv_last, dv_last + N, carry);
   else std::fill(carry, carry + N, 0.0f);
   for (int64_t t = T - 1; t >= 0; --t) {
-    const float* ut = u + t * N;
-    const float* prev = t > 0 ? ut - N : v0;  // u[t-1] (v0 at t = 0)
-    const float* dst = ds ? ds + t * N : nullptr;
-    const float* dut = du ? du + t * N : nullptr;
-    float* dxt = dx + t * N;
+    const float* __restrict__ ut = u + t * N;
+    const float* __restrict__ prev = t > 0 ? ut - N : v0;  // u[t-1] (v0 at t = 0)
+    const float* __restrict__ dst = ds ? ds + t * N : zeros;  // no gradient: a row of 0
+    const float* __restrict__ dut = du ? du + t * N : zeros;
+    float* __restrict__ dxt = dx + t * N;
+    const float after_first = t > 0 ? 1.0f : 0.0f;  // v0 is already after its reset
     for (int64_t n = 0; n < N; ++n) {
       const float z = ut[n] - th[n];
-      const float e = (kCode != kNoGradient && dst) ? dst[n] * derivative(kCode, z, p, q) : 0.0f;
-      float g = dut ? e + dut[n] : e;
+      const float e = kCode != kNoGradient ? dst[n] * derivative(kCode, z, p, q) : 0.0f;
+      float g = e + dut[n];
       float into;  // the value the decay multiplied at this step
       if (kDelayed) {
         g += carry[n];
@@ -264,11 +271,9 @@ void backward_row(int64_t T, int64_t N, const float* ds, const float* du, const 
         if (kReset == kSubtract) dth[n] -= s * carry[n];
         // v[t-1] after its reset, recomputed with the forward pass's ops
         float vp = prev[n];
-        if (t > 0) {
-          const float sp = heaviside(vp - th[n]);
-          if (kReset == kSubtract) vp = vp - th[n] * sp;
-          if (kReset == kZero) vp = vp * (1.0f - sp);
-        }
+        const float sp = heaviside(vp - th[n]) * after_first;
+        if (kReset == kSubtract) vp = vp - th[n] * sp;
+        if (kReset == kZero) vp = vp * (1.0f - sp);
         into = vp;
         carry[n] = dc[n] * g;
       }
@@ -324,13 +329,14 @@ class ThresholdScanGradOp : public OpKernel {
       auto with = [&](auto code_tag) {
         constexpr int kCode = decltype(code_tag)::value;
         shard(ctx, B, T * N * 12, [&](int64_t begin, int64_t end) {
-          std::vector<float> carry(N);
+          std::vector<float> carry(N), zeros(N, 0.0f);
           for (int64_t b = begin; b < end; ++b) {
             const int64_t rows = b * T * N;
             backward_row<kReset, kDelayed, kCode>(
                 T, N, dsp ? dsp + rows : nullptr, dup ? dup + rows : nullptr,
                 dvlp ? dvlp + b * N : nullptr, up + rows, v0p + b * N, dc, th, p, q,
-                carry.data(), dxp + rows, dv0p + b * N, ddp + b * N, dtp + b * N);
+                carry.data(), dxp + rows, dv0p + b * N, ddp + b * N, dtp + b * N,
+                zeros.data());
           }
         });
       };
