@@ -185,6 +185,31 @@ def floor_lines(results, first, batches):
     return lines
 
 
+#: issue 14's goals: (phase, peer, least ratio of ours to the peer, wall clock and per CPU-second)
+GOALS = (("train", "snntorch", 3.0), ("train", "snntorch-static", 2.0), ("infer", "snntorch", 3.0))
+#: ... and our peak RSS at most this fraction of snnTorch's
+RSS_GOAL = 0.8
+
+
+def goal_lines(results):
+    """Each of our rows against the goals, for the peers that ran."""
+    lines = ["goals (each of our rows; wall clock and per CPU-second):"]
+    for name, r in results.items():
+        if not name.startswith("keras_spiking"):
+            continue
+        for phase, peer, least in GOALS:
+            if peer in results:
+                wall, cpu = common.speedup(r[phase], results[peer][phase])
+                met = "met" if min(wall, cpu) >= least else "NOT met"
+                lines.append(f"  {name} {phase} >= {least:g}x {peer}: {wall:.2f}x wall, "
+                             f"{cpu:.2f}x CPU  {met}")
+        if "snntorch" in results:
+            ratio = r["peak_rss_bytes"] / results["snntorch"]["peak_rss_bytes"]
+            lines.append(f"  {name} peak RSS <= {RSS_GOAL:g}x snntorch's: {ratio:.2f}x  "
+                         f"{'met' if ratio <= RSS_GOAL else 'NOT met'}")
+    return lines if len(lines) > 1 else []
+
+
 def ours_name(backend, ours, policy="float32", policies=("float32",)):
     """Our side's row: ``keras_spiking``, with the backend when there are several
     or it is not TensorFlow, and the dtype policy when there are several or it
@@ -328,6 +353,9 @@ def compare(args, peers):
         if "peak_rss_stages" in r:
             print(f"{name}: peak RSS (GiB) after " + ", ".join(
                 f"{stage} {value / 2**30:.2f}" for stage, value in r["peak_rss_stages"].items()))
+    goals = goal_lines(results)
+    if goals:
+        print("\n" + "\n".join(goals))
 
 
 if __name__ == "__main__":
