@@ -59,8 +59,9 @@ def _is(value, number):
 def applies(d, x):
     """True if ``scan`` computes ``d`` (the dynamics of a loop over ``x``) here."""
     if not (config.default.fused_kernels and keras.backend.backend() == "tensorflow"
-            and keras.backend.standardize_dtype(x.dtype) == "float32"):
-        return False
+            and keras.backend.standardize_dtype(x.dtype) == "float32"
+            and len(x.shape) >= 3 and all(n is not None for n in x.shape[2:])):
+        return False  # the units' shape must be known to lay them out
     code = surrogate_code(d.spike_fn)
     if (code is None or not d.spiking or d.graded or d.gain is None or not _is(d.gain, 1)
             or not _is(d.offset, 0) or d.synaptic or d.refractory is not None

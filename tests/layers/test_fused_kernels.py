@@ -180,6 +180,15 @@ def test_xla_and_custom_surrogates_keep_the_loop(kernel):
     np.testing.assert_array_equal(np.asarray(custom(x)), eager)
 
 
+def test_units_of_unknown_shape_keep_the_loop(kernel):
+    layer = Leaky(0.8)
+    x = _currents((2, 6, 4, 4, 3), seed=10)
+    eager = np.asarray(layer(x))  # built on the known shape, then traced without it
+    run = tf.function(layer, input_signature=[tf.TensorSpec((None, None, None, None, 3))])
+    np.testing.assert_array_equal(np.asarray(run(x)), eager)
+    assert "KerasSpikingThresholdScan" not in _ops(run.get_concrete_function().graph)
+
+
 def test_a_model_trains_the_same_with_and_without_the_kernel(kernel):
     rng = np.random.default_rng(9)
     x = rng.normal(0.3, 1.0, (16, 8, 6)).astype("float32")
