@@ -28,10 +28,6 @@ from keras_spiking import config, neurons, surrogates
 from keras_spiking.kernels import build
 
 
-def _no_gradient(_):
-    return 0, 0.0, 0.0
-
-
 #: surrogate class -> its code in threshold_scan.cc and two parameters, computed
 #: as ``surrogates``' ``derivative`` computes them
 SURROGATES = {
@@ -46,8 +42,8 @@ SURROGATES = {
 
 def surrogate_code(spike_fn):
     """``(code, p, q)`` of a spike function for the kernel, or None if it has none."""
-    if spike_fn is neurons.heaviside:
-        return _no_gradient(spike_fn)
+    if spike_fn is neurons.heaviside:  # no surrogate: spikes carry no gradient
+        return 0, 0.0, 0.0
     make = SURROGATES.get(type(spike_fn))
     return None if make is None else make(spike_fn)
 
