@@ -15,6 +15,8 @@
 //     s[t] = H(u[t] - threshold)
 //     subtract: v[t] = u[t] - threshold s[t];  zero: v[t] = u[t] (1 - s[t])
 //   s[t] = H(u[t] - threshold),  H(z) = 1 if z > 0, NaN if z is NaN, else 0.
+//   without a threshold (a synaptic filter, spiking = false): u[t] = v[t] = decay v[t-1] + x[t];
+//   the backward pass is then the one of reset "none" with an infinite threshold.
 //
 // The products and sums are taken in the same order as the keras.ops loop and
 // built without contraction into fused multiply-adds (-ffp-contract=off), so
@@ -180,11 +182,29 @@ void forward_row(int64_t T, int64_t N, const float* __restrict__ x,
   }
 }
 
+// one batch row of a neuron without threshold (a synaptic filter): u[t] = decay v[t-1] + x[t]
+inline void filter_row(int64_t T, int64_t N, const float* __restrict__ x,
+                       const float* __restrict__ v0, const float* __restrict__ dc,
+                       float* __restrict__ u, float* __restrict__ v) {
+  std::copy(v0, v0 + N, v);
+  for (int64_t t = 0; t < T; ++t) {
+    const float* __restrict__ xt = x + t * N;
+    float* __restrict__ ut = u + t * N;
+    for (int64_t n = 0; n < N; ++n) {
+      float vn = dc[n] * v[n];
+      vn = vn + xt[n];
+      ut[n] = vn;
+      v[n] = vn;
+    }
+  }
+}
+
 class ThresholdScanOp : public OpKernel {
  public:
   explicit ThresholdScanOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
     reset_ = reset_code(ctx);
     OP_REQUIRES_OK(ctx, ctx->GetAttr("delayed", &delayed_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("spiking", &spiking_));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -193,7 +213,9 @@ class ThresholdScanOp : public OpKernel {
     OP_REQUIRES_OK(ctx, check_inputs(x, v0, decay_t, threshold_t));
     const int64_t B = x.dim_size(0), T = x.dim_size(1), N = x.dim_size(2);
     Tensor *spikes_t = nullptr, *u_t = nullptr, *v_last_t = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &spikes_t));
+    // without a threshold there are no spikes: an empty first output
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, spiking_ ? x.shape() : TensorShape({0}),
+                                             &spikes_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, x.shape(), &u_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, v0.shape(), &v_last_t));
     const std::vector<float> decay = per_unit(decay_t, N), threshold = per_unit(threshold_t, N);
@@ -206,6 +228,13 @@ class ThresholdScanOp : public OpKernel {
     const bool delayed = delayed_ && reset != kNone;
     const float* dc = decay.data();
     const float* th = threshold.data();
+    if (!spiking_) {
+      shard(ctx, B, T * N * 4, [&](int64_t begin, int64_t end) {
+        for (int64_t b = begin; b < end; ++b)
+          filter_row(T, N, xp + b * T * N, v0p + b * N, dc, up + b * T * N, vlp + b * N);
+      });
+      return;
+    }
     auto run = [&](auto reset_tag, auto delayed_tag) {
       constexpr int kReset = decltype(reset_tag)::value;
       constexpr bool kDelayed = decltype(delayed_tag)::value;
@@ -220,7 +249,7 @@ class ThresholdScanOp : public OpKernel {
 
  private:
   int reset_;
-  bool delayed_;
+  bool delayed_, spiking_;
 };
 
 // Gradients of (spikes, u, v_last) -> (x, v0, decay, threshold), reset detached.
@@ -371,11 +400,14 @@ REGISTER_OP("KerasSpikingThresholdScan")
     .Input("threshold: float")
     .Attr("reset: {'subtract', 'zero', 'none'}")
     .Attr("delayed: bool")
+    .Attr("spiking: bool = true")
     .Output("spikes: float")
     .Output("u: float")
     .Output("v_last: float")
     .SetShapeFn([](InferenceContext* c) {
-      c->set_output(0, c->input(0));
+      bool spiking = true;
+      TF_RETURN_IF_ERROR(c->GetAttr("spiking", &spiking));
+      c->set_output(0, spiking ? c->input(0) : c->Vector(0));
       c->set_output(1, c->input(0));
       c->set_output(2, c->input(1));
       return tensorflow::OkStatus();

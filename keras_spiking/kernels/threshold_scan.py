@@ -1,9 +1,10 @@
 """A threshold neuron's whole time loop as one TensorFlow op (``threshold_scan.cc``).
 
 For the first-order faces of the dynamics core (``neurons.step`` with binary
-spikes and no synapse, refractory period, recurrence, voltage floor or
-integer state: snnTorch's ``Leaky`` and ``IF``, Nengo-style spiking IF/LIF
-without refractory period, the converter's IF neurons), ``scan`` runs every
+spikes or no threshold, and no synapse, refractory period, recurrence, voltage
+floor or integer state: snnTorch's ``Leaky`` and ``IF``, Nengo-style spiking
+IF/LIF without refractory period, the converter's IF neurons, the first-order
+``Lowpass`` filter), ``scan`` runs every
 step in one C++ kernel and the backward pass in another, instead of a
 ``keras.ops`` loop of ~6 kernels per step forward and ~12 backward, each a pass
 over one step's tensor plus the time axis' unstack and stack. The spikes and
@@ -58,8 +59,11 @@ def applies(d, x):
             and keras.backend.standardize_dtype(x.dtype) == "float32"
             and len(x.shape) >= 3 and all(n is not None for n in x.shape[2:])):
         return False  # the units' shape must be known to lay them out
-    code = surrogate_code(d.spike_fn)
-    if (code is None or not d.spiking or d.graded or d.gain is None or not _is(d.gain, 1)
+    if not d.spiking:  # a synaptic filter: the scan without threshold
+        code = (0, 0.0, 0.0) if d.reset == "none" else None
+    else:
+        code = surrogate_code(d.spike_fn)
+    if (code is None or d.graded or d.gain is None or not _is(d.gain, 1)
             or not _is(d.offset, 0) or d.synaptic or d.refractory is not None
             or d.recurrent is not None or d.min_voltage is not None or d.integer is not None
             or d.current_gain is not None or not _is(d.reset_value, 0)
@@ -115,20 +119,22 @@ def scan(d, x, state):
     flat_x = tf.reshape(x, [batch, steps, units])
     flat_v0 = tf.reshape(state[0], [batch, units])
     decay = _per_unit(d.decay, unit_shape)
-    threshold = _per_unit(d.threshold, unit_shape)
-    code, p, q = surrogate_code(d.spike_fn)
-    delayed = bool(d.reset_delayed)
+    spiking = d.spiking
+    # no threshold: never fires (the backward pass of reset "none" then has no spike term)
+    threshold = _per_unit(d.threshold if spiking else float("inf"), unit_shape)
+    code, p, q = surrogate_code(d.spike_fn) if spiking else (0, 0.0, 0.0)
+    delayed = bool(d.reset_delayed) and spiking
     attrs = dict(reset=d.reset, delayed=delayed)
 
     @tf.custom_gradient
     def run(flat_x, flat_v0, decay, threshold):
         spikes, u, v_last = lib.keras_spiking_threshold_scan(flat_x, flat_v0, decay, threshold,
-                                                              **attrs)
+                                                              spiking=spiking, **attrs)
 
         def grad(ds, du, dv_last):
             empty = tf.zeros([0], tf.float32)
             dx, dv0, ddecay, dthreshold = lib.keras_spiking_threshold_scan_grad(
-                empty if ds is None else ds, empty if du is None else du,
+                empty if ds is None or not spiking else ds, empty if du is None else du,
                 empty if dv_last is None else dv_last, u, flat_v0, decay, threshold,
                 surrogate=code, p=float(p), q=float(q), **attrs)
             return (dx, dv0, _summed(ddecay, decay), _summed(dthreshold, threshold))
@@ -142,6 +148,8 @@ def scan(d, x, state):
         s = tf.stop_gradient(spikes)
         voltage = u - threshold * s if d.reset == "subtract" else u * (1 - s)
     shape = tf.shape(x)
+    if not spiking:
+        return None, tf.reshape(voltage, shape), (tf.reshape(v_last, tf.shape(state[0])),)
     spikes = tf.reshape(spikes, shape)
     if not _is(d.amplitude, 1):
         spikes = spikes * d.amplitude

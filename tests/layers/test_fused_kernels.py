@@ -17,7 +17,7 @@ import pytest
 import keras_spiking
 from keras_spiking import surrogates
 from keras_spiking.kernels import build, threshold_scan
-from keras_spiking.layers import IF, Leaky, SpikingIF
+from keras_spiking.layers import IF, Alpha, Leaky, Lowpass, SpikingIF
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="the fused kernels are TensorFlow ops")
@@ -145,6 +145,23 @@ def test_if_and_spiking_if_match_the_loop(kernel):
     # the converter's neuron: gain dt, amplitude 1 / dt, immediate reset by subtraction
     _compare(lambda: SpikingIF(threshold=0.01, dt=0.005, amplitude=0.3), x * 3.0)
     _compare(lambda: SpikingIF(reset="zero"), x * 500.0)
+
+
+def test_lowpass_filters_match_the_loop(kernel):
+    x = _currents((3, 15, 4), seed=11)
+    _compare(lambda: Lowpass(0.01, dt=0.002, learn_tau=False), x)
+    _compare(lambda: Lowpass(0.005, initial_value="first_input", return_state=True,
+                             learn_tau=False), x)
+    _compare(lambda: Lowpass(0.02, learn_tau=True), x,
+             learned=("tau",))
+
+
+def test_alpha_keeps_the_loop(kernel):
+    layer = Alpha(0.01)
+    x = _currents((2, 6, 3), seed=12)
+    layer(x)
+    d, x_loop, _ = keras_spiking.neurons.hoist(layer.call_dynamics("float32"), x)
+    assert d.synaptic and not threshold_scan.applies(d, x_loop)
 
 
 def test_stateful_calls_continue_like_one_long_call(kernel):
