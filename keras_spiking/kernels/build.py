@@ -4,8 +4,8 @@
 against the installed TensorFlow's headers (``tf.sysconfig``) by the C++
 compiler in ``$CXX`` (default ``g++``), about 7 s, and kept in
 ``$KERAS_SPIKING_CACHE`` (default ``~/.cache/keras_spiking``) under the
-TensorFlow version and a hash of the source, the flags and the CPU, so every later process loads it in
-milliseconds. The library is written to a temporary file and renamed into
+TensorFlow version and a hash of the source, the flags and the CPU, so every
+later process loads it in milliseconds. The library is written to a temporary file and renamed into
 place, so processes compiling at the same time never load a partial file.
 
 Without a compiler, or if compiling or loading fails, ``load`` returns None
@@ -29,7 +29,8 @@ HERE = Path(__file__).resolve().parent
 #: compiler flags besides TensorFlow's own: this CPU's vector instructions (the
 #: library is built where it runs; the cache key names the CPU), and no fused
 #: multiply-adds, so that the kernels round exactly as the keras.ops loops do
-FLAGS = ("-shared", "-fPIC", "-O3", "-march=native", "-ffp-contract=off", "-fno-trapping-math", "-w")
+FLAGS = ("-shared", "-fPIC", "-O3", "-march=native", "-ffp-contract=off",
+         "-fno-trapping-math", "-w")
 
 
 def cache_dir():
