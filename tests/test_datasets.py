@@ -137,3 +137,70 @@ def test_corrupt_idx_files_name_the_file(tmp_path, name, content, match):
 def test_missing_idx_file_names_the_file(tmp_path):
     with pytest.raises(datasets.DataNotFoundError, match=r"nothere\.gz: no such IDX file"):
         datasets.read_idx(str(tmp_path / "nothere.gz"))
+
+
+def test_batches_in_order_with_a_short_last_batch():
+    x = np.arange(10 * 3, dtype="float32").reshape(10, 3)
+    y = np.arange(10)
+    got = list(datasets.batches(x, y, batch_size=4).as_numpy_iterator())
+    assert [len(b[1]) for b in got] == [4, 4, 2]
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in got]), x)
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in got]), y)
+    assert datasets.batches(x, y).options().autotune.enabled is False
+
+
+def test_batches_shuffle_is_a_new_permutation_every_epoch_and_seeded():
+    x = np.arange(50)
+    ds = datasets.batches(x, x * 2, batch_size=7, shuffle=True, seed=3)
+    epochs = [np.concatenate([b[0] for b in ds.as_numpy_iterator()]) for _ in range(2)]
+    for order in epochs:
+        np.testing.assert_array_equal(np.sort(order), x)
+    assert not np.array_equal(epochs[0], epochs[1])
+    assert not np.array_equal(epochs[0], x)
+    again = datasets.batches(x, x * 2, batch_size=7, shuffle=True, seed=3)
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in again]), epochs[0])
+    for bx, by in ds.as_numpy_iterator():  # pairs stay together
+        np.testing.assert_array_equal(by, bx * 2)
+
+
+def test_batches_structures_and_predict_input():
+    x = {"a": np.ones((5, 2)), "b": np.zeros((5,))}
+    (first,) = list(datasets.batches(x, batch_size=5).as_numpy_iterator())
+    assert first["a"].shape == (5, 2) and first["b"].shape == (5,)
+
+
+def test_batches_train_a_model_as_arrays_do():
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 4)).astype("float32")
+    y = rng.integers(0, 3, size=40)
+
+    def trained(feed):
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        feed(model)
+        return model.get_weights()
+
+    ours = trained(lambda m: m.fit(datasets.batches(x, y, batch_size=8), epochs=2, shuffle=False,
+                                          verbose=0))
+    plain = trained(lambda m: m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0))
+    for a, b in zip(ours, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(x=np.ones((4, 2)), y=np.ones(3)), ValueError, "same number of samples"),
+        (dict(x=np.float32(1.0)), ValueError, "same number of samples"),
+        (dict(x=np.ones(4), batch_size=0), ValueError, "batch_size must be an integer >= 1"),
+        (dict(x=np.ones(4), batch_size=2.0), TypeError, "batch_size"),
+        (dict(x=np.ones(4), shuffle=1), TypeError, "shuffle must be True or False"),
+        (dict(x=np.ones(4), seed=1.5), TypeError, "seed must be None or an integer"),
+    ],
+)
+def test_batches_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=f"batches: .*{match}|{match}"):
+        datasets.batches(**kwargs)
