@@ -83,8 +83,9 @@ def keras_worker(args):
     import keras
     import numpy as np
 
-    csnn = common.load_example("surrogate_csnn")  # this checkout's example
     import keras_spiking
+
+    csnn = common.load_example("surrogate_csnn")  # this checkout's example
     import_rss = common.peak_rss()
     keras.utils.set_random_seed(args.seed)
     data = np.load(args.data)

@@ -248,14 +248,13 @@ def batches(x, y=None, batch_size=32, *, shuffle=False, seed=None):
             "y_train, batch_size=128)."
         )
     n = lengths[0]
+    order = tf.data.Dataset.range(n)
     if shuffle:
-        tensors = tf.nest.map_structure(tf.convert_to_tensor, data)
-        order = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
-        dataset = order.batch(batch_size).map(
-            lambda i: tf.nest.map_structure(lambda a: tf.gather(a, i), tensors)
-        )
-    else:
-        dataset = tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
+        order = order.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    tensors = tf.nest.map_structure(tf.convert_to_tensor, data)
+    dataset = order.batch(batch_size).map(
+        lambda i: tf.nest.map_structure(lambda a: tf.gather(a, i), tensors)
+    )
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)
