@@ -98,7 +98,7 @@ def keras_worker(args):
                               loss=args.loss)
     stages = dict(imported=import_rss, built=common.peak_rss())
     # fed as the example feeds them (keras_spiking.datasets.batches: tf.data without
-    # autotuning; Keras's own pipeline for arrays ran a third of the epochs at half speed)
+    # autotuning; Keras's own pipeline for arrays ran many epochs at half speed)
     feed = keras_spiking.datasets.batches
     model.fit(feed(x[:warm], y[:warm], b), epochs=1, verbose=0, shuffle=False)
     stages["first steps (traced)"] = common.peak_rss()

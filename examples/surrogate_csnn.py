@@ -171,7 +171,7 @@ def main():
     model = compile_csnn(build_csnn(args.steps, init_gain=args.init_gain,
                                     conv2_dtype=args.conv2_policy), loss=args.loss)
     model.summary()
-    # tf.data without autotuning: with fit(x_train, y_train) about a third of the
+    # tf.data without autotuning: with fit(x_train, y_train) many of the
     # epochs ran at half speed on 2 cores (see keras_spiking.datasets.batches)
     batches = keras_spiking.datasets.batches
     model.fit(

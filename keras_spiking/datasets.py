@@ -215,11 +215,10 @@ def batches(x, y=None, batch_size=32, *, shuffle=False, seed=None):
     or ``predict``, with tf.data's autotuning turned off.
 
     ``model.fit(x, y)`` on arrays feeds them through Keras's own pipeline (a
-    parallel map and a prefetch, both ``AUTOTUNE``). On a 2-core machine about a
-    third of the epochs fed that way ran at half speed, the training step's work
-    serialised on one core (the CSNN of ``examples/surrogate_csnn.py``: 2.55 s
-    instead of 1.3 s for 10 batches, in 33 of 100 epochs). Epochs fed without
-    tf.data's autotuning ran at full speed every time (120 of 120).
+    parallel map and a prefetch, both ``AUTOTUNE``). On a 2-core machine many
+    epochs fed that way ran at half speed, the training step's work serialised on
+    one core; fed by this pipeline, none did (the CSNN of
+    ``examples/surrogate_csnn.py``: ``benchmarks/input_pipeline.py``).
 
     Args:
         x: an array, or a tuple/dict of arrays, with the samples on axis 0.
