@@ -15,6 +15,9 @@
 //     s[t] = H(u[t] - threshold)
 //     subtract: v[t] = u[t] - threshold s[t];  zero: v[t] = u[t] (1 - s[t])
 //   s[t] = H(u[t] - threshold),  H(z) = 1 if z > 0, NaN if z is NaN, else 0.
+//   output: amplitude s[t] (the loop's spikes times the hoisted amplitude, one product);
+//   u[t] is written only when asked for (attr voltage: for the backward pass or the
+//   caller), else the op only reads x and writes the spikes.
 //   without a threshold (a synaptic filter, spiking = false): u[t] = v[t] = decay v[t-1] + x[t];
 //   the backward pass is then the one of reset "none" with an infinite threshold.
 //
@@ -147,17 +150,18 @@ void dispatch(int reset, bool delayed, F&& f) {
   }
 }
 
-// one batch row: x, spikes, u are (T, N), v0 and v (the carried state) (N,)
-template <int kReset, bool kDelayed>
+// one batch row: x, spikes, u are (T, N), v0 and v (the carried state) (N,);
+// u is written only with kStoreU
+template <int kReset, bool kDelayed, bool kStoreU>
 void forward_row(int64_t T, int64_t N, const float* __restrict__ x,
                  const float* __restrict__ v0, const float* __restrict__ dc,
-                 const float* __restrict__ th, float* __restrict__ spikes,
+                 const float* __restrict__ th, float amplitude, float* __restrict__ spikes,
                  float* __restrict__ u, float* __restrict__ v) {
   std::copy(v0, v0 + N, v);
   for (int64_t t = 0; t < T; ++t) {
     const float* __restrict__ xt = x + t * N;
     float* __restrict__ st = spikes + t * N;
-    float* __restrict__ ut = u + t * N;
+    float* __restrict__ ut = kStoreU ? u + t * N : nullptr;
     for (int64_t n = 0; n < N; ++n) {
       float vn = v[n];
       if (kDelayed) {
@@ -166,14 +170,14 @@ void forward_row(int64_t T, int64_t N, const float* __restrict__ x,
         vn = dc[n] * vn;
         vn = vn + xt[n];
         if (kReset == kSubtract) vn = vn - th[n] * r;
-        ut[n] = vn;
-        st[n] = heaviside(vn - th[n]);
+        if (kStoreU) ut[n] = vn;
+        st[n] = amplitude * heaviside(vn - th[n]);
       } else {
         vn = dc[n] * vn;
         vn = vn + xt[n];
-        ut[n] = vn;
+        if (kStoreU) ut[n] = vn;
         const float s = heaviside(vn - th[n]);
-        st[n] = s;
+        st[n] = amplitude * s;
         if (kReset == kSubtract) vn = vn - th[n] * s;
         if (kReset == kZero) vn = vn * (1.0f - s);
       }
@@ -205,6 +209,8 @@ class ThresholdScanOp : public OpKernel {
     reset_ = reset_code(ctx);
     OP_REQUIRES_OK(ctx, ctx->GetAttr("delayed", &delayed_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("spiking", &spiking_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("amplitude", &amplitude_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("voltage", &voltage_));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -216,13 +222,15 @@ class ThresholdScanOp : public OpKernel {
     // without a threshold there are no spikes: an empty first output
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, spiking_ ? x.shape() : TensorShape({0}),
                                              &spikes_t));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, x.shape(), &u_t));
+    // a synaptic filter's output is its voltage: always written
+    const bool store_u = voltage_ || !spiking_;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, store_u ? x.shape() : TensorShape({0}), &u_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, v0.shape(), &v_last_t));
     const std::vector<float> decay = per_unit(decay_t, N), threshold = per_unit(threshold_t, N);
     const float* xp = x.flat<float>().data();
     const float* v0p = v0.flat<float>().data();
     float* sp = spikes_t->flat<float>().data();
-    float* up = u_t->flat<float>().data();
+    float* up = store_u ? u_t->flat<float>().data() : nullptr;
     float* vlp = v_last_t->flat<float>().data();
     const int reset = reset_;
     const bool delayed = delayed_ && reset != kNone;
@@ -235,24 +243,33 @@ class ThresholdScanOp : public OpKernel {
       });
       return;
     }
+    const float amplitude = amplitude_;
     auto run = [&](auto reset_tag, auto delayed_tag) {
       constexpr int kReset = decltype(reset_tag)::value;
       constexpr bool kDelayed = decltype(delayed_tag)::value;
-      shard(ctx, B, T * N * 8, [&](int64_t begin, int64_t end) {
-        for (int64_t b = begin; b < end; ++b)
-          forward_row<kReset, kDelayed>(T, N, xp + b * T * N, v0p + b * N, dc, th,
-                                        sp + b * T * N, up + b * T * N, vlp + b * N);
-      });
+      auto rows = [&](auto store_tag) {
+        constexpr bool kStoreU = decltype(store_tag)::value;
+        shard(ctx, B, T * N * (kStoreU ? 8 : 6), [&](int64_t begin, int64_t end) {
+          for (int64_t b = begin; b < end; ++b)
+            forward_row<kReset, kDelayed, kStoreU>(
+                T, N, xp + b * T * N, v0p + b * N, dc, th, amplitude, sp + b * T * N,
+                kStoreU ? up + b * T * N : nullptr, vlp + b * N);
+        });
+      };
+      if (store_u) rows(BoolTag<true>());
+      else rows(BoolTag<false>());
     };
     dispatch(reset, delayed, run);
   }
 
  private:
   int reset_;
-  bool delayed_, spiking_;
+  bool delayed_, spiking_, voltage_;
+  float amplitude_;
 };
 
-// Gradients of (spikes, u, v_last) -> (x, v0, decay, threshold), reset detached.
+// Gradients of (spikes, u, v_last) -> (x, v0, decay, threshold), reset detached;
+// ds is the gradient of the output amplitude s[t].
 //
 // G[t] = dL/du[t] in total, C the gradient reaching step t from step t+1:
 //   delayed:   G[t] = ds[t] g'(z[t]) + du[t] + C,   C(t-1) = decay k[t] G[t]
@@ -268,7 +285,7 @@ void backward_row(int64_t T, int64_t N, const float* __restrict__ ds,
                   const float* __restrict__ du, const float* __restrict__ dv_last,
                   const float* __restrict__ u, const float* __restrict__ v0,
                   const float* __restrict__ dc, const float* __restrict__ th, float p, float q,
-                  float* __restrict__ carry, float* __restrict__ dx, float* __restrict__ dv0,
+                  float amplitude, float* __restrict__ carry, float* __restrict__ dx, float* __restrict__ dv0,
                   float* __restrict__ ddecay, float* __restrict__ dth,
                   const float* __restrict__ zeros) {
   std::fill(ddecay, ddecay + N, 0.0f);
@@ -284,7 +301,8 @@ void backward_row(int64_t T, int64_t N, const float* __restrict__ ds,
     const float after_first = t > 0 ? 1.0f : 0.0f;  // v0 is already after its reset
     for (int64_t n = 0; n < N; ++n) {
       const float z = ut[n] - th[n];
-      const float e = kCode != kNoGradient ? dst[n] * derivative(kCode, z, p, q) : 0.0f;
+      const float e =
+          kCode != kNoGradient ? (dst[n] * amplitude) * derivative(kCode, z, p, q) : 0.0f;
       float g = e + dut[n];
       float into;  // the value the decay multiplied at this step
       if (kDelayed) {
@@ -322,6 +340,7 @@ class ThresholdScanGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("surrogate", &surrogate_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("p", &p_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("q", &q_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("amplitude", &amplitude_));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -348,7 +367,7 @@ class ThresholdScanGradOp : public OpKernel {
     float* dtp = dth_t->flat<float>().data();
     const int reset = reset_, code = surrogate_;
     const bool delayed = delayed_ && reset != kNone;
-    const float p = p_, q = q_;
+    const float p = p_, q = q_, amplitude = amplitude_;
     const float* dc = decay.data();
     const float* th = threshold.data();
 
@@ -364,7 +383,7 @@ class ThresholdScanGradOp : public OpKernel {
             backward_row<kReset, kDelayed, kCode>(
                 T, N, dsp ? dsp + rows : nullptr, dup ? dup + rows : nullptr,
                 dvlp ? dvlp + b * N : nullptr, up + rows, v0p + b * N, dc, th, p, q,
-                carry.data(), dxp + rows, dv0p + b * N, ddp + b * N, dtp + b * N,
+                amplitude, carry.data(), dxp + rows, dv0p + b * N, ddp + b * N, dtp + b * N,
                 zeros.data());
           }
         });
@@ -386,7 +405,7 @@ class ThresholdScanGradOp : public OpKernel {
   int reset_;
   bool delayed_;
   int surrogate_;
-  float p_, q_;
+  float p_, q_, amplitude_;
 };
 
 }  // namespace keras_spiking
@@ -401,14 +420,17 @@ REGISTER_OP("KerasSpikingThresholdScan")
     .Attr("reset: {'subtract', 'zero', 'none'}")
     .Attr("delayed: bool")
     .Attr("spiking: bool = true")
+    .Attr("amplitude: float = 1.0")
+    .Attr("voltage: bool = true")
     .Output("spikes: float")
     .Output("u: float")
     .Output("v_last: float")
     .SetShapeFn([](InferenceContext* c) {
-      bool spiking = true;
+      bool spiking = true, voltage = true;
       TF_RETURN_IF_ERROR(c->GetAttr("spiking", &spiking));
+      TF_RETURN_IF_ERROR(c->GetAttr("voltage", &voltage));
       c->set_output(0, spiking ? c->input(0) : c->Vector(0));
-      c->set_output(1, c->input(0));
+      c->set_output(1, voltage || !spiking ? c->input(0) : c->Vector(0));
       c->set_output(2, c->input(1));
       return tensorflow::OkStatus();
     });
@@ -426,6 +448,7 @@ REGISTER_OP("KerasSpikingThresholdScanGrad")
     .Attr("surrogate: int")
     .Attr("p: float")
     .Attr("q: float")
+    .Attr("amplitude: float = 1.0")
     .Output("dx: float")
     .Output("dv0: float")
     .Output("ddecay: float")

@@ -104,10 +104,16 @@ def _per_unit(value, unit_shape):
     return tf.reshape(tf.broadcast_to(value, unit_shape), [-1])
 
 
-def scan(d, x, state):
+def scan(d, x, state, amplitude=None, voltage=True, training=True):
     """``(spikes, voltage, state)`` of ``neurons.step(d, ...)`` scanned over axis 1
     of ``x`` ``(batch, time, *units)`` from ``state`` (a 1-tuple: the voltage);
-    ``voltage`` is after each step's reset, as the loop's."""
+    ``voltage`` is after each step's reset, as the loop's.
+
+    ``amplitude``: a further factor of the spikes (``neurons.hoist``'s), written
+    by the kernel when it is a number (one pass fewer over the output).
+    ``voltage=False``: the caller does not read the voltage (None is returned);
+    without ``training`` the kernel then does not write it either, and a gradient
+    asked for anyway recomputes it."""
     import tensorflow as tf
 
     lib = _library()
@@ -125,35 +131,55 @@ def scan(d, x, state):
     code, p, q = surrogate_code(d.spike_fn) if spiking else (0, 0.0, 0.0)
     delayed = bool(d.reset_delayed) and spiking
     attrs = dict(reset=d.reset, delayed=delayed)
+    factors = [f for f in (d.amplitude, amplitude) if f is not None and not _is(f, 1)]
+    folded = 1.0
+    if spiking and all(_number(f) for f in factors):
+        folded, factors = float(np.prod(factors)), []
+    keep_u = voltage or bool(training) or not spiking
 
     @tf.custom_gradient
     def run(flat_x, flat_v0, decay, threshold):
-        spikes, u, v_last = lib.keras_spiking_threshold_scan(flat_x, flat_v0, decay, threshold,
-                                                              spiking=spiking, **attrs)
+        spikes, u, v_last = lib.keras_spiking_threshold_scan(
+            flat_x, flat_v0, decay, threshold, spiking=spiking, amplitude=folded,
+            voltage=keep_u, **attrs)
 
         def grad(ds, du, dv_last):
             empty = tf.zeros([0], tf.float32)
+            u_all = u
+            if not keep_u:  # recomputed: the forward pass did not keep it
+                _, u_all, _ = lib.keras_spiking_threshold_scan(
+                    flat_x, flat_v0, decay, threshold, spiking=spiking, **attrs)
             dx, dv0, ddecay, dthreshold = lib.keras_spiking_threshold_scan_grad(
-                empty if ds is None or not spiking else ds, empty if du is None else du,
-                empty if dv_last is None else dv_last, u, flat_v0, decay, threshold,
-                surrogate=code, p=float(p), q=float(q), **attrs)
+                empty if ds is None or not spiking else ds,
+                empty if du is None or not keep_u else du,
+                empty if dv_last is None else dv_last, u_all, flat_v0, decay, threshold,
+                surrogate=code, p=float(p), q=float(q), amplitude=folded, **attrs)
             return (dx, dv0, _summed(ddecay, decay), _summed(dthreshold, threshold))
 
         return (spikes, u, v_last), grad
 
     spikes, u, v_last = run(flat_x, flat_v0, decay, threshold)
-    if delayed or d.reset == "none":
-        voltage = u
-    else:  # the reset, as neurons.reset takes it (detached: no gradient through spikes)
-        s = tf.stop_gradient(spikes)
-        voltage = u - threshold * s if d.reset == "subtract" else u * (1 - s)
     shape = tf.shape(x)
+    state = (tf.reshape(v_last, tf.shape(state[0])),)
     if not spiking:
-        return None, tf.reshape(voltage, shape), (tf.reshape(v_last, tf.shape(state[0])),)
-    spikes = tf.reshape(spikes, shape)
-    if not _is(d.amplitude, 1):
-        spikes = spikes * d.amplitude
-    return spikes, tf.reshape(voltage, shape), (tf.reshape(v_last, tf.shape(state[0])),)
+        return None, tf.reshape(u, shape), state
+    out = tf.reshape(spikes, shape)
+    for factor in factors:
+        out = out * factor
+    if not voltage:
+        return out, None, state
+    if delayed or d.reset == "none":
+        potential = u
+    else:  # the reset, as neurons.reset takes it (detached: no gradient through spikes)
+        s = tf.stop_gradient(spikes if folded == 1.0 else spikes / folded)  # exact: 0 or 1
+        potential = u - threshold * s if d.reset == "subtract" else u * (1 - s)
+    return out, tf.reshape(potential, shape), state
+
+
+def _number(value):
+    """A finite nonzero Python/numpy number (a factor the kernel can write)."""
+    return (isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+            and math.isfinite(value) and value != 0)
 
 
 def _summed(per_row, like):

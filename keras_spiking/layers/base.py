@@ -125,7 +125,7 @@ class TimeStateLayer(RefusesText, AttributeConfig, keras.layers.Layer):
     def step(self, x_t, states):
         raise NotImplementedError
 
-    def fused_scan(self, inputs, states):
+    def fused_scan(self, inputs, states, training=None):
         """``(outputs, states)`` of the whole loop computed by one fused kernel
         (``keras_spiking.kernels``), or None: ``scan_time`` runs ``step``."""
         return None
@@ -256,7 +256,7 @@ class TimeStateLayer(RefusesText, AttributeConfig, keras.layers.Layer):
             )
         else:
             states = self.initial_state(inputs)
-        fused = self.fused_scan(inputs, tuple(states))
+        fused = self.fused_scan(inputs, tuple(states), training)
         if fused is not None:
             outputs, states = fused
         else:
@@ -388,7 +388,7 @@ class DynamicsLayer(TimeStateLayer):
                 return spikes * amplitude
         return self.step_function(inputs, d_loop), x_loop, finish
 
-    def fused_scan(self, inputs, states):
+    def fused_scan(self, inputs, states, training=None):
         """The loop as one op when ``kernels.threshold_scan`` covers the dynamics
         (first-order binary-spike neurons on TensorFlow's CPU), else None."""
         if keras.backend.backend() != "tensorflow":
@@ -396,9 +396,11 @@ class DynamicsLayer(TimeStateLayer):
         d, x, amplitude = neurons.hoist(self.call_dynamics(inputs.dtype), inputs)
         if not threshold_scan.applies(d, x):
             return None
-        spikes, voltage, states = threshold_scan.scan(d, x, states)
-        if amplitude is not None:
-            spikes = spikes * amplitude
+        # the voltage is computed only if the output includes it
+        voltage = "voltage" in keras.tree.flatten(self.select_output("spikes", "voltage"))
+        spikes, voltage, states = threshold_scan.scan(
+            d, x, states, amplitude=amplitude, voltage=voltage or not d.spiking,
+            training=training)
         return self.select_output(spikes, voltage), states
 
     def step(self, x_t, states):

@@ -25,6 +25,7 @@ from keras import ops
 from keras_spiking import neurons
 from keras_spiking.config import dt_for_config, is_variable, resolve_dt, variable_value
 from keras_spiking.layers.base import DynamicsLayer
+from keras_spiking.layers.time import static_input
 from keras_spiking.layers.rate import (
     DEFAULT_AMPLITUDE,
     check_lif_parameters,
@@ -297,7 +298,7 @@ class SpikingIF(SpikingNeuron):
         if not neurons.closed_form_applies(d):
             return super().scan(inputs, initial_state, training)
         steps, v0 = inputs.shape[1], ops.convert_to_tensor(d.initial_voltage, inputs.dtype)
-        spikes = self._closed_form(d, steps, inputs.dtype)(inputs[:, 0], v0)
+        spikes = self._closed_form(d, steps, inputs.dtype)(static_input(inputs), v0)
         return spikes if self.return_sequences else spikes[:, -1]
 
     def _closed_form(self, d, steps, dtype):

@@ -147,6 +147,78 @@ def test_if_and_spiking_if_match_the_loop(kernel):
     _compare(lambda: SpikingIF(reset="zero"), x * 500.0)
 
 
+def _scan_ops(graph):
+    """The fused forward ops of a graph and of the functions it calls."""
+    ops_ = [op for op in graph.get_operations() if op.type == "KerasSpikingThresholdScan"]
+    for function in graph._functions.values():
+        ops_ += [op for op in function.graph.get_operations()
+                 if op.type == "KerasSpikingThresholdScan"]
+    return ops_
+
+
+def _downstream(tensor):
+    """Types of the ops a tensor flows into, up to the function's outputs."""
+    seen, todo = set(), list(tensor.consumers())
+    while todo:
+        op = todo.pop()
+        seen.add(op.type)
+        todo += [c for out in op.outputs for c in out.consumers()]
+    return seen
+
+
+def _graph_run(layer, x, fused, training, gradient):
+    """Outputs, the input gradient (if ``gradient``) and the forward scan ops traced."""
+    with keras_spiking.default(fused_kernels=fused):
+        @tf.function(autograph=False)
+        def run(x):
+            if not gradient:
+                return layer(x, training=training), tf.zeros([])
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x, training=training)
+                loss = tf.reduce_sum(y * _weights(y))
+            return y, tape.gradient(loss, x)
+
+        y, g = run(x)
+        graph = run.get_concrete_function(x).graph
+    return np.asarray(y), np.asarray(g), _scan_ops(graph)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_spike_amplitude_is_written_by_the_kernel_and_the_voltage_only_when_needed(
+        kernel, training):
+    """SpikingIF's spikes of amplitude / dt come out of the kernel (no multiply after
+    it); at inference it writes no voltage, and a gradient asked for anyway
+    recomputes it: the same spikes and gradients as the loop either way."""
+    x = _currents((3, 11, 4, 5), seed=7) * 300.0
+    make = lambda: SpikingIF(threshold=0.5, amplitude=0.25, dt=0.002)  # noqa: E731
+    for gradient in (False, True):
+        y_f, g_f, scans = _graph_run(make(), x, True, training, gradient)
+        y_l, g_l, _ = _graph_run(make(), x, False, training, gradient)
+        np.testing.assert_array_equal(y_f, y_l)
+        assert set(np.unique(y_f)) == {0.0, 125.0}  # amplitude / dt
+        np.testing.assert_allclose(g_f, g_l, rtol=1e-6, atol=1e-6)
+        forward = scans[0]
+        assert forward.get_attr("amplitude") == pytest.approx(125.0)
+        assert forward.get_attr("voltage") is training
+        # the recomputation of the voltage for a gradient, only when it was not kept
+        assert len(scans) == 1 + (gradient and not training)
+        if not gradient:  # the spikes reach the output through reshapes only
+            assert _downstream(forward.outputs[0]) <= {"Reshape", "Identity", "IdentityN"}
+
+
+def test_a_layer_returning_its_voltage_gets_it_at_inference(kernel):
+    x = _currents((2, 9, 6), seed=8)
+    make = lambda: Leaky(0.7, threshold=0.8, output="both")  # noqa: E731
+    with keras_spiking.default(fused_kernels=True):
+        spikes_f, voltage_f = (np.asarray(y) for y in tf.function(
+            lambda x: make()(x, training=False))(x))
+    with keras_spiking.default(fused_kernels=False):
+        spikes_l, voltage_l = (np.asarray(y) for y in make()(x, training=False))
+    np.testing.assert_array_equal(spikes_f, spikes_l)
+    np.testing.assert_array_equal(voltage_f, voltage_l)
+
+
 def test_lowpass_filters_match_the_loop(kernel):
     x = _currents((3, 15, 4), seed=11)
     _compare(lambda: Lowpass(0.01, dt=0.002, learn_tau=False), x)

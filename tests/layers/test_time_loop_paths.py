@@ -250,6 +250,30 @@ def test_constant_input_closed_form_equals_the_loop_on_exact_sums(initial_voltag
     np.testing.assert_array_equal(outs[True], outs[False])
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="XLA (JAX) drops a slice of a repeat by itself")
+def test_constant_input_reads_the_static_tensor_so_the_repeat_is_never_computed():
+    """In a TensorFlow graph the closed form takes the tensor ``RepeatTime`` repeated
+    (not a slice of the ``batch x T`` copies): no op the output needs is a Tile,
+    while the loop's graph needs one; the spikes are the eager call's."""
+    import tensorflow as tf
+
+    x = _dyadic((4, 6))
+    for constant in (True, False):
+        model, _ = _if_model((6,), 30, constant_input=constant, threshold=0.75, dt=0.5)
+        run = tf.function(lambda x: model(x, training=False), autograph=False)
+        graph = run.get_concrete_function(tf.TensorSpec((None, 6))).graph
+        needed, todo = set(), [t.op for t in graph.outputs]
+        while todo:  # the ops the outputs depend on
+            op = todo.pop()
+            if op.name not in needed:
+                needed.add(op.name)
+                todo += [t.op for t in op.inputs]
+        types = {graph.get_operation_by_name(n).type for n in needed}
+        assert ("Tile" in types) is not constant, types
+        np.testing.assert_array_equal(run(tf.constant(x)), model(x, training=False))
+
+
 def test_constant_input_closed_form_is_within_one_spike_of_the_loop():
     """Generic floats: spikes may move by one step where rounding differs, the
     count after every step stays within one spike of the loop's."""
