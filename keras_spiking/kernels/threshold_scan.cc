@@ -2,8 +2,9 @@
 // time axis in one op, and its backward pass in one op.
 //
 // The update is keras_spiking.neurons.step for a first-order neuron (no
-// synapse, refractory period, recurrence, integer state or voltage floor), on
-// inputs already multiplied by the gain (neurons.hoist), per step t:
+// synapse, refractory period, recurrence, integer state or voltage floor), per
+// step t, with x[t] the input times the gain (attr gain: the product taken as
+// neurons.hoist takes it, one rounding):
 //
 //   delayed reset (snnTorch), r = H(v[t-1] - threshold):
 //     zero:     v = v[t-1] (1 - r)
@@ -155,7 +156,8 @@ void dispatch(int reset, bool delayed, F&& f) {
 template <int kReset, bool kDelayed, bool kStoreU>
 void forward_row(int64_t T, int64_t N, const float* __restrict__ x,
                  const float* __restrict__ v0, const float* __restrict__ dc,
-                 const float* __restrict__ th, float amplitude, float* __restrict__ spikes,
+                 const float* __restrict__ th, float gain, float amplitude,
+                 float* __restrict__ spikes,
                  float* __restrict__ u, float* __restrict__ v) {
   std::copy(v0, v0 + N, v);
   for (int64_t t = 0; t < T; ++t) {
@@ -168,13 +170,13 @@ void forward_row(int64_t T, int64_t N, const float* __restrict__ x,
         const float r = heaviside(vn - th[n]);
         if (kReset == kZero) vn = vn * (1.0f - r);
         vn = dc[n] * vn;
-        vn = vn + xt[n];
+        vn = vn + gain * xt[n];
         if (kReset == kSubtract) vn = vn - th[n] * r;
         if (kStoreU) ut[n] = vn;
         st[n] = amplitude * heaviside(vn - th[n]);
       } else {
         vn = dc[n] * vn;
-        vn = vn + xt[n];
+        vn = vn + gain * xt[n];
         if (kStoreU) ut[n] = vn;
         const float s = heaviside(vn - th[n]);
         st[n] = amplitude * s;
@@ -188,7 +190,7 @@ void forward_row(int64_t T, int64_t N, const float* __restrict__ x,
 
 // one batch row of a neuron without threshold (a synaptic filter): u[t] = decay v[t-1] + x[t]
 inline void filter_row(int64_t T, int64_t N, const float* __restrict__ x,
-                       const float* __restrict__ v0, const float* __restrict__ dc,
+                       const float* __restrict__ v0, const float* __restrict__ dc, float gain,
                        float* __restrict__ u, float* __restrict__ v) {
   std::copy(v0, v0 + N, v);
   for (int64_t t = 0; t < T; ++t) {
@@ -196,7 +198,7 @@ inline void filter_row(int64_t T, int64_t N, const float* __restrict__ x,
     float* __restrict__ ut = u + t * N;
     for (int64_t n = 0; n < N; ++n) {
       float vn = dc[n] * v[n];
-      vn = vn + xt[n];
+      vn = vn + gain * xt[n];
       ut[n] = vn;
       v[n] = vn;
     }
@@ -211,6 +213,7 @@ class ThresholdScanOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("spiking", &spiking_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("amplitude", &amplitude_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("voltage", &voltage_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("gain", &gain_));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -236,10 +239,12 @@ class ThresholdScanOp : public OpKernel {
     const bool delayed = delayed_ && reset != kNone;
     const float* dc = decay.data();
     const float* th = threshold.data();
+    const float gain = gain_;
     if (!spiking_) {
       shard(ctx, B, T * N * 4, [&](int64_t begin, int64_t end) {
         for (int64_t b = begin; b < end; ++b)
-          filter_row(T, N, xp + b * T * N, v0p + b * N, dc, up + b * T * N, vlp + b * N);
+          filter_row(T, N, xp + b * T * N, v0p + b * N, dc, gain, up + b * T * N,
+                     vlp + b * N);
       });
       return;
     }
@@ -252,7 +257,7 @@ class ThresholdScanOp : public OpKernel {
         shard(ctx, B, T * N * (kStoreU ? 8 : 6), [&](int64_t begin, int64_t end) {
           for (int64_t b = begin; b < end; ++b)
             forward_row<kReset, kDelayed, kStoreU>(
-                T, N, xp + b * T * N, v0p + b * N, dc, th, amplitude, sp + b * T * N,
+                T, N, xp + b * T * N, v0p + b * N, dc, th, gain, amplitude, sp + b * T * N,
                 kStoreU ? up + b * T * N : nullptr, vlp + b * N);
         });
       };
@@ -265,7 +270,7 @@ class ThresholdScanOp : public OpKernel {
  private:
   int reset_;
   bool delayed_, spiking_, voltage_;
-  float amplitude_;
+  float amplitude_, gain_;
 };
 
 // Gradients of (spikes, u, v_last) -> (x, v0, decay, threshold), reset detached;
@@ -276,7 +281,7 @@ class ThresholdScanOp : public OpKernel {
 //              (k[t] = 1 - r[t] for a zero reset, else 1)
 //   immediate: G[t] = ds[t] g'(z[t]) + du[t] + C m[t],   C(t-1) = decay G[t]
 //              (m[t] = 1 - s[t] for a zero reset, else 1)
-// with C = dv_last at the last step; dx[t] = G[t], dv0 = C(-1). The decay's
+// with C = dv_last at the last step; dx[t] = gain G[t], dv0 = C(-1). The decay's
 // gradient sums G[t] times the value it multiplied, the threshold's the
 // spikes' -ds g' and, for a subtractive reset, minus the gradient reaching the
 // subtracted term.
@@ -285,9 +290,9 @@ void backward_row(int64_t T, int64_t N, const float* __restrict__ ds,
                   const float* __restrict__ du, const float* __restrict__ dv_last,
                   const float* __restrict__ u, const float* __restrict__ v0,
                   const float* __restrict__ dc, const float* __restrict__ th, float p, float q,
-                  float amplitude, float* __restrict__ carry, float* __restrict__ dx, float* __restrict__ dv0,
-                  float* __restrict__ ddecay, float* __restrict__ dth,
-                  const float* __restrict__ zeros) {
+                  float gain, float amplitude, float* __restrict__ carry,
+                  float* __restrict__ dx, float* __restrict__ dv0, float* __restrict__ ddecay,
+                  float* __restrict__ dth, const float* __restrict__ zeros) {
   std::fill(ddecay, ddecay + N, 0.0f);
   std::fill(dth, dth + N, 0.0f);
   if (dv_last) std::copy(dv_last, dv_last + N, carry);
@@ -326,7 +331,7 @@ void backward_row(int64_t T, int64_t N, const float* __restrict__ ds,
       }
       dth[n] -= e;
       ddecay[n] += g * into;
-      dxt[n] = g;
+      dxt[n] = g * gain;
     }
   }
   std::copy(carry, carry + N, dv0);
@@ -341,6 +346,7 @@ class ThresholdScanGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("p", &p_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("q", &q_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("amplitude", &amplitude_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("gain", &gain_));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -367,7 +373,7 @@ class ThresholdScanGradOp : public OpKernel {
     float* dtp = dth_t->flat<float>().data();
     const int reset = reset_, code = surrogate_;
     const bool delayed = delayed_ && reset != kNone;
-    const float p = p_, q = q_, amplitude = amplitude_;
+    const float p = p_, q = q_, amplitude = amplitude_, gain = gain_;
     const float* dc = decay.data();
     const float* th = threshold.data();
 
@@ -383,8 +389,8 @@ class ThresholdScanGradOp : public OpKernel {
             backward_row<kReset, kDelayed, kCode>(
                 T, N, dsp ? dsp + rows : nullptr, dup ? dup + rows : nullptr,
                 dvlp ? dvlp + b * N : nullptr, up + rows, v0p + b * N, dc, th, p, q,
-                amplitude, carry.data(), dxp + rows, dv0p + b * N, ddp + b * N, dtp + b * N,
-                zeros.data());
+                gain, amplitude, carry.data(), dxp + rows, dv0p + b * N, ddp + b * N,
+                dtp + b * N, zeros.data());
           }
         });
       };
@@ -405,7 +411,7 @@ class ThresholdScanGradOp : public OpKernel {
   int reset_;
   bool delayed_;
   int surrogate_;
-  float p_, q_, amplitude_;
+  float p_, q_, amplitude_, gain_;
 };
 
 }  // namespace keras_spiking
@@ -420,6 +426,7 @@ REGISTER_OP("KerasSpikingThresholdScan")
     .Attr("reset: {'subtract', 'zero', 'none'}")
     .Attr("delayed: bool")
     .Attr("spiking: bool = true")
+    .Attr("gain: float = 1.0")
     .Attr("amplitude: float = 1.0")
     .Attr("voltage: bool = true")
     .Output("spikes: float")
@@ -448,6 +455,7 @@ REGISTER_OP("KerasSpikingThresholdScanGrad")
     .Attr("surrogate: int")
     .Attr("p: float")
     .Attr("q: float")
+    .Attr("gain: float = 1.0")
     .Attr("amplitude: float = 1.0")
     .Output("dx: float")
     .Output("dv0: float")

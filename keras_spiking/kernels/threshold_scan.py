@@ -63,7 +63,7 @@ def applies(d, x):
         code = (0, 0.0, 0.0) if d.reset == "none" else None
     else:
         code = surrogate_code(d.spike_fn)
-    if (code is None or d.graded or d.gain is None or not _is(d.gain, 1)
+    if (code is None or d.graded or d.gain is None
             or not _is(d.offset, 0) or d.synaptic or d.refractory is not None
             or d.recurrent is not None or d.min_voltage is not None or d.integer is not None
             or d.current_gain is not None or not _is(d.reset_value, 0)
@@ -104,13 +104,14 @@ def _per_unit(value, unit_shape):
     return tf.reshape(tf.broadcast_to(value, unit_shape), [-1])
 
 
-def scan(d, x, state, amplitude=None, voltage=True, training=True):
+def scan(d, x, state, voltage=True, training=True):
     """``(spikes, voltage, state)`` of ``neurons.step(d, ...)`` scanned over axis 1
     of ``x`` ``(batch, time, *units)`` from ``state`` (a 1-tuple: the voltage);
     ``voltage`` is after each step's reset, as the loop's.
 
-    ``amplitude``: a further factor of the spikes (``neurons.hoist``'s), written
-    by the kernel when it is a number (one pass fewer over the output).
+    The input gain and the spike amplitude are products the kernel takes itself
+    when they are numbers (as ``neurons.hoist`` takes them: the same roundings),
+    two passes fewer over all steps; a learned one is multiplied outside.
     ``voltage=False``: the caller does not read the voltage (None is returned);
     without ``training`` the kernel then does not write it either, and a gradient
     asked for anyway recomputes it."""
@@ -120,8 +121,13 @@ def scan(d, x, state, amplitude=None, voltage=True, training=True):
     unit_shape = tuple(x.shape[2:])
     units = int(np.prod(unit_shape))
     batch, steps = tf.shape(x)[0], tf.shape(x)[1]
+    gain = 1.0
+    if _number(d.gain) and _is(d.bias, 0):
+        gain = float(d.gain)
+    elif not _is(d.gain, 1):
+        x = d.gain * x  # the drive gain x + bias, as neurons.charge adds them
     if not _is(d.bias, 0):
-        x = x + d.bias  # the drive gain x + bias, with gain = 1 (hoisted)
+        x = x + d.bias
     flat_x = tf.reshape(x, [batch, steps, units])
     flat_v0 = tf.reshape(state[0], [batch, units])
     decay = _per_unit(d.decay, unit_shape)
@@ -131,16 +137,17 @@ def scan(d, x, state, amplitude=None, voltage=True, training=True):
     code, p, q = surrogate_code(d.spike_fn) if spiking else (0, 0.0, 0.0)
     delayed = bool(d.reset_delayed) and spiking
     attrs = dict(reset=d.reset, delayed=delayed)
-    factors = [f for f in (d.amplitude, amplitude) if f is not None and not _is(f, 1)]
-    folded = 1.0
-    if spiking and all(_number(f) for f in factors):
-        folded, factors = float(np.prod(factors)), []
+    folded, factor = 1.0, None  # the spikes' amplitude, in the kernel or after it
+    if spiking and _number(d.amplitude):
+        folded = float(d.amplitude)
+    elif spiking and not _is(d.amplitude, 1):
+        factor = d.amplitude
     keep_u = voltage or bool(training) or not spiking
 
     @tf.custom_gradient
     def run(flat_x, flat_v0, decay, threshold):
         spikes, u, v_last = lib.keras_spiking_threshold_scan(
-            flat_x, flat_v0, decay, threshold, spiking=spiking, amplitude=folded,
+            flat_x, flat_v0, decay, threshold, spiking=spiking, gain=gain, amplitude=folded,
             voltage=keep_u, **attrs)
 
         def grad(ds, du, dv_last):
@@ -148,12 +155,12 @@ def scan(d, x, state, amplitude=None, voltage=True, training=True):
             u_all = u
             if not keep_u:  # recomputed: the forward pass did not keep it
                 _, u_all, _ = lib.keras_spiking_threshold_scan(
-                    flat_x, flat_v0, decay, threshold, spiking=spiking, **attrs)
+                    flat_x, flat_v0, decay, threshold, spiking=spiking, gain=gain, **attrs)
             dx, dv0, ddecay, dthreshold = lib.keras_spiking_threshold_scan_grad(
                 empty if ds is None or not spiking else ds,
                 empty if du is None or not keep_u else du,
                 empty if dv_last is None else dv_last, u_all, flat_v0, decay, threshold,
-                surrogate=code, p=float(p), q=float(q), amplitude=folded, **attrs)
+                surrogate=code, p=float(p), q=float(q), gain=gain, amplitude=folded, **attrs)
             return (dx, dv0, _summed(ddecay, decay), _summed(dthreshold, threshold))
 
         return (spikes, u, v_last), grad
@@ -164,7 +171,7 @@ def scan(d, x, state, amplitude=None, voltage=True, training=True):
     if not spiking:
         return None, tf.reshape(u, shape), state
     out = tf.reshape(spikes, shape)
-    for factor in factors:
+    if factor is not None:
         out = out * factor
     if not voltage:
         return out, None, state

@@ -393,14 +393,13 @@ class DynamicsLayer(TimeStateLayer):
         (first-order binary-spike neurons on TensorFlow's CPU), else None."""
         if keras.backend.backend() != "tensorflow":
             return None
-        d, x, amplitude = neurons.hoist(self.call_dynamics(inputs.dtype), inputs)
-        if not threshold_scan.applies(d, x):
+        d = self.call_dynamics(inputs.dtype)
+        if not threshold_scan.applies(d, inputs):
             return None
         # the voltage is computed only if the output includes it
         voltage = "voltage" in keras.tree.flatten(self.select_output("spikes", "voltage"))
         spikes, voltage, states = threshold_scan.scan(
-            d, x, states, amplitude=amplitude, voltage=voltage or not d.spiking,
-            training=training)
+            d, inputs, states, voltage=voltage or not d.spiking, training=training)
         return self.select_output(spikes, voltage), states
 
     def step(self, x_t, states):

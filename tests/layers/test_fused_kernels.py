@@ -156,16 +156,6 @@ def _scan_ops(graph):
     return ops_
 
 
-def _downstream(tensor):
-    """Types of the ops a tensor flows into, up to the function's outputs."""
-    seen, todo = set(), list(tensor.consumers())
-    while todo:
-        op = todo.pop()
-        seen.add(op.type)
-        todo += [c for out in op.outputs for c in out.consumers()]
-    return seen
-
-
 def _graph_run(layer, x, fused, training, gradient):
     """Outputs, the input gradient (if ``gradient``) and the forward scan ops traced."""
     with keras_spiking.default(fused_kernels=fused):
@@ -181,30 +171,60 @@ def _graph_run(layer, x, fused, training, gradient):
 
         y, g = run(x)
         graph = run.get_concrete_function(x).graph
-    return np.asarray(y), np.asarray(g), _scan_ops(graph)
+    return np.asarray(y), np.asarray(g), _scan_ops(graph), _ops(graph)
 
 
 @pytest.mark.parametrize("training", [True, False])
 def test_spike_amplitude_is_written_by_the_kernel_and_the_voltage_only_when_needed(
         kernel, training):
-    """SpikingIF's spikes of amplitude / dt come out of the kernel (no multiply after
-    it); at inference it writes no voltage, and a gradient asked for anyway
-    recomputes it: the same spikes and gradients as the loop either way."""
+    """SpikingIF's input gain dt and spike amplitude / dt are taken by the kernel (no
+    multiply before or after it); at inference it writes no voltage, and a gradient
+    asked for anyway recomputes it: the same spikes and gradients as the loop."""
     x = _currents((3, 11, 4, 5), seed=7) * 300.0
     make = lambda: SpikingIF(threshold=0.5, amplitude=0.25, dt=0.002)  # noqa: E731
     for gradient in (False, True):
-        y_f, g_f, scans = _graph_run(make(), x, True, training, gradient)
-        y_l, g_l, _ = _graph_run(make(), x, False, training, gradient)
+        y_f, g_f, scans, types = _graph_run(make(), x, True, training, gradient)
+        y_l, g_l, _, _ = _graph_run(make(), x, False, training, gradient)
         np.testing.assert_array_equal(y_f, y_l)
         assert set(np.unique(y_f)) == {0.0, 125.0}  # amplitude / dt
         np.testing.assert_allclose(g_f, g_l, rtol=1e-6, atol=1e-6)
         forward = scans[0]
         assert forward.get_attr("amplitude") == pytest.approx(125.0)
+        assert forward.get_attr("gain") == pytest.approx(0.002)
         assert forward.get_attr("voltage") is training
         # the recomputation of the voltage for a gradient, only when it was not kept
         assert len(scans) == 1 + (gradient and not training)
-        if not gradient:  # the spikes reach the output through reshapes only
-            assert _downstream(forward.outputs[0]) <= {"Reshape", "Identity", "IdentityN"}
+        if not gradient:  # no arithmetic around the kernel
+            assert "Mul" not in types and "Add" not in types and "AddV2" not in types
+
+
+@pytest.mark.parametrize("gain, bias", [(0.2, 0.0), (0.2, 0.03), ("per unit", 0.0)])
+def test_gains_and_biases_match_a_numpy_reference(kernel, gain, bias):
+    """``scan`` on the dynamics core: the kernel's own gain (a number, no bias), the
+    gain applied before it (with a bias: gain x + bias, as neurons.charge) and a
+    per-unit gain, all equal to float32 numpy bit for bit (reset to zero, immediate)."""
+    from keras_spiking import neurons
+
+    x = np.asarray(_currents((3, 14, 5), seed=9)) * 3.0
+    gain = np.linspace(0.1, 0.5, 5).astype("float32") if gain == "per unit" else gain
+    d = neurons.Dynamics(decay=0.9, gain=gain, bias=bias, threshold=0.8, reset="zero",
+                         amplitude=2.0)
+    assert threshold_scan.applies(d, tf.constant(x))
+    spikes, voltage, (v_last,) = threshold_scan.scan(d, tf.constant(x), (tf.zeros((3, 5)),))
+    v = np.zeros((3, 5), "float32")
+    want_s, want_v = [], []
+    for t in range(x.shape[1]):
+        drive = np.float32(gain) * x[:, t] if np.ndim(gain) == 0 else gain * x[:, t]
+        drive = drive + np.float32(bias) if bias else drive
+        v = np.float32(0.9) * v + drive
+        s_t = (v > np.float32(0.8)).astype("float32")
+        v = v * (np.float32(1) - s_t)
+        want_s.append(2.0 * s_t)
+        want_v.append(v)
+    np.testing.assert_array_equal(np.asarray(spikes), np.stack(want_s, 1))
+    np.testing.assert_array_equal(np.asarray(voltage), np.stack(want_v, 1))
+    np.testing.assert_array_equal(np.asarray(v_last), v)
+    assert 0 < np.mean(want_s) < 2.0
 
 
 def test_a_layer_returning_its_voltage_gets_it_at_inference(kernel):
