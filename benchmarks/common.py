@@ -280,9 +280,33 @@ def load_average():
     return os.getloadavg()
 
 
+#: Above this share of CPU time stolen by the host (a virtual machine's neighbours)
+#: figures are suspect: on 2026-12-03 steal of 16-25 % came with one fresh process of the
+#: same ANN forward pass running at half the images/s of another.
+STEAL_WARNING = 0.05
+
+
+def cpu_times():
+    """``(steal, total)`` CPU ticks of the whole machine since boot (``/proc/stat``);
+    None where there is no such file."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice: inside user]
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+_first_times = []
+
+
 def print_load(label, file=None):
     """Print the load average as ``load average (1/5/15 min) <label>: a/b/c``,
-    and a warning line when the 1-minute load is above ``LOAD_WARNING``."""
+    and a warning line when the 1-minute load is above ``LOAD_WARNING``. From
+    the second call on, also the share of CPU time the host stole from this
+    machine since the first call (``/proc/stat``), with a warning above
+    ``STEAL_WARNING``: the load average does not show it."""
     file = file or sys.stdout
     one, five, fifteen = load = load_average()
     print(f"load average (1/5/15 min) {label}: {one:.2f}/{five:.2f}/{fifteen:.2f}",
@@ -291,6 +315,17 @@ def print_load(label, file=None):
         print(f"WARNING: 1-minute load {one:.2f} > {LOAD_WARNING}: figures taken under "
               "load flatter us against torch peers; rerun on a quiet machine",
               file=file, flush=True)
+    times = cpu_times()
+    if times is not None and not _first_times:
+        _first_times.append(times)
+    elif times is not None and times[1] > _first_times[0][1]:
+        steal = (times[0] - _first_times[0][0]) / (times[1] - _first_times[0][1])
+        print(f"CPU steal (time the host took from this machine) since the first reading: "
+              f"{steal:.1%}", file=file, flush=True)
+        if steal > STEAL_WARNING:
+            print(f"WARNING: steal {steal:.1%} > {STEAL_WARNING:.0%}: the host's other guests "
+                  "took CPU time; figures vary between processes, rerun later", file=file,
+                  flush=True)
     return load
 
 

@@ -105,6 +105,7 @@ def test_speedup_and_ratio_table():
 
 def test_load_report_warns_above_the_threshold(monkeypatch, capsys):
     monkeypatch.setattr(common, "load_average", lambda: (0.5, 0.4, 0.3))
+    monkeypatch.setattr(common, "cpu_times", lambda: None)  # steal: its own test
     with common.watch_load():
         print("work")
     out = capsys.readouterr().out.splitlines()
@@ -115,6 +116,30 @@ def test_load_report_warns_above_the_threshold(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "WARNING: 1-minute load 2.50 > 1.5" in out and "rerun on a quiet machine" in out
     assert len(common.load_average()) == 3
+
+
+def test_load_report_gives_the_steal_since_the_first_reading(monkeypatch, capsys):
+    monkeypatch.setattr(common, "load_average", lambda: (0.5, 0.4, 0.3))
+    monkeypatch.setattr(common, "_first_times", [])
+    readings = iter([(100, 10_000), (120, 11_000), (400, 12_000)])
+    monkeypatch.setattr(common, "cpu_times", lambda: next(readings))
+    common.print_load("at start")
+    assert "steal" not in capsys.readouterr().out  # nothing to compare with yet
+    common.print_load("later")
+    out = capsys.readouterr().out
+    assert "since the first reading: 2.0%" in out and "WARNING" not in out  # 20 of 1000
+    common.print_load("at end")
+    out = capsys.readouterr().out
+    assert "since the first reading: 15.0%" in out  # 300 of 2000
+    assert "WARNING: steal 15.0% > 5%" in out
+
+
+def test_cpu_times_reads_proc_stat():
+    times = common.cpu_times()
+    if times is None:
+        pytest.skip("no /proc/stat here")
+    steal, total = times
+    assert 0 <= steal <= total and total > 0
 
 
 def test_peer_python_from_argument_or_environment(monkeypatch, tmp_path):
