@@ -16,6 +16,8 @@
 //     s[t] = H(u[t] - threshold)
 //     subtract: v[t] = u[t] - threshold s[t];  zero: v[t] = u[t] (1 - s[t])
 //   s[t] = H(u[t] - threshold),  H(z) = 1 if z > 0, NaN if z is NaN, else 0.
+//   static input (attr steps > 0): x is (batch, units), the same current at each of
+//   the steps (what RepeatTime would repeat), and its gradient is summed over time;
 //   output: amplitude s[t] (the loop's spikes times the hoisted amplitude, one product);
 //   u[t] is written only when asked for (attr voltage: for the backward pass or the
 //   caller), else the op only reads x and writes the spikes.
@@ -103,12 +105,15 @@ inline std::vector<float> per_unit(const Tensor& t, int64_t n) {
   return std::vector<float>(p, p + n);
 }
 
+// x: (batch, time, units), or (batch, units) for a static input
 inline tensorflow::Status check_inputs(const Tensor& x, const Tensor& v0, const Tensor& decay,
-                                       const Tensor& threshold) {
-  if (x.dims() != 3)
-    return tensorflow::errors::InvalidArgument("x must be (batch, time, units), got ",
-                                               x.shape().DebugString());
-  const int64_t n = x.dim_size(2);
+                                       const Tensor& threshold, bool static_input = false) {
+  if (x.dims() != (static_input ? 2 : 3))
+    return tensorflow::errors::InvalidArgument(
+        static_input ? "a static x must be (batch, units), got "
+                     : "x must be (batch, time, units), got ",
+        x.shape().DebugString());
+  const int64_t n = x.dim_size(x.dims() - 1);
   if (v0.dims() != 2 || v0.dim_size(0) != x.dim_size(0) || v0.dim_size(1) != n)
     return tensorflow::errors::InvalidArgument("v0 must be (batch, units), got ",
                                                v0.shape().DebugString());
@@ -152,16 +157,16 @@ void dispatch(int reset, bool delayed, F&& f) {
 }
 
 // one batch row: x, spikes, u are (T, N), v0 and v (the carried state) (N,);
-// u is written only with kStoreU
+// u is written only with kStoreU; x advances by x_step per step (0: a static input)
 template <int kReset, bool kDelayed, bool kStoreU>
-void forward_row(int64_t T, int64_t N, const float* __restrict__ x,
+void forward_row(int64_t T, int64_t N, const float* __restrict__ x, int64_t x_step,
                  const float* __restrict__ v0, const float* __restrict__ dc,
                  const float* __restrict__ th, float gain, float amplitude,
                  float* __restrict__ spikes,
                  float* __restrict__ u, float* __restrict__ v) {
   std::copy(v0, v0 + N, v);
   for (int64_t t = 0; t < T; ++t) {
-    const float* __restrict__ xt = x + t * N;
+    const float* __restrict__ xt = x + t * x_step;
     float* __restrict__ st = spikes + t * N;
     float* __restrict__ ut = kStoreU ? u + t * N : nullptr;
     for (int64_t n = 0; n < N; ++n) {
@@ -189,12 +194,12 @@ void forward_row(int64_t T, int64_t N, const float* __restrict__ x,
 }
 
 // one batch row of a neuron without threshold (a synaptic filter): u[t] = decay v[t-1] + x[t]
-inline void filter_row(int64_t T, int64_t N, const float* __restrict__ x,
+inline void filter_row(int64_t T, int64_t N, const float* __restrict__ x, int64_t x_step,
                        const float* __restrict__ v0, const float* __restrict__ dc, float gain,
                        float* __restrict__ u, float* __restrict__ v) {
   std::copy(v0, v0 + N, v);
   for (int64_t t = 0; t < T; ++t) {
-    const float* __restrict__ xt = x + t * N;
+    const float* __restrict__ xt = x + t * x_step;
     float* __restrict__ ut = u + t * N;
     for (int64_t n = 0; n < N; ++n) {
       float vn = dc[n] * v[n];
@@ -214,20 +219,26 @@ class ThresholdScanOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("amplitude", &amplitude_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("voltage", &voltage_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("gain", &gain_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("steps", &steps_));
   }
 
   void Compute(OpKernelContext* ctx) override {
     const Tensor &x = ctx->input(0), &v0 = ctx->input(1);
     const Tensor &decay_t = ctx->input(2), &threshold_t = ctx->input(3);
-    OP_REQUIRES_OK(ctx, check_inputs(x, v0, decay_t, threshold_t));
-    const int64_t B = x.dim_size(0), T = x.dim_size(1), N = x.dim_size(2);
+    const bool static_input = steps_ > 0;
+    OP_REQUIRES_OK(ctx, check_inputs(x, v0, decay_t, threshold_t, static_input));
+    const int64_t B = x.dim_size(0), N = x.dim_size(x.dims() - 1);
+    const int64_t T = static_input ? steps_ : x.dim_size(1);
+    const TensorShape out_shape({B, T, N});
+    // x per row and per step
+    const int64_t x_row = static_input ? N : T * N, x_step = static_input ? 0 : N;
     Tensor *spikes_t = nullptr, *u_t = nullptr, *v_last_t = nullptr;
     // without a threshold there are no spikes: an empty first output
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, spiking_ ? x.shape() : TensorShape({0}),
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, spiking_ ? out_shape : TensorShape({0}),
                                              &spikes_t));
     // a synaptic filter's output is its voltage: always written
     const bool store_u = voltage_ || !spiking_;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, store_u ? x.shape() : TensorShape({0}), &u_t));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, store_u ? out_shape : TensorShape({0}), &u_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, v0.shape(), &v_last_t));
     const std::vector<float> decay = per_unit(decay_t, N), threshold = per_unit(threshold_t, N);
     const float* xp = x.flat<float>().data();
@@ -243,7 +254,7 @@ class ThresholdScanOp : public OpKernel {
     if (!spiking_) {
       shard(ctx, B, T * N * 4, [&](int64_t begin, int64_t end) {
         for (int64_t b = begin; b < end; ++b)
-          filter_row(T, N, xp + b * T * N, v0p + b * N, dc, gain, up + b * T * N,
+          filter_row(T, N, xp + b * x_row, x_step, v0p + b * N, dc, gain, up + b * T * N,
                      vlp + b * N);
       });
       return;
@@ -257,7 +268,8 @@ class ThresholdScanOp : public OpKernel {
         shard(ctx, B, T * N * (kStoreU ? 8 : 6), [&](int64_t begin, int64_t end) {
           for (int64_t b = begin; b < end; ++b)
             forward_row<kReset, kDelayed, kStoreU>(
-                T, N, xp + b * T * N, v0p + b * N, dc, th, gain, amplitude, sp + b * T * N,
+                T, N, xp + b * x_row, x_step, v0p + b * N, dc, th, gain, amplitude,
+                sp + b * T * N,
                 kStoreU ? up + b * T * N : nullptr, vlp + b * N);
         });
       };
@@ -271,6 +283,7 @@ class ThresholdScanOp : public OpKernel {
   int reset_;
   bool delayed_, spiking_, voltage_;
   float amplitude_, gain_;
+  int steps_;
 };
 
 // Gradients of (spikes, u, v_last) -> (x, v0, decay, threshold), reset detached;
@@ -285,7 +298,8 @@ class ThresholdScanOp : public OpKernel {
 // gradient sums G[t] times the value it multiplied, the threshold's the
 // spikes' -ds g' and, for a subtractive reset, minus the gradient reaching the
 // subtracted term.
-template <int kReset, bool kDelayed, int kCode>
+// kSum: a static input's gradient, dx (N,) summed over the steps (from the last)
+template <int kReset, bool kDelayed, int kCode, bool kSum>
 void backward_row(int64_t T, int64_t N, const float* __restrict__ ds,
                   const float* __restrict__ du, const float* __restrict__ dv_last,
                   const float* __restrict__ u, const float* __restrict__ v0,
@@ -295,6 +309,7 @@ void backward_row(int64_t T, int64_t N, const float* __restrict__ ds,
                   float* __restrict__ dth, const float* __restrict__ zeros) {
   std::fill(ddecay, ddecay + N, 0.0f);
   std::fill(dth, dth + N, 0.0f);
+  if (kSum) std::fill(dx, dx + N, 0.0f);
   if (dv_last) std::copy(dv_last, dv_last + N, carry);
   else std::fill(carry, carry + N, 0.0f);
   for (int64_t t = T - 1; t >= 0; --t) {
@@ -302,7 +317,7 @@ void backward_row(int64_t T, int64_t N, const float* __restrict__ ds,
     const float* __restrict__ prev = t > 0 ? ut - N : v0;  // u[t-1] (v0 at t = 0)
     const float* __restrict__ dst = ds ? ds + t * N : zeros;  // no gradient: a row of 0
     const float* __restrict__ dut = du ? du + t * N : zeros;
-    float* __restrict__ dxt = dx + t * N;
+    float* __restrict__ dxt = kSum ? dx : dx + t * N;
     const float after_first = t > 0 ? 1.0f : 0.0f;  // v0 is already after its reset
     for (int64_t n = 0; n < N; ++n) {
       const float z = ut[n] - th[n];
@@ -331,7 +346,8 @@ void backward_row(int64_t T, int64_t N, const float* __restrict__ ds,
       }
       dth[n] -= e;
       ddecay[n] += g * into;
-      dxt[n] = g * gain;
+      if (kSum) dxt[n] += g * gain;
+      else dxt[n] = g * gain;
     }
   }
   std::copy(carry, carry + N, dv0);
@@ -347,6 +363,7 @@ class ThresholdScanGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("q", &q_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("amplitude", &amplitude_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("gain", &gain_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("steps", &steps_));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -356,7 +373,8 @@ class ThresholdScanGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, check_inputs(u_t, v0, decay_t, threshold_t));
     const int64_t B = u_t.dim_size(0), T = u_t.dim_size(1), N = u_t.dim_size(2);
     Tensor *dx_t = nullptr, *dv0_t = nullptr, *ddecay_t = nullptr, *dth_t = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, u_t.shape(), &dx_t));
+    const bool sum = steps_ > 0;  // a static input: dx is (batch, units)
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, sum ? v0.shape() : u_t.shape(), &dx_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, v0.shape(), &dv0_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, v0.shape(), &ddecay_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(3, v0.shape(), &dth_t));
@@ -382,17 +400,22 @@ class ThresholdScanGradOp : public OpKernel {
       constexpr bool kDelayed = decltype(delayed_tag)::value;
       auto with = [&](auto code_tag) {
         constexpr int kCode = decltype(code_tag)::value;
-        shard(ctx, B, T * N * 12, [&](int64_t begin, int64_t end) {
-          std::vector<float> carry(N), zeros(N, 0.0f);
-          for (int64_t b = begin; b < end; ++b) {
-            const int64_t rows = b * T * N;
-            backward_row<kReset, kDelayed, kCode>(
-                T, N, dsp ? dsp + rows : nullptr, dup ? dup + rows : nullptr,
-                dvlp ? dvlp + b * N : nullptr, up + rows, v0p + b * N, dc, th, p, q,
-                gain, amplitude, carry.data(), dxp + rows, dv0p + b * N, ddp + b * N,
-                dtp + b * N, zeros.data());
-          }
-        });
+        auto rows_of = [&](auto sum_tag) {
+          constexpr bool kSum = decltype(sum_tag)::value;
+          shard(ctx, B, T * N * 12, [&](int64_t begin, int64_t end) {
+            std::vector<float> carry(N), zeros(N, 0.0f);
+            for (int64_t b = begin; b < end; ++b) {
+              const int64_t rows = b * T * N;
+              backward_row<kReset, kDelayed, kCode, kSum>(
+                  T, N, dsp ? dsp + rows : nullptr, dup ? dup + rows : nullptr,
+                  dvlp ? dvlp + b * N : nullptr, up + rows, v0p + b * N, dc, th, p, q,
+                  gain, amplitude, carry.data(), dxp + (kSum ? b * N : rows), dv0p + b * N,
+                  ddp + b * N, dtp + b * N, zeros.data());
+            }
+          });
+        };
+        if (sum) rows_of(BoolTag<true>());
+        else rows_of(BoolTag<false>());
       };
       switch (code) {
         case kStraightThrough: with(IntTag<kStraightThrough>()); break;
@@ -410,7 +433,7 @@ class ThresholdScanGradOp : public OpKernel {
  private:
   int reset_;
   bool delayed_;
-  int surrogate_;
+  int surrogate_, steps_;
   float p_, q_, amplitude_, gain_;
 };
 
@@ -429,15 +452,21 @@ REGISTER_OP("KerasSpikingThresholdScan")
     .Attr("gain: float = 1.0")
     .Attr("amplitude: float = 1.0")
     .Attr("voltage: bool = true")
+    .Attr("steps: int = 0")
     .Output("spikes: float")
     .Output("u: float")
     .Output("v_last: float")
     .SetShapeFn([](InferenceContext* c) {
       bool spiking = true, voltage = true;
+      int steps = 0;
       TF_RETURN_IF_ERROR(c->GetAttr("spiking", &spiking));
       TF_RETURN_IF_ERROR(c->GetAttr("voltage", &voltage));
-      c->set_output(0, spiking ? c->input(0) : c->Vector(0));
-      c->set_output(1, voltage || !spiking ? c->input(0) : c->Vector(0));
+      TF_RETURN_IF_ERROR(c->GetAttr("steps", &steps));
+      auto out = c->input(0);  // (batch, time, units); a static x (batch, units) gets steps
+      if (steps > 0)
+        out = c->MakeShape({c->Dim(c->input(0), 0), c->MakeDim(steps), c->Dim(c->input(0), 1)});
+      c->set_output(0, spiking ? out : c->Vector(0));
+      c->set_output(1, voltage || !spiking ? out : c->Vector(0));
       c->set_output(2, c->input(1));
       return tensorflow::OkStatus();
     });
@@ -457,12 +486,15 @@ REGISTER_OP("KerasSpikingThresholdScanGrad")
     .Attr("q: float")
     .Attr("gain: float = 1.0")
     .Attr("amplitude: float = 1.0")
+    .Attr("steps: int = 0")
     .Output("dx: float")
     .Output("dv0: float")
     .Output("ddecay: float")
     .Output("dthreshold: float")
     .SetShapeFn([](InferenceContext* c) {
-      c->set_output(0, c->input(3));
+      int steps = 0;
+      TF_RETURN_IF_ERROR(c->GetAttr("steps", &steps));
+      c->set_output(0, steps > 0 ? c->input(4) : c->input(3));
       c->set_output(1, c->input(4));
       c->set_output(2, c->input(4));
       c->set_output(3, c->input(4));

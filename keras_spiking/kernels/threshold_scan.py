@@ -104,7 +104,7 @@ def _per_unit(value, unit_shape):
     return tf.reshape(tf.broadcast_to(value, unit_shape), [-1])
 
 
-def scan(d, x, state, voltage=True, training=True):
+def scan(d, x, state, voltage=True, training=True, static=None):
     """``(spikes, voltage, state)`` of ``neurons.step(d, ...)`` scanned over axis 1
     of ``x`` ``(batch, time, *units)`` from ``state`` (a 1-tuple: the voltage);
     ``voltage`` is after each step's reset, as the loop's.
@@ -114,13 +114,20 @@ def scan(d, x, state, voltage=True, training=True):
     two passes fewer over all steps; a learned one is multiplied outside.
     ``voltage=False``: the caller does not read the voltage (None is returned);
     without ``training`` the kernel then does not write it either, and a gradient
-    asked for anyway recomputes it."""
+    asked for anyway recomputes it. ``static``: the tensor ``(batch, *units)`` that
+    ``x`` repeats at each of its (known number of) steps, read instead of ``x``
+    (``RepeatTime``'s input: the repeat is then never made, and its gradient is
+    summed over time inside the backward kernel)."""
     import tensorflow as tf
 
     lib = _library()
     unit_shape = tuple(x.shape[2:])
     units = int(np.prod(unit_shape))
-    batch, steps = tf.shape(x)[0], tf.shape(x)[1]
+    shape = tf.shape(x)
+    batch, steps = shape[0], shape[1]
+    repeats = 0  # the kernel's static-input steps (0: x has its time axis)
+    if static is not None and x.shape[1] is not None:
+        x, repeats = static, int(x.shape[1])
     gain = 1.0
     if _number(d.gain) and _is(d.bias, 0):
         gain = float(d.gain)
@@ -128,7 +135,7 @@ def scan(d, x, state, voltage=True, training=True):
         x = d.gain * x  # the drive gain x + bias, as neurons.charge adds them
     if not _is(d.bias, 0):
         x = x + d.bias
-    flat_x = tf.reshape(x, [batch, steps, units])
+    flat_x = tf.reshape(x, [batch, units] if repeats else [batch, steps, units])
     flat_v0 = tf.reshape(state[0], [batch, units])
     decay = _per_unit(d.decay, unit_shape)
     spiking = d.spiking
@@ -136,7 +143,7 @@ def scan(d, x, state, voltage=True, training=True):
     threshold = _per_unit(d.threshold if spiking else float("inf"), unit_shape)
     code, p, q = surrogate_code(d.spike_fn) if spiking else (0, 0.0, 0.0)
     delayed = bool(d.reset_delayed) and spiking
-    attrs = dict(reset=d.reset, delayed=delayed)
+    attrs = dict(reset=d.reset, delayed=delayed, steps=repeats)
     folded, factor = 1.0, None  # the spikes' amplitude, in the kernel or after it
     if spiking and _number(d.amplitude):
         folded = float(d.amplitude)
@@ -166,7 +173,6 @@ def scan(d, x, state, voltage=True, training=True):
         return (spikes, u, v_last), grad
 
     spikes, u, v_last = run(flat_x, flat_v0, decay, threshold)
-    shape = tf.shape(x)
     state = (tf.reshape(v_last, tf.shape(state[0])),)
     if not spiking:
         return None, tf.reshape(u, shape), state

@@ -57,6 +57,42 @@ def checked_inputs(layer, inputs, check_finite=True):
     return inputs
 
 
+#: attribute of a graph tensor made by ``RepeatTime``: the static tensor it repeats
+_STATIC = "_keras_spiking_static_input"
+
+
+def mark_static(repeated, static):
+    """Record on a TensorFlow graph tensor which static tensor it repeats, so that a
+    layer reading only its first step (``static_input``) can take ``static`` and
+    leave the repeat unused: TensorFlow then prunes it instead of materialising
+    ``batch x T`` copies (1 GB at T = 120 for the converted reference ANN's first
+    layer). XLA (JAX, ``jit_compile``) simplifies a slice of a repeat by itself."""
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    if tf.executing_eagerly():
+        return
+    try:
+        setattr(repeated, _STATIC, static)
+    except (AttributeError, TypeError):  # pragma: no cover - a tensor type without a dict
+        pass
+
+
+def repeated_from(inputs):
+    """The tensor ``(batch, ...)`` that ``RepeatTime`` repeated into ``inputs`` in this
+    TensorFlow graph, or None (not known to repeat one)."""
+    return getattr(inputs, _STATIC, None)
+
+
+def static_input(inputs):
+    """``inputs[:, 0]`` of a ``(batch, time, ...)`` tensor whose steps are all equal:
+    the tensor ``RepeatTime`` repeated, when it made ``inputs`` in this graph, so
+    that the repeat is never computed; else the slice."""
+    static = repeated_from(inputs)
+    return inputs[:, 0] if static is None else static
+
+
 class AttributeConfig:
     """Mixin: ``get_config`` adds the attributes each class in the hierarchy names
     in its ``config_attributes`` (numpy arrays as lists), base classes first."""
@@ -399,7 +435,8 @@ class DynamicsLayer(TimeStateLayer):
         # the voltage is computed only if the output includes it
         voltage = "voltage" in keras.tree.flatten(self.select_output("spikes", "voltage"))
         spikes, voltage, states = threshold_scan.scan(
-            d, inputs, states, voltage=voltage or not d.spiking, training=training)
+            d, inputs, states, voltage=voltage or not d.spiking, training=training,
+            static=repeated_from(inputs))
         return self.select_output(spikes, voltage), states
 
     def step(self, x_t, states):

@@ -24,8 +24,7 @@ from keras import ops
 
 from keras_spiking import neurons
 from keras_spiking.config import dt_for_config, is_variable, resolve_dt, variable_value
-from keras_spiking.layers.base import DynamicsLayer
-from keras_spiking.layers.time import static_input
+from keras_spiking.layers.base import DynamicsLayer, static_input
 from keras_spiking.layers.rate import (
     DEFAULT_AMPLITUDE,
     check_lif_parameters,

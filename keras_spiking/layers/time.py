@@ -11,7 +11,7 @@ measures the difference). ``RepeatTime`` tiles a static input over time.
 import keras
 from keras import ops
 
-from keras_spiking.layers.base import checked_inputs
+from keras_spiking.layers.base import checked_inputs, mark_static
 from keras_spiking.validation import RefusesText, check_positive_integer
 
 
@@ -149,7 +149,7 @@ class RepeatTime(RefusesText, keras.layers.Layer):
     def call(self, inputs):
         inputs = checked_inputs(self, inputs, check_finite=False)
         repeated = ops.repeat(ops.expand_dims(inputs, 1), self.timesteps, axis=1)
-        _mark_static(repeated, inputs)
+        mark_static(repeated, inputs)
         return repeated
 
     def compute_output_shape(self, input_shape):
@@ -159,36 +159,6 @@ class RepeatTime(RefusesText, keras.layers.Layer):
         config = super().get_config()
         config["timesteps"] = self.timesteps
         return config
-
-
-#: attribute of a graph tensor made by ``RepeatTime``: the static tensor it repeats
-_STATIC = "_keras_spiking_static_input"
-
-
-def _mark_static(repeated, static):
-    """Record on a TensorFlow graph tensor which static tensor it repeats, so that a
-    layer reading only its first step (``static_input``) can take ``static`` and
-    leave the repeat unused: TensorFlow then prunes it instead of materialising
-    ``batch x T`` copies (1 GB at T = 120 for the converted reference ANN's first
-    layer). XLA (JAX, ``jit_compile``) simplifies a slice of a repeat by itself."""
-    if keras.backend.backend() != "tensorflow":
-        return
-    import tensorflow as tf
-
-    if tf.executing_eagerly():
-        return
-    try:
-        setattr(repeated, _STATIC, static)
-    except (AttributeError, TypeError):  # pragma: no cover - a tensor type without a dict
-        pass
-
-
-def static_input(inputs):
-    """``inputs[:, 0]`` of a ``(batch, time, ...)`` tensor whose steps are all equal:
-    the tensor ``RepeatTime`` repeated, when it made ``inputs`` in this graph, so
-    that the repeat is never computed; else the slice."""
-    static = getattr(inputs, _STATIC, None)
-    return inputs[:, 0] if static is None else static
 
 
 def window_steps(steps, fraction):

@@ -227,6 +227,46 @@ def test_gains_and_biases_match_a_numpy_reference(kernel, gain, bias):
     assert 0 < np.mean(want_s) < 2.0
 
 
+@pytest.mark.parametrize("make", [
+    lambda: Leaky(0.7, threshold=0.6, surrogate=surrogates.FastSigmoid(25.0)),
+    lambda: Leaky(0.7, threshold=0.6, reset_delay=False, output="both"),
+    lambda: Lowpass(0.01, dt=0.001)], ids=["leaky", "leaky-immediate-both", "lowpass"])
+def test_a_repeated_static_input_is_read_once_and_its_gradient_summed(kernel, make):
+    """Behind ``RepeatTime`` (in a graph) the kernel reads the static tensor: no Tile
+    feeds it, its gradient comes out summed over time; the spikes equal the loop's
+    on the repeated input, the gradients to float rounding."""
+    static = _currents((3, 4, 5), seed=11)
+    results = {}
+    for fused in (True, False):
+        layer = make()
+        with keras_spiking.default(fused_kernels=fused):
+            @tf.function(autograph=False)
+            def run(static):
+                with tf.GradientTape() as tape:
+                    tape.watch(static)
+                    flat = tf.nest.flatten(
+                        layer(keras_spiking.layers.RepeatTime(9)(static), training=True))
+                    loss = tf.add_n([tf.reduce_sum(y * _weights(y)) for y in flat])
+                return flat, tape.gradient(loss, static)
+
+            flat, grad = run(static)
+            graph = run.get_concrete_function(static).graph
+        results[fused] = ([np.asarray(y) for y in flat], np.asarray(grad), graph)
+    (ys_f, g_f, graph), (ys_l, g_l, _) = results[True], results[False]
+    for a, b in zip(ys_f, ys_l):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(g_f, g_l, rtol=1e-5, atol=1e-5 * np.abs(g_l).max())
+    assert np.abs(g_l).max() > 0
+    (forward,) = _scan_ops(graph)
+    assert forward.get_attr("steps") == 9
+    assert forward.inputs[0].shape.rank == 2  # (batch, units): the static tensor
+    grads = [op for op in graph.get_operations() if op.type == "KerasSpikingThresholdScanGrad"]
+    for function in graph._functions.values():
+        grads += [op for op in function.graph.get_operations()
+                  if op.type == "KerasSpikingThresholdScanGrad"]
+    assert grads and all(op.get_attr("steps") == 9 for op in grads)
+
+
 def test_a_layer_returning_its_voltage_gets_it_at_inference(kernel):
     x = _currents((2, 9, 6), seed=8)
     make = lambda: Leaky(0.7, threshold=0.8, output="both")  # noqa: E731
