@@ -13,7 +13,8 @@ Built to be fast on a CPU:
 
 * the image is the same at every step, so the first convolution and pooling
   (time-invariant) run ONCE per image and their output is repeated over the
-  25 steps (``RepeatTime``) — 25x less work for that layer than a per-step loop;
+  25 steps (``RepeatTime``) — 25x less work for that layer than a per-step loop (on
+  TensorFlow the first ``Leaky``'s kernel reads that output once, without the repeat);
 * the other stateless layers see all steps at once, time folded into the batch
   (``TimeFold``; ``Dense`` already acts on the last axis of (batch, time, 1024));
 * only the neuron state is scanned over time (inside ``Leaky``): on TensorFlow's CPU each
