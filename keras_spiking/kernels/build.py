@@ -7,6 +7,8 @@ compiler in ``$CXX`` (default ``g++``), about 7 s, and kept in
 TensorFlow version and a hash of the source, the flags and the CPU, so every
 later process loads it in milliseconds. The library is written to a temporary file and renamed into
 place, so processes compiling at the same time never load a partial file.
+After a compile only the ``KEEP`` most recent libraries of that kernel stay in
+the cache (each change of the source, TensorFlow or CPU adds one).
 
 Without a compiler, or if compiling or loading fails, ``load`` returns None
 after one warning that says why, and the layers use their ``keras.ops`` loop
@@ -31,6 +33,9 @@ HERE = Path(__file__).resolve().parent
 #: multiply-adds, so that the kernels round exactly as the keras.ops loops do
 FLAGS = ("-shared", "-fPIC", "-O3", "-march=native", "-ffp-contract=off",
          "-fno-trapping-math", "-w")
+
+#: compiled libraries of one kernel kept in the cache (the newest)
+KEEP = 4
 
 
 def cache_dir():
@@ -83,6 +88,25 @@ def _compile(name, tf, target):
     finally:
         if os.path.exists(partial):
             os.remove(partial)
+    prune(name, keep=KEEP)
+
+
+def prune(name, keep=KEEP):
+    """Remove all but the ``keep`` newest compiled libraries of kernel ``name`` from
+    the cache (a process that loaded a removed one keeps its mapped copy)."""
+    libraries = sorted(cache_dir().glob(f"{name}-tf*.so"), key=_modified, reverse=True)
+    for old in libraries[keep:]:
+        try:
+            old.unlink()
+        except OSError:  # removed by another process meanwhile, or not ours to remove
+            pass
+
+
+def _modified(path):
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 @functools.lru_cache(maxsize=None)

@@ -370,6 +370,22 @@ def test_a_missing_compiler_falls_back_with_one_warning(tmp_path, monkeypatch):
         build.load.cache_clear()
 
 
+def test_the_cache_keeps_only_the_newest_libraries_of_a_kernel(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_SPIKING_CACHE", str(tmp_path))
+    for i in range(7):  # libraries of older sources, oldest first
+        old = tmp_path / f"threshold_scan-tf2.0-{i:012d}.so"
+        old.write_bytes(b"")
+        os.utime(old, (1000 + i, 1000 + i))
+    other = tmp_path / "another_kernel-tf2.0-000000000000.so"
+    other.write_bytes(b"")
+    keep = tmp_path / "notes.txt"
+    keep.write_text("not a library")
+    build.prune("threshold_scan", keep=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"threshold_scan-tf2.0-{i:012d}.so" for i in (4, 5, 6)]
+        + [other.name, keep.name])
+
+
 def test_the_environment_switch_turns_the_kernels_off(monkeypatch):
     monkeypatch.setenv("KERAS_SPIKING_FUSED", "0")
     build.load.cache_clear()
