@@ -63,10 +63,11 @@ _STATIC = "_keras_spiking_static_input"
 
 def mark_static(repeated, static):
     """Record on a TensorFlow graph tensor which static tensor it repeats, so that a
-    layer reading only its first step (``static_input``) can take ``static`` and
-    leave the repeat unused: TensorFlow then prunes it instead of materialising
-    ``batch x T`` copies (1 GB at T = 120 for the converted reference ANN's first
-    layer). XLA (JAX, ``jit_compile``) simplifies a slice of a repeat by itself."""
+    layer that needs only that tensor (the closed form's ``static_input``, the fused
+    scan's ``repeated_from``) can take ``static`` and leave the repeat unused:
+    TensorFlow then prunes it instead of materialising ``batch x T`` copies (1 GB
+    at T = 120 for the converted reference ANN's first layer). XLA (JAX,
+    ``jit_compile``) simplifies a slice of a repeat by itself."""
     if keras.backend.backend() != "tensorflow":
         return
     import tensorflow as tf

@@ -147,13 +147,11 @@ def test_if_and_spiking_if_match_the_loop(kernel):
     _compare(lambda: SpikingIF(reset="zero"), x * 500.0)
 
 
-def _scan_ops(graph):
-    """The fused forward ops of a graph and of the functions it calls."""
-    ops_ = [op for op in graph.get_operations() if op.type == "KerasSpikingThresholdScan"]
-    for function in graph._functions.values():
-        ops_ += [op for op in function.graph.get_operations()
-                 if op.type == "KerasSpikingThresholdScan"]
-    return ops_
+def _scan_ops(graph, op_type="KerasSpikingThresholdScan"):
+    """The ops of ``op_type`` (default: the fused forward op) in a graph and in the
+    functions it calls."""
+    graphs = [graph] + [function.graph for function in graph._functions.values()]
+    return [op for g in graphs for op in g.get_operations() if op.type == op_type]
 
 
 def _graph_run(layer, x, fused, training, gradient):
@@ -260,10 +258,7 @@ def test_a_repeated_static_input_is_read_once_and_its_gradient_summed(kernel, ma
     (forward,) = _scan_ops(graph)
     assert forward.get_attr("steps") == 9
     assert forward.inputs[0].shape.rank == 2  # (batch, units): the static tensor
-    grads = [op for op in graph.get_operations() if op.type == "KerasSpikingThresholdScanGrad"]
-    for function in graph._functions.values():
-        grads += [op for op in function.graph.get_operations()
-                  if op.type == "KerasSpikingThresholdScanGrad"]
+    grads = _scan_ops(graph, "KerasSpikingThresholdScanGrad")
     assert grads and all(op.get_attr("steps") == 9 for op in grads)
 
 
