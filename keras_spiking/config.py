@@ -57,7 +57,8 @@ class DefaultManager:
             ``predict``) are never checked. False skips these checks.
         xla_time_loops: compile inference time loops with XLA on TensorFlow.
         fused_kernels: run the neurons ``keras_spiking.kernels`` covers as one
-            fused TensorFlow op on CPU (default True).
+            fused TensorFlow op on CPU, and a ``TimeFold(Conv2D)`` over sparse
+            inputs with the event-driven convolution (default True).
 
     Calling the manager, or its ``context`` method, with new values gives a
     context manager that sets them for the ``with`` block and then restores the
@@ -79,8 +80,10 @@ class DefaultManager:
     @property
     def fused_kernels(self):
         """Run the time loops of neurons that ``keras_spiking.kernels`` covers as one
-        fused TensorFlow op on CPU (default True; same spikes, faster). Takes
-        precedence over ``xla_time_loops`` for those neurons."""
+        fused TensorFlow op on CPU (default True; same spikes, faster), and
+        ``TimeFold(Conv2D)`` over sparse inputs as the event-driven convolution
+        (the same numbers to float32 rounding). Takes precedence over
+        ``xla_time_loops`` for those neurons."""
         return self._fused_kernels
 
     @fused_kernels.setter

@@ -1,10 +1,14 @@
-"""Fused kernels: C++ TensorFlow ops that run a neuron's whole time loop at once.
+"""Fused kernels: C++ TensorFlow ops for a neuron's whole time loop, and for a
+convolution over spikes.
 
 ``threshold_scan``: first-order threshold neurons (Leaky, IF, spiking IF
 without refractory period) and the first-order Lowpass filter, forward and
-backward. ``build`` compiles the
+backward. ``event_conv``: ``Conv2D`` over sparse (spiking) inputs, forward
+pass and filter gradient with work per nonzero input (``TimeFold`` uses it).
+``build`` compiles the
 sources here on first use and caches the libraries. Every kernel is a faster
-way to compute one face of ``keras_spiking.neurons``: with the kernels off
+way to compute what the layers compute anyway: with the kernels off
 (``keras_spiking.default.fused_kernels = False``), on JAX, under XLA or on a
-GPU the layers run the same update as a ``keras.ops`` loop.
+GPU the neurons run the same update as a ``keras.ops`` loop (one face of
+``keras_spiking.neurons``) and the convolution is Keras's own.
 """

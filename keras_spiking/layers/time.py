@@ -11,6 +11,7 @@ measures the difference). ``RepeatTime`` tiles a static input over time.
 import keras
 from keras import ops
 
+from keras_spiking.kernels import event_conv
 from keras_spiking.layers.base import checked_inputs, mark_static
 from keras_spiking.validation import RefusesText, check_positive_integer
 
@@ -111,7 +112,10 @@ class TimeFold(RefusesText, keras.layers.Wrapper):
             kwargs["training"] = training
         if mask is not None and self.layer._call_has_mask_arg:
             kwargs["mask"] = ops.reshape(mask, (-1,) + tuple(mask.shape[2:]))
-        outputs = self.layer(folded, **kwargs)
+        if event_conv.applies(self.layer, folded):  # a Conv2D over spikes: skip the zeros
+            outputs = event_conv.conv2d(self.layer, folded)
+        else:
+            outputs = self.layer(folded, **kwargs)
         out_static, out_dynamic = outputs.shape, ops.shape(outputs)
         out_trailing = tuple(
             _dim(out_static, out_dynamic, i) for i in range(1, len(out_static))

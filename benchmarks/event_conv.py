@@ -1,0 +1,126 @@
+"""The event-driven convolution over spikes against TensorFlow's dense one, ours vs ours.
+
+On the tutorial CSNN's second convolution (64 5x5 filters over the 12x12x12
+spike maps of one batch's 128 x 25 steps, folded into a batch of 3200) this
+times, interleaved in one process, the forward pass and the filter gradient of
+``keras_spiking.kernels.event_conv`` (work per nonzero input) and of
+TensorFlow's dense kernels (``Conv2D`` / ``Conv2DBackpropFilter``, oneDNN), at
+random binary inputs of several densities (the CSNN's first ``Leaky`` fires at
+about 9 %), and the input gradient (dense in both, shown for scale). Best of
+``--rounds``, wall clock and CPU seconds, load average and CPU steal at start
+and end:
+
+    TF_CPP_MIN_LOG_LEVEL=2 python benchmarks/event_conv.py [--rounds 7] [--densities 0.02,0.05,0.09,0.15,0.2,0.3]
+
+Where the event-driven kernels stop paying sets ``event_conv.MAX_DENSITY``.
+``--csnn`` also times the CSNN's float32 training step and inference batch
+(random uint8 images) with the event-driven kernels on and off (every limit
+-1: dense always).
+TensorFlow only (the kernels are TensorFlow ops; the first run compiles them,
+about 7 s, then cached).
+"""
+
+import argparse
+
+import numpy as np
+
+import common
+
+
+def conv_ops(x, kernel, dout):
+    """name -> callable for the three kernels, event-driven and dense."""
+    import tensorflow as tf
+
+    from keras_spiking.kernels import event_conv
+
+    lib = event_conv._library()
+    one = [1, 1, 1, 1]
+    sizes = tf.shape(kernel)
+    empty = tf.zeros([0])
+    graphs = {
+        "forward, event-driven": lambda: lib.keras_spiking_event_conv2d(
+            x, kernel, empty, strides=[1, 1], padding="VALID"),
+        "forward, dense": lambda: tf.nn.conv2d(x, kernel, one, "VALID"),
+        "filter gradient, event-driven": lambda: lib.keras_spiking_event_conv2d_filter_grad(
+            x, sizes, dout, strides=[1, 1], padding="VALID"),
+        "filter gradient, dense": lambda: tf.raw_ops.Conv2DBackpropFilter(
+            input=x, filter_sizes=sizes, out_backprop=dout, strides=one, padding="VALID"),
+        "input gradient, dense": lambda: tf.raw_ops.Conv2DBackpropInput(
+            input_sizes=tf.shape(x), filter=kernel, out_backprop=dout, strides=one,
+            padding="VALID"),
+    }
+    return {name: first_element(graph) for name, graph in graphs.items()}
+
+
+def first_element(graph):
+    """A callable running ``graph`` as a tf.function that fetches one element of
+    its output (the timing is the kernel's, not a copy of its output)."""
+    import tensorflow as tf
+
+    run = tf.function(lambda: tf.reshape(graph(), [-1])[0])
+    return lambda: run().numpy()
+
+
+def csnn_contenders(csnn, x, y):
+    """name -> callable: the CSNN's training step and inference batch with the
+    event-driven kernels on and off (dense always: every density limit -1)."""
+    import keras
+
+    from keras_spiking.kernels import event_conv
+
+    contenders, limits = {}, dict(event_conv.MAX_DENSITY)
+    for events in (True, False):
+        # read while tracing (the first train and predict call)
+        event_conv.MAX_DENSITY = limits if events else {k: -1.0 for k in limits}
+        keras.utils.set_random_seed(0)
+        model = csnn.compile_csnn(csnn.build_csnn())
+        model.train_on_batch(x, y)
+        model.predict_on_batch(x)
+        name = "event-driven" if events else "dense"
+        contenders[f"train, {name}"] = lambda m=model: m.train_on_batch(x, y)
+        contenders[f"infer, {name}"] = lambda m=model: m.predict_on_batch(x)
+    event_conv.MAX_DENSITY = limits
+    return contenders
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--densities", default="0.02,0.05,0.09,0.15,0.2,0.3")
+    parser.add_argument("--batch", type=int, default=3200, help="folded spike maps")
+    parser.add_argument("--csnn", action="store_true",
+                        help="also time the CSNN's training step and inference")
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    kernel = tf.constant(rng.normal(0, 0.1, (5, 5, 12, 64)), tf.float32)
+    dout = tf.constant(rng.normal(0, 1, (args.batch, 8, 8, 64)), tf.float32)
+    with common.watch_load():
+        for density in (float(d) for d in args.densities.split(",")):
+            x = tf.constant(rng.random((args.batch, 12, 12, 12)) < density, tf.float32)
+            best = common.interleave(conv_ops(x, kernel, dout), rounds=args.rounds, warmup=2,
+                                     work=args.batch)
+            print(f"\ndensity {density:.2f} (batch {args.batch} of 12x12x12 maps, 64 5x5 filters), "
+                  f"best of {args.rounds} interleaved rounds:")
+            for what in ("forward", "filter gradient"):
+                table = {k.split(", ")[1]: v for k, v in best.items() if k.startswith(what)}
+                print(common.ratio_table(table, "event-driven", "maps", title=what))
+            t = best["input gradient, dense"]
+            print(f"input gradient (dense in both): {t.wall * 1e3:.1f} ms wall, "
+                  f"{t.cpu * 1e3:.1f} ms CPU")
+        if args.csnn:
+            csnn = common.load_example("surrogate_csnn")
+            images = rng.integers(0, 256, (128, 28, 28, 1)).astype("uint8")
+            labels = rng.integers(0, 10, 128)
+            best = common.interleave(csnn_contenders(csnn, images, labels),
+                                     rounds=args.rounds, warmup=2, work=128)
+            for what in ("train", "infer"):
+                table = {k.split(", ")[1]: v for k, v in best.items() if k.startswith(what)}
+                print("\n" + common.ratio_table(
+                    table, "event-driven", "samples",
+                    title=f"CSNN {what}, float32 (T = 25, batch 128)"))
+
+if __name__ == "__main__":
+    main()

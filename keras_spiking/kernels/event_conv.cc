@@ -1,0 +1,396 @@
+// Event-driven 2-D convolution: the work is proportional to the nonzero inputs.
+//
+// A spiking layer's output is mostly zeros (the CSNN's first Leaky layer fires
+// at ~9 % of its units per step). A dense convolution multiplies every input;
+// these kernels visit only the nonzero ones, and for each input x[n, y, x, c] = v
+// add v * w[ky, kx, c, :] to every output pixel it reaches:
+//
+//   out[n, oy, ox, :] = bias + sum over (ky, kx, c) of x[n, oy*sh + ky - pt, ox*sw + kx - pl, c] * w[ky, kx, c, :]
+//
+// (NHWC input, HWIO filter, strides sh, sw, zero padding pt, pl at the top and
+// left as TensorFlow's "VALID" / "SAME" give them, no dilation, one group).
+// The filter gradient is the same visit with the output gradient in place of the
+// filter: dw[ky, kx, c, :] = sum of x[n, y, x, c] * dout[n, oy, ox, :]. The input
+// gradient is dense (the output gradient has no zeros to skip) and stays
+// TensorFlow's. Results equal the dense convolution up to float32 rounding (the
+// sums run in another order). keras_spiking/kernels/event_conv.py picks these
+// kernels or the dense ones by the measured density of each batch.
+
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
+#include "tensorflow/core/util/work_sharder.h"
+
+namespace keras_spiking {
+
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+
+// one spatial axis: output size and the zero padding before the input
+struct Axis {
+  int64_t in, kernel, stride, out, pad;
+};
+
+inline Axis axis(int64_t in, int64_t kernel, int64_t stride, bool same) {
+  Axis a{in, kernel, stride, 0, 0};
+  if (same) {
+    a.out = (in + stride - 1) / stride;
+    const int64_t total = std::max<int64_t>((a.out - 1) * stride + kernel - in, 0);
+    a.pad = total / 2;
+  } else {
+    a.out = in >= kernel ? (in - kernel) / stride + 1 : 0;
+  }
+  return a;
+}
+
+// the filter taps k and output positions o that input position i reaches along one
+// axis: f(k, o) for o * stride + k - pad == i, 0 <= k < kernel, 0 <= o < out (the
+// largest o, i.e. the smallest k, first). Faster here than a precomputed table (measured).
+template <class F>
+inline void taps(const Axis& a, int64_t i, F&& f) {
+  const int64_t shifted = i + a.pad;  // = o * stride + k
+  int64_t k = shifted % a.stride;
+  int64_t o = shifted / a.stride;
+  if (o >= a.out) {
+    const int64_t skip = o - (a.out - 1);
+    o -= skip;
+    k += skip * a.stride;
+  }
+  for (; k < a.kernel && o >= 0; k += a.stride, --o) f(k, o);
+}
+
+// out[0:n] += v * w[0:n]
+inline void axpy(float* __restrict out, const float* __restrict w, float v, int64_t n) {
+  int64_t q = 0;
+#ifdef __AVX512F__
+  const __m512 vv = _mm512_set1_ps(v);
+  for (; q + 16 <= n; q += 16)
+    _mm512_storeu_ps(out + q, _mm512_add_ps(_mm512_loadu_ps(out + q),
+                                            _mm512_mul_ps(vv, _mm512_loadu_ps(w + q))));
+  if (q < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - q)) - 1);
+    _mm512_mask_storeu_ps(out + q, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, out + q),
+                                                    _mm512_mul_ps(vv, _mm512_maskz_loadu_ps(m, w + q))));
+  }
+#else
+  for (; q < n; ++q) out[q] += v * w[q];
+#endif
+}
+
+// out[0:n] += sum over j < k of v[j] * w[c[j] * stride + (0:n)], out read and written once
+inline void gather_axpy(float* __restrict out, const float* __restrict w, int64_t stride,
+                        const int32_t* c, const float* v, int k, int64_t n) {
+#ifdef __AVX512F__
+  int64_t q = 0;
+  for (; q + 64 <= n; q += 64) {  // four registers of outputs at a time
+    __m512 a0 = _mm512_loadu_ps(out + q), a1 = _mm512_loadu_ps(out + q + 16);
+    __m512 a2 = _mm512_loadu_ps(out + q + 32), a3 = _mm512_loadu_ps(out + q + 48);
+    for (int j = 0; j < k; ++j) {
+      const float* r = w + c[j] * stride + q;
+      const __m512 vv = _mm512_set1_ps(v[j]);
+      a0 = _mm512_add_ps(a0, _mm512_mul_ps(vv, _mm512_loadu_ps(r)));
+      a1 = _mm512_add_ps(a1, _mm512_mul_ps(vv, _mm512_loadu_ps(r + 16)));
+      a2 = _mm512_add_ps(a2, _mm512_mul_ps(vv, _mm512_loadu_ps(r + 32)));
+      a3 = _mm512_add_ps(a3, _mm512_mul_ps(vv, _mm512_loadu_ps(r + 48)));
+    }
+    _mm512_storeu_ps(out + q, a0);
+    _mm512_storeu_ps(out + q + 16, a1);
+    _mm512_storeu_ps(out + q + 32, a2);
+    _mm512_storeu_ps(out + q + 48, a3);
+  }
+  for (; q < n; q += 16) {
+    const __mmask16 m = n - q >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - q)) - 1);
+    __m512 a = _mm512_maskz_loadu_ps(m, out + q);
+    for (int j = 0; j < k; ++j)
+      a = _mm512_add_ps(a, _mm512_mul_ps(_mm512_set1_ps(v[j]),
+                                         _mm512_maskz_loadu_ps(m, w + c[j] * stride + q)));
+    _mm512_mask_storeu_ps(out + q, m, a);
+  }
+#else
+  for (int j = 0; j < k; ++j) axpy(out, w + c[j] * stride, v[j], n);
+#endif
+}
+
+// the nonzero channels of one pixel: c[0:k] and their values v[0:k]; returns k
+inline int nonzeros(const float* x, int64_t channels, int32_t* c, float* v) {
+  int k = 0;
+  int64_t i = 0;
+#ifdef __AVX512F__
+  const __m512 zero = _mm512_setzero_ps();
+  for (; i < channels; i += 16) {
+    const int64_t left = channels - i;
+    const __mmask16 valid = left >= 16 ? 0xffff : static_cast<__mmask16>((1u << left) - 1);
+    unsigned m = _mm512_mask_cmp_ps_mask(valid, _mm512_maskz_loadu_ps(valid, x + i), zero,
+                                         _CMP_NEQ_UQ);
+    while (m) {
+      const int j = __builtin_ctz(m);
+      m &= m - 1;
+      c[k] = static_cast<int32_t>(i + j);
+      v[k++] = x[i + j];
+    }
+  }
+#else
+  for (; i < channels; ++i)
+    if (x[i] != 0.0f) {
+      c[k] = static_cast<int32_t>(i);
+      v[k++] = x[i];
+    }
+#endif
+  return k;
+}
+
+struct Geometry {
+  int64_t batch, channels, outputs;
+  Axis rows, cols;
+};
+
+inline tensorflow::Status geometry(OpKernel* op, const Tensor& x, const TensorShape& filter,
+                                   const std::vector<int32_t>& strides, bool same, Geometry* g) {
+  if (x.dims() != 4)
+    return tensorflow::errors::InvalidArgument(op->name(), ": input must be (batch, rows, cols, channels), got ",
+                                               x.shape().DebugString());
+  if (filter.dims() != 4 || filter.dim_size(2) != x.dim_size(3))
+    return tensorflow::errors::InvalidArgument(op->name(), ": filter must be (rows, cols, ",
+                                               x.dim_size(3), ", outputs), got ", filter.DebugString());
+  g->batch = x.dim_size(0);
+  g->channels = x.dim_size(3);
+  g->outputs = filter.dim_size(3);
+  g->rows = axis(x.dim_size(1), filter.dim_size(0), strides[0], same);
+  g->cols = axis(x.dim_size(2), filter.dim_size(1), strides[1], same);
+  return tensorflow::OkStatus();
+}
+
+inline void shard(OpKernelContext* ctx, int64_t units, int64_t cost_per_unit,
+                  const std::function<void(int64_t, int64_t)>& work) {
+  auto* threads = ctx->device()->tensorflow_cpu_worker_threads();
+  tensorflow::Shard(threads->num_threads, threads->workers, units, cost_per_unit, work);
+}
+
+// the forward pass's visit of sample n: for each pixel with nonzero inputs and each
+// output pixel it reaches, out[oy, ox, :] += sum over its nonzero channels c of
+// x[y, x, c] * w[ky, kx, c, :] (the output read and written once per tap)
+inline void forward_events(const Geometry& g, const float* xn, const float* w, float* on,
+                           int32_t* c, float* v) {
+  const int64_t cols = g.cols.in, channels = g.channels, outputs = g.outputs;
+  const int64_t kernel_cols = g.cols.kernel, out_cols = g.cols.out;
+  const int64_t tap_size = channels * outputs;
+  for (int64_t y = 0; y < g.rows.in; ++y) {
+    for (int64_t x = 0; x < cols; ++x) {
+      const int k = nonzeros(xn + (y * cols + x) * channels, channels, c, v);
+      if (k == 0) continue;
+      taps(g.rows, y, [&](int64_t ky, int64_t oy) {
+        taps(g.cols, x, [&](int64_t kx, int64_t ox) {
+          gather_axpy(on + (oy * out_cols + ox) * outputs, w + (ky * kernel_cols + kx) * tap_size,
+                      outputs, c, v, k, outputs);
+        });
+      });
+    }
+  }
+}
+
+// the filter gradient's visit of sample n: for each nonzero input x[y, x, c] = v and
+// each tap it reaches, dw[ky, kx, c, :] += v * dout[oy, ox, :]
+inline void filter_events(const Geometry& g, const float* xn, const float* dn, float* dw,
+                          int32_t* c, float* v) {
+  const int64_t cols = g.cols.in, channels = g.channels, outputs = g.outputs;
+  const int64_t kernel_cols = g.cols.kernel, out_cols = g.cols.out;
+  const int64_t tap_size = channels * outputs;
+  for (int64_t y = 0; y < g.rows.in; ++y) {
+    for (int64_t x = 0; x < cols; ++x) {
+      const int k = nonzeros(xn + (y * cols + x) * channels, channels, c, v);
+      for (int j = 0; j < k; ++j) {
+        float* dc = dw + c[j] * outputs;
+        const float vj = v[j];
+        taps(g.rows, y, [&](int64_t ky, int64_t oy) {
+          taps(g.cols, x, [&](int64_t kx, int64_t ox) {
+            axpy(dc + (ky * kernel_cols + kx) * tap_size, dn + (oy * out_cols + ox) * outputs, vj,
+                 outputs);
+          });
+        });
+      }
+    }
+  }
+}
+
+class ConvOpBase : public OpKernel {
+ public:
+  explicit ConvOpBase(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    std::string padding;
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("strides", &strides_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("padding", &padding));
+    OP_REQUIRES(ctx, strides_.size() == 2 && strides_[0] > 0 && strides_[1] > 0,
+                tensorflow::errors::InvalidArgument(name(), ": strides must be two positive integers"));
+    same_ = padding == "SAME";
+  }
+
+ protected:
+  std::vector<int32_t> strides_;
+  bool same_ = false;
+};
+
+// out = event-driven conv(x, filter) + bias
+class EventConv2DOp : public ConvOpBase {
+ public:
+  using ConvOpBase::ConvOpBase;
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    const Tensor& filter = ctx->input(1);
+    const Tensor& bias = ctx->input(2);
+    Geometry g;
+    OP_REQUIRES_OK(ctx, geometry(this, x, filter.shape(), strides_, same_, &g));
+    OP_REQUIRES(ctx, bias.NumElements() == 0 || bias.NumElements() == g.outputs,
+                tensorflow::errors::InvalidArgument(name(), ": bias must have 0 or ", g.outputs,
+                                                    " values, got ", bias.NumElements()));
+    Tensor* out = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(
+                            0, TensorShape({g.batch, g.rows.out, g.cols.out, g.outputs}), &out));
+    const float* xp = x.flat<float>().data();
+    const float* w = filter.flat<float>().data();
+    const float* b = bias.NumElements() ? bias.flat<float>().data() : nullptr;
+    float* op = out->flat<float>().data();
+    const int64_t in_size = g.rows.in * g.cols.in * g.channels;
+    const int64_t out_pixels = g.rows.out * g.cols.out;
+    const int64_t tap_size = g.channels * g.outputs;  // one (ky, kx) slice of the filter
+    shard(ctx, g.batch, in_size * g.outputs, [&](int64_t begin, int64_t end) {
+      std::vector<int32_t> c(g.channels);
+      std::vector<float> v(g.channels);
+      for (int64_t n = begin; n < end; ++n) {
+        float* on = op + n * out_pixels * g.outputs;
+        for (int64_t p = 0; p < out_pixels; ++p) {
+          float* o = on + p * g.outputs;
+          if (b) std::memcpy(o, b, g.outputs * sizeof(float));
+          else std::memset(o, 0, g.outputs * sizeof(float));
+        }
+        forward_events(g, xp + n * in_size, w, on, c.data(), v.data());
+      }
+    });
+  }
+};
+
+// dfilter = sum over the batch of x (nonzeros only) times dout
+class EventConv2DFilterGradOp : public ConvOpBase {
+ public:
+  using ConvOpBase::ConvOpBase;
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    const Tensor& sizes = ctx->input(1);
+    const Tensor& dout = ctx->input(2);
+    OP_REQUIRES(ctx, sizes.NumElements() == 4,
+                tensorflow::errors::InvalidArgument(name(), ": filter_sizes must have 4 values"));
+    TensorShape filter;
+    auto s = sizes.flat<int32_t>();
+    OP_REQUIRES_OK(ctx, TensorShape::BuildTensorShape({s(0), s(1), s(2), s(3)}, &filter));
+    Geometry g;
+    OP_REQUIRES_OK(ctx, geometry(this, x, filter, strides_, same_, &g));
+    OP_REQUIRES(ctx, dout.dims() == 4 && dout.dim_size(0) == g.batch && dout.dim_size(1) == g.rows.out &&
+                         dout.dim_size(2) == g.cols.out && dout.dim_size(3) == g.outputs,
+                tensorflow::errors::InvalidArgument(name(), ": out_backprop has shape ",
+                                                    dout.shape().DebugString(), ", expected (",
+                                                    g.batch, ", ", g.rows.out, ", ", g.cols.out,
+                                                    ", ", g.outputs, ")"));
+    Tensor* out = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, filter, &out));
+    const int64_t size = filter.num_elements();
+    // one partial sum per block of samples (at most one block per thread)
+    const int64_t threads = ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
+    const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(g.batch, threads));
+    Tensor partial;
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT, TensorShape({blocks, size}), &partial));
+    float* parts = partial.flat<float>().data();
+    const float* xp = x.flat<float>().data();
+    const float* dp = dout.flat<float>().data();
+    const int64_t in_size = g.rows.in * g.cols.in * g.channels;
+    const int64_t out_size = g.rows.out * g.cols.out * g.outputs;
+    const int64_t tap_size = g.channels * g.outputs;
+    shard(ctx, blocks, (g.batch / blocks + 1) * in_size * g.outputs, [&](int64_t begin, int64_t end) {
+      std::vector<int32_t> c(g.channels);
+      std::vector<float> v(g.channels);
+      for (int64_t block = begin; block < end; ++block) {
+        float* mine = parts + block * size;
+        std::memset(mine, 0, size * sizeof(float));
+        for (int64_t n = block * g.batch / blocks; n < (block + 1) * g.batch / blocks; ++n) {
+          const float* dn = dp + n * out_size;
+          filter_events(g, xp + n * in_size, dn, mine, c.data(), v.data());
+        }
+      }
+    });
+    float* result = out->flat<float>().data();
+    std::memcpy(result, parts, size * sizeof(float));
+    for (int64_t block = 1; block < blocks; ++block) axpy(result, parts + block * size, 1.0f, size);
+  }
+};
+
+}  // namespace keras_spiking
+
+using tensorflow::shape_inference::DimensionHandle;
+using tensorflow::shape_inference::InferenceContext;
+
+namespace {
+
+tensorflow::Status output_dim(InferenceContext* c, DimensionHandle in, DimensionHandle kernel,
+                              int stride, bool same, DimensionHandle* out) {
+  if (!c->ValueKnown(in) || !c->ValueKnown(kernel)) {
+    *out = c->UnknownDim();
+    return tensorflow::OkStatus();
+  }
+  *out = c->MakeDim(keras_spiking::axis(c->Value(in), c->Value(kernel), stride, same).out);
+  return tensorflow::OkStatus();
+}
+
+}  // namespace
+
+REGISTER_OP("KerasSpikingEventConv2D")
+    .Input("x: float")
+    .Input("filter: float")
+    .Input("bias: float")
+    .Attr("strides: list(int)")
+    .Attr("padding: {'VALID', 'SAME'}")
+    .Output("out: float")
+    .SetShapeFn([](InferenceContext* c) {
+      std::vector<int32_t> strides;
+      std::string padding;
+      TF_RETURN_IF_ERROR(c->GetAttr("strides", &strides));
+      TF_RETURN_IF_ERROR(c->GetAttr("padding", &padding));
+      if (strides.size() != 2) return tensorflow::errors::InvalidArgument("strides must have 2 values");
+      tensorflow::shape_inference::ShapeHandle x, w;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 4, &x));
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 4, &w));
+      DimensionHandle rows, cols;
+      TF_RETURN_IF_ERROR(output_dim(c, c->Dim(x, 1), c->Dim(w, 0), strides[0], padding == "SAME", &rows));
+      TF_RETURN_IF_ERROR(output_dim(c, c->Dim(x, 2), c->Dim(w, 1), strides[1], padding == "SAME", &cols));
+      c->set_output(0, c->MakeShape({c->Dim(x, 0), rows, cols, c->Dim(w, 3)}));
+      return tensorflow::OkStatus();
+    });
+
+REGISTER_OP("KerasSpikingEventConv2DFilterGrad")
+    .Input("x: float")
+    .Input("filter_sizes: int32")
+    .Input("out_backprop: float")
+    .Attr("strides: list(int)")
+    .Attr("padding: {'VALID', 'SAME'}")
+    .Output("dfilter: float")
+    .SetShapeFn([](InferenceContext* c) {
+      tensorflow::shape_inference::ShapeHandle out;
+      TF_RETURN_IF_ERROR(c->MakeShapeFromShapeTensor(1, &out));
+      c->set_output(0, out);
+      return tensorflow::OkStatus();
+    });
+
+REGISTER_KERNEL_BUILDER(Name("KerasSpikingEventConv2D").Device(tensorflow::DEVICE_CPU),
+                        keras_spiking::EventConv2DOp);
+REGISTER_KERNEL_BUILDER(Name("KerasSpikingEventConv2DFilterGrad").Device(tensorflow::DEVICE_CPU),
+                        keras_spiking::EventConv2DFilterGradOp);

@@ -1,0 +1,102 @@
+"""Event-driven ``Conv2D`` over spikes (``event_conv.cc``): work per nonzero input.
+
+A convolution applied to a spiking layer's output (``TimeFold(Conv2D)``) sees
+mostly zeros. ``conv2d`` computes the forward pass of a batch whose share of
+nonzero inputs is at most ``MAX_DENSITY["forward"]`` and its filter gradient
+(at most ``MAX_DENSITY["filter"]``) by visiting only the nonzero inputs
+(``out[n, oy, ox] += x[n, y, x, c] * w[ky, kx, c]`` for each one); a denser
+batch takes TensorFlow's dense kernels. The input gradient is always
+TensorFlow's (the output gradient has no zeros to skip). Results equal
+``keras.layers.Conv2D``'s up to float32 rounding (the sums run in another
+order).
+
+Measured on the tutorial CSNN's second convolution (3200 folded 12x12x12
+spike maps, 64 5x5 filters, 2 cores, ``benchmarks/event_conv.py``): at the
+first ``Leaky``'s ~9 % density the forward pass took 0.49x and the filter
+gradient 0.67x the dense kernels' time; they break even at ~35 % and ~15 %.
+The CSNN trained 1.11-1.17x and ran inference 1.50x as fast. A bfloat16
+convolution (``mixed_bfloat16``) stays dense: the event-driven kernels in
+float32 plus the casts were slower than it (0.86x in training).
+
+Used on TensorFlow on CPU, float32, outside XLA, for ``keras.layers.Conv2D``
+itself (not a subclass) with ``channels_last``, no dilation and one group.
+``keras_spiking.default.fused_kernels = False`` or ``KERAS_SPIKING_FUSED=0``
+turns it off, with the other kernels.
+"""
+
+import keras
+
+from keras_spiking import config
+from keras_spiking.kernels import build
+from keras_spiking.kernels.threshold_scan import _in_xla, _usable
+
+#: largest share of nonzero inputs in a batch for which each pass is event-driven
+MAX_DENSITY = {"forward": 0.3, "filter": 0.15}
+
+
+def _library():
+    return build.load("event_conv")
+
+
+def applies(layer, x):
+    """True if ``conv2d`` computes ``layer(x)`` here (see the module docstring)."""
+    if not (config.default.fused_kernels and keras.backend.backend() == "tensorflow"
+            and type(layer) is keras.layers.Conv2D and layer.built):
+        return False
+    if (layer.data_format != "channels_last" or tuple(layer.dilation_rate) != (1, 1)
+            or layer.groups != 1 or layer.padding not in ("valid", "same")):
+        return False
+    if not (layer.compute_dtype == "float32" and layer.variable_dtype == "float32"
+            and keras.backend.standardize_dtype(x.dtype) == "float32"):
+        return False
+    if len(x.shape) != 4 or any(n is None for n in x.shape[1:]):
+        return False
+    return _usable() and not _in_xla() and _library() is not None
+
+
+def conv2d(layer, x):
+    """``layer(x)`` for a ``keras.layers.Conv2D`` (``applies(layer, x)``), with the
+    event-driven kernels for a sparse batch."""
+    import tensorflow as tf
+
+    lib = _library()
+    strides = [int(s) for s in layer.strides]
+    conv_strides = [1] + strides + [1]
+    padding = layer.padding.upper()
+    kernel = tf.convert_to_tensor(layer.kernel)
+    bias = tf.convert_to_tensor(layer.bias) if layer.use_bias else tf.zeros([0], tf.float32)
+    size = float(x.shape[1] * x.shape[2] * x.shape[3]) * tf.cast(tf.shape(x)[0], tf.float32)
+    nonzero = tf.math.count_nonzero(x, dtype=tf.float32)
+    sparse = {k: nonzero <= limit * size for k, limit in MAX_DENSITY.items()}
+
+    @tf.custom_gradient
+    def run(x, kernel, bias):
+        def dense():
+            out = tf.nn.conv2d(x, kernel, conv_strides, padding)
+            return tf.nn.bias_add(out, bias) if layer.use_bias else out
+
+        def events():
+            return lib.keras_spiking_event_conv2d(x, kernel, bias, strides=strides,
+                                                  padding=padding)
+
+        out = tf.cond(sparse["forward"], events, dense)
+
+        def grad(dout):
+            dx = tf.raw_ops.Conv2DBackpropInput(
+                input_sizes=tf.shape(x), filter=kernel, out_backprop=dout,
+                strides=conv_strides, padding=padding)
+            sizes = tf.shape(kernel)
+            dkernel = tf.cond(
+                sparse["filter"],
+                lambda: lib.keras_spiking_event_conv2d_filter_grad(
+                    x, sizes, dout, strides=strides, padding=padding),
+                lambda: tf.raw_ops.Conv2DBackpropFilter(
+                    input=x, filter_sizes=sizes, out_backprop=dout, strides=conv_strides,
+                    padding=padding))
+            dbias = tf.reduce_sum(dout, axis=[0, 1, 2]) if layer.use_bias else tf.zeros([0])
+            return dx, dkernel, dbias
+
+        return out, grad
+
+    out = run(x, kernel, bias)
+    return out if layer.activation is None else layer.activation(out)

@@ -1,0 +1,270 @@
+"""The event-driven convolution (keras_spiking/kernels/event_conv) against a plain
+numpy convolution and against Keras's own ``Conv2D``.
+
+The kernels visit only nonzero inputs, so every case uses sparse inputs with
+arbitrary (also negative) values, geometries where taps fall off the edges
+(strides, "same" padding, non-square kernels) and channel counts that are not
+multiples of the 16-float vectors. ``TimeFold(Conv2D)`` must take the kernels in
+a TensorFlow graph and give Keras's results, forward and gradients, to float32
+rounding.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_spiking
+from keras_spiking.kernels import build, event_conv
+from keras_spiking.layers import Leaky, TimeFold
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the event-driven kernels are TensorFlow ops")
+
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+
+#: (input shape, kernel size, filters, strides, padding)
+GEOMETRIES = [
+    ((3, 12, 12, 12), (5, 5), 64, (1, 1), "valid"),  # the CSNN's second convolution
+    ((2, 9, 11, 3), (3, 3), 5, (2, 2), "same"),
+    ((2, 10, 7, 17), (2, 3), 70, (2, 1), "valid"),
+    ((2, 8, 8, 20), (3, 3), 16, (1, 1), "same"),
+    ((1, 5, 6, 1), (4, 2), 1, (3, 2), "same"),
+]
+
+
+@pytest.fixture(scope="module")
+def lib():
+    lib = build.load("event_conv")
+    if lib is None:
+        pytest.skip("no C++ compiler here: the event-driven kernels cannot be built")
+    return lib
+
+
+def _padding(size, kernel, stride, padding):
+    """(output size, padding before) as TensorFlow computes them."""
+    if padding == "valid":
+        return (size - kernel) // stride + 1, 0
+    out = -(-size // stride)
+    return out, max((out - 1) * stride + kernel - size, 0) // 2
+
+
+def numpy_conv(x, w, b, strides, padding):
+    """out[n, oy, ox, o] = b[o] + sum x[n, oy*s + ky - p, ox*s + kx - p, c] w[ky, kx, c, o]."""
+    (rows, pad_r), (cols, pad_c) = (_padding(x.shape[i + 1], w.shape[i], strides[i], padding)
+                                    for i in range(2))
+    out = np.zeros((x.shape[0], rows, cols, w.shape[3])) + b
+    for oy in range(rows):
+        for ox in range(cols):
+            for ky in range(w.shape[0]):
+                for kx in range(w.shape[1]):
+                    y, xx = oy * strides[0] + ky - pad_r, ox * strides[1] + kx - pad_c
+                    if 0 <= y < x.shape[1] and 0 <= xx < x.shape[2]:
+                        out[:, oy, ox] += x[:, y, xx] @ w[ky, kx]
+    return out
+
+
+def numpy_filter_grad(x, dout, kernel_size, strides, padding):
+    """dw[ky, kx, c, o] = sum over n, oy, ox of x[n, y, x, c] dout[n, oy, ox, o]."""
+    kh, kw = kernel_size
+    pad_r = _padding(x.shape[1], kh, strides[0], padding)[1]
+    pad_c = _padding(x.shape[2], kw, strides[1], padding)[1]
+    dw = np.zeros((kh, kw, x.shape[3], dout.shape[3]))
+    for oy in range(dout.shape[1]):
+        for ox in range(dout.shape[2]):
+            for ky in range(kh):
+                for kx in range(kw):
+                    y, xx = oy * strides[0] + ky - pad_r, ox * strides[1] + kx - pad_c
+                    if 0 <= y < x.shape[1] and 0 <= xx < x.shape[2]:
+                        dw[ky, kx] += x[:, y, xx].T @ dout[:, oy, ox]
+    return dw
+
+
+def sparse_values(rng, shape, density):
+    """Values of both signs, zero with probability ``1 - density``."""
+    return ((rng.random(shape) < density) * rng.normal(0, 1, shape)).astype("float32")
+
+
+def _close(actual, expected):
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=2e-6 * scale)
+
+
+@pytest.mark.parametrize("shape,kernel_size,filters,strides,padding", GEOMETRIES)
+def test_forward_and_filter_gradient_match_numpy(lib, shape, kernel_size, filters, strides,
+                                                 padding):
+    rng = np.random.default_rng(len(shape) + filters)
+    x = sparse_values(rng, shape, 0.2)
+    w = rng.normal(0, 0.3, kernel_size + (shape[3], filters)).astype("float32")
+    b = rng.normal(0, 1, filters).astype("float32")
+    expected = numpy_conv(x.astype(float), w.astype(float), b.astype(float), strides, padding)
+    out = lib.keras_spiking_event_conv2d(x, w, b, strides=list(strides), padding=padding.upper())
+    assert tuple(out.shape) == expected.shape
+    _close(out.numpy(), expected)
+    # no bias: the empty vector
+    out = lib.keras_spiking_event_conv2d(x, w, np.zeros([0], "float32"), strides=list(strides),
+                                         padding=padding.upper())
+    _close(out.numpy(), expected - b)
+
+    dout = rng.normal(0, 1, expected.shape).astype("float32")
+    dw = lib.keras_spiking_event_conv2d_filter_grad(
+        x, np.array(w.shape, "int32"), dout, strides=list(strides), padding=padding.upper())
+    _close(dw.numpy(), numpy_filter_grad(x.astype(float), dout.astype(float), kernel_size,
+                                         strides, padding))
+
+
+def test_all_zero_and_all_nonzero_inputs(lib):
+    rng = np.random.default_rng(3)
+    w = rng.normal(0, 1, (3, 3, 4, 8)).astype("float32")
+    b = rng.normal(0, 1, 8).astype("float32")
+    zeros = np.zeros((2, 6, 6, 4), "float32")
+    out = lib.keras_spiking_event_conv2d(zeros, w, b, strides=[1, 1], padding="VALID").numpy()
+    np.testing.assert_array_equal(out, np.broadcast_to(b, (2, 4, 4, 8)))
+    dw = lib.keras_spiking_event_conv2d_filter_grad(
+        zeros, np.array(w.shape, "int32"), np.ones((2, 4, 4, 8), "float32"), strides=[1, 1],
+        padding="VALID").numpy()
+    np.testing.assert_array_equal(dw, 0)
+    full = rng.normal(0, 1, (2, 6, 6, 4)).astype("float32")
+    out = lib.keras_spiking_event_conv2d(full, w, b, strides=[1, 1], padding="VALID")
+    _close(out.numpy(), numpy_conv(full.astype(float), w.astype(float), b.astype(float), (1, 1),
+                                   "valid"))
+
+
+def test_bad_shapes_raise(lib):
+    x = np.zeros((2, 6, 6, 4), "float32")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="filter must be"):
+        lib.keras_spiking_event_conv2d(x, np.zeros((3, 3, 5, 8), "float32"),
+                                       np.zeros([0], "float32"), strides=[1, 1], padding="VALID")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="bias must have"):
+        lib.keras_spiking_event_conv2d(x, np.zeros((3, 3, 4, 8), "float32"),
+                                       np.zeros([3], "float32"), strides=[1, 1], padding="VALID")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="out_backprop has shape"):
+        lib.keras_spiking_event_conv2d_filter_grad(
+            x, np.array([3, 3, 4, 8], "int32"), np.zeros((2, 3, 3, 8), "float32"),
+            strides=[1, 1], padding="VALID")
+
+
+def _ops(graph):
+    types = {op.type for op in graph.get_operations()}
+    for function in graph._functions.values():
+        types |= {op.type for op in function.graph.get_operations()}
+    return types
+
+
+def _fold_run(layer, x, fused):
+    """TimeFold(layer)(x) in a graph, the gradients of a weighted sum w.r.t. x and the
+    layer's weights, and the graph's op types."""
+    with keras_spiking.default(fused_kernels=fused):
+        fold = TimeFold(layer)
+
+        @tf.function(autograph=False)
+        def run(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = fold(x)
+                loss = tf.reduce_sum(y * tf.sin(y + 0.3))
+            return y, tape.gradient(loss, [x] + layer.trainable_weights)
+
+        concrete = run.get_concrete_function(x)
+        return run(x), _ops(concrete.graph)
+
+
+@pytest.mark.parametrize("density", [0.08, 0.25, 0.6])
+@pytest.mark.parametrize("activation,use_bias", [(None, True), ("relu", False)])
+def test_time_fold_conv2d_takes_the_kernels_and_matches_keras(lib, density, activation,
+                                                              use_bias):
+    rng = np.random.default_rng(int(density * 100))
+    x = tf.constant((rng.random((3, 4, 10, 10, 6)) < density).astype("float32"))  # spikes
+    conv = keras.layers.Conv2D(20, 3, padding="same", activation=activation, use_bias=use_bias)
+    conv.build((None, 10, 10, 6))
+    if use_bias:
+        conv.bias.assign(rng.normal(0, 0.5, 20).astype("float32"))
+    (y, grads), types = _fold_run(conv, x, fused=True)
+    (y_ref, grads_ref), types_ref = _fold_run(conv, x, fused=False)
+    assert {"KerasSpikingEventConv2D", "KerasSpikingEventConv2DFilterGrad"} <= types
+    assert not any(t.startswith("KerasSpikingEvent") for t in types_ref)
+    assert y.shape == (3, 4, 10, 10, 20)
+    _close(y.numpy(), y_ref.numpy())
+    for g, g_ref in zip(grads, grads_ref):
+        _close(g.numpy(), g_ref.numpy())
+
+
+def test_the_density_limits_pick_the_kernels(lib, monkeypatch):
+    """Above a limit the dense kernel runs (Keras's numbers bit for bit); below it
+    the event-driven one (the same numbers to rounding, here not bit for bit)."""
+    rng = np.random.default_rng(5)
+    x = tf.constant(sparse_values(rng, (2, 8, 12, 12, 12), 0.1))
+    conv = keras.layers.Conv2D(64, 5)
+    conv.build((None, 12, 12, 12))
+    conv.bias.assign(rng.normal(0, 0.5, 64).astype("float32"))
+    folded = tf.reshape(x, (16, 12, 12, 12))
+    expected = conv(folded).numpy()
+    results = {}
+    for name, limit in (("events", 0.2), ("dense", 0.05)):
+        monkeypatch.setattr(event_conv, "MAX_DENSITY", {"forward": limit, "filter": limit})
+        results[name] = tf.function(lambda v: event_conv.conv2d(conv, v))(folded).numpy()
+    np.testing.assert_array_equal(results["dense"], expected)
+    _close(results["events"], expected)
+    assert not np.array_equal(results["events"], expected)
+
+
+def test_applies_only_where_it_computes_the_same(lib):
+    x = tf.zeros((2, 8, 8, 4))
+
+    def built(layer, shape=(None, 8, 8, 4)):
+        layer.build(shape)
+        return layer
+
+    assert event_conv.applies(built(keras.layers.Conv2D(8, 3)), x)
+
+    class Custom(keras.layers.Conv2D):
+        pass
+
+    for layer in (
+        built(keras.layers.Conv2D(8, 3, dilation_rate=2)),
+        built(keras.layers.Conv2D(8, 3, groups=2)),
+        built(keras.layers.Conv2D(8, 3, dtype="mixed_bfloat16")),
+        built(Custom(8, 3)),
+        keras.layers.Conv2D(8, 3),  # not built
+        built(keras.layers.DepthwiseConv2D(3)),
+    ):
+        assert not event_conv.applies(layer, x), layer
+    assert not event_conv.applies(built(keras.layers.Conv2D(8, 3)), tf.zeros((2, 8, 8, 4),
+                                                                               tf.float64))
+    with keras_spiking.default(fused_kernels=False):
+        assert not event_conv.applies(built(keras.layers.Conv2D(8, 3)), x)
+
+    conv = built(keras.layers.Conv2D(8, 3))
+    seen = []
+
+    @tf.function(jit_compile=True)
+    def in_xla(x):
+        seen.append(event_conv.applies(conv, x))
+        return x
+
+    in_xla(x)
+    assert seen == [False]
+
+
+def test_spiking_model_trains_the_same_with_and_without_the_kernels(lib):
+    """Leaky -> TimeFold(Conv2D) -> Leaky, one epoch of fit: the weights after
+    training agree with the dense run to float32 rounding."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(0.4, 1.0, (32, 6, 10, 10, 3)).astype("float32")
+    y = rng.normal(0, 1, (32, 6, 8, 8, 8)).astype("float32")
+    weights = []
+    for fused in (True, False):
+        with keras_spiking.default(fused_kernels=fused):
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([
+                keras.Input((6, 10, 10, 3)),
+                Leaky(0.8, surrogate=keras_spiking.surrogates.FastSigmoid(5.0)),
+                TimeFold(keras.layers.Conv2D(8, 3)),
+                Leaky(0.8, surrogate=keras_spiking.surrogates.FastSigmoid(5.0),
+                      output="membrane"),
+            ])
+            model.compile(keras.optimizers.SGD(0.1), "mse")
+            model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+            weights.append([w.numpy() for w in model.weights])
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
