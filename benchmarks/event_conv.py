@@ -2,15 +2,17 @@
 
 On the tutorial CSNN's second convolution (64 5x5 filters over the 12x12x12
 spike maps of one batch's 128 x 25 steps, folded into a batch of 3200) this
-times, interleaved in one process, the forward pass and the filter gradient of
-``keras_spiking.kernels.event_conv`` (work per nonzero input) and of
-TensorFlow's dense kernels (``Conv2D`` / ``Conv2DBackpropFilter``, oneDNN), at
-random binary inputs of several densities (the CSNN's first ``Leaky`` fires at
-about 9 %), and the input gradient (dense in both, shown for scale). Best of
+times, interleaved in one process, the forward pass, the filter gradient and the
+input gradient of ``keras_spiking.kernels.event_conv`` (work per nonzero input,
+or per nonzero output gradient for the input gradient) and of TensorFlow's
+dense kernels (``Conv2D`` / ``Conv2DBackpropFilter`` / ``Conv2DBackpropInput``,
+oneDNN), at random binary inputs and random output gradients of several
+densities (the CSNN's first ``Leaky`` fires at about 9 %; its 2x2 max pooling
+leaves one in four output gradients nonzero). Best of
 ``--rounds``, wall clock and CPU seconds, load average and CPU steal at start
 and end:
 
-    TF_CPP_MIN_LOG_LEVEL=2 python benchmarks/event_conv.py [--rounds 7] [--densities 0.02,0.05,0.09,0.15,0.2,0.3]
+    TF_CPP_MIN_LOG_LEVEL=2 python benchmarks/event_conv.py [--rounds 7] [--densities 0.02,0.05,0.09,0.15,0.25,0.4]
 
 Where the event-driven kernels stop paying sets ``event_conv.MAX_DENSITY``.
 ``--csnn`` also times the CSNN's float32 training step and inference batch
@@ -28,7 +30,8 @@ import common
 
 
 def conv_ops(x, kernel, dout):
-    """name -> callable for the three kernels, event-driven and dense."""
+    """name -> callable for the three kernels, event-driven and dense (the input
+    gradient's events are the nonzeros of ``dout``, the others' those of ``x``)."""
     import tensorflow as tf
 
     from keras_spiking.kernels import event_conv
@@ -45,6 +48,8 @@ def conv_ops(x, kernel, dout):
             x, sizes, dout, strides=[1, 1], padding="VALID"),
         "filter gradient, dense": lambda: tf.raw_ops.Conv2DBackpropFilter(
             input=x, filter_sizes=sizes, out_backprop=dout, strides=one, padding="VALID"),
+        "input gradient, event-driven": lambda: lib.keras_spiking_event_conv2d_input_grad(
+            tf.shape(x), kernel, dout, strides=[1, 1], padding="VALID"),
         "input gradient, dense": lambda: tf.raw_ops.Conv2DBackpropInput(
             input_sizes=tf.shape(x), filter=kernel, out_backprop=dout, strides=one,
             padding="VALID"),
@@ -86,7 +91,7 @@ def csnn_contenders(csnn, x, y):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--densities", default="0.02,0.05,0.09,0.15,0.2,0.3")
+    parser.add_argument("--densities", default="0.02,0.05,0.09,0.15,0.25,0.4")
     parser.add_argument("--batch", type=int, default=3200, help="folded spike maps")
     parser.add_argument("--csnn", action="store_true",
                         help="also time the CSNN's training step and inference")
@@ -96,20 +101,20 @@ def main():
 
     rng = np.random.default_rng(0)
     kernel = tf.constant(rng.normal(0, 0.1, (5, 5, 12, 64)), tf.float32)
-    dout = tf.constant(rng.normal(0, 1, (args.batch, 8, 8, 64)), tf.float32)
     with common.watch_load():
         for density in (float(d) for d in args.densities.split(",")):
             x = tf.constant(rng.random((args.batch, 12, 12, 12)) < density, tf.float32)
+            # the output gradient as sparse as the input: where a max pooling follows the
+            # convolution (the CSNN's 2x2), at most one in four is nonzero
+            dout = tf.constant((rng.random((args.batch, 8, 8, 64)) < density)
+                               * rng.normal(0, 1, (args.batch, 8, 8, 64)), tf.float32)
             best = common.interleave(conv_ops(x, kernel, dout), rounds=args.rounds, warmup=2,
                                      work=args.batch)
             print(f"\ndensity {density:.2f} (batch {args.batch} of 12x12x12 maps, 64 5x5 filters), "
                   f"best of {args.rounds} interleaved rounds:")
-            for what in ("forward", "filter gradient"):
+            for what in ("forward", "filter gradient", "input gradient"):
                 table = {k.split(", ")[1]: v for k, v in best.items() if k.startswith(what)}
                 print(common.ratio_table(table, "event-driven", "maps", title=what))
-            t = best["input gradient, dense"]
-            print(f"input gradient (dense in both): {t.wall * 1e3:.1f} ms wall, "
-                  f"{t.cpu * 1e3:.1f} ms CPU")
         if args.csnn:
             csnn = common.load_example("surrogate_csnn")
             images = rng.integers(0, 256, (128, 28, 28, 1)).astype("uint8")

@@ -1,22 +1,25 @@
 """Event-driven ``Conv2D`` over spikes (``event_conv.cc``): work per nonzero input.
 
 A convolution applied to a spiking layer's output (``TimeFold(Conv2D)``) sees
-mostly zeros. ``conv2d`` computes the forward pass of a batch whose share of
-nonzero inputs is at most ``MAX_DENSITY["forward"]`` and its filter gradient
-(at most ``MAX_DENSITY["filter"]``) by visiting only the nonzero inputs
-(``out[n, oy, ox] += x[n, y, x, c] * w[ky, kx, c]`` for each one); a denser
-batch takes TensorFlow's dense kernels. The input gradient is always
-TensorFlow's (the output gradient has no zeros to skip). Results equal
-``keras.layers.Conv2D``'s up to float32 rounding (the sums run in another
-order).
+mostly zeros, and when a max pooling follows it, its output gradient is at
+least three quarters zeros. ``conv2d`` computes each pass of a sparse batch by
+visiting only the nonzero values: the forward pass (``out[n, oy, ox] +=
+x[n, y, x, c] * w[ky, kx, c]`` for each nonzero input) and the filter gradient
+while the inputs' density is at most ``MAX_DENSITY["forward"]`` /
+``MAX_DENSITY["filter"]``, the input gradient (all of one output pixel's taps
+at once for each nonzero output gradient) while the output gradient's density
+is at most ``MAX_DENSITY["input"]``; a denser batch takes TensorFlow's dense
+kernel for that pass. Results equal ``keras.layers.Conv2D``'s up to float32
+rounding (the sums run in another order).
 
 Measured on the tutorial CSNN's second convolution (3200 folded 12x12x12
 spike maps, 64 5x5 filters, 2 cores, ``benchmarks/event_conv.py``): at the
-first ``Leaky``'s ~9 % density the forward pass took 0.49x and the filter
-gradient 0.67x the dense kernels' time; they break even at ~35 % and ~15 %.
-The CSNN trained 1.11-1.17x and ran inference 1.50x as fast. A bfloat16
+first ``Leaky``'s ~9 % density the forward pass took about 0.5x and the filter
+gradient 0.65x the dense kernels' time, the input gradient at the pooling's
+25 % 0.67x; they break even at about 35 %, 15 % and 45 %. A bfloat16
 convolution (``mixed_bfloat16``) stays dense: the event-driven kernels in
-float32 plus the casts were slower than it (0.86x in training).
+float32 plus the casts were slower than it (0.86x in training, before the
+input gradient was event-driven).
 
 Used on TensorFlow on CPU, float32, outside XLA, for ``keras.layers.Conv2D``
 itself (not a subclass) with ``channels_last``, no dilation and one group.
@@ -30,8 +33,10 @@ from keras_spiking import config
 from keras_spiking.kernels import build
 from keras_spiking.kernels.threshold_scan import _in_xla, _usable
 
-#: largest share of nonzero inputs in a batch for which each pass is event-driven
-MAX_DENSITY = {"forward": 0.3, "filter": 0.15}
+#: largest share of nonzero values in a batch for which each pass is event-driven:
+#: of the inputs for the forward pass and the filter gradient, of the output
+#: gradient for the input gradient
+MAX_DENSITY = {"forward": 0.3, "filter": 0.15, "input": 0.4}
 
 
 def _library():
@@ -82,9 +87,16 @@ def conv2d(layer, x):
         out = tf.cond(sparse["forward"], events, dense)
 
         def grad(dout):
-            dx = tf.raw_ops.Conv2DBackpropInput(
-                input_sizes=tf.shape(x), filter=kernel, out_backprop=dout,
-                strides=conv_strides, padding=padding)
+            outputs = tf.cast(tf.size(dout), tf.float32)
+            sparse_dout = (tf.math.count_nonzero(dout, dtype=tf.float32)
+                           <= MAX_DENSITY["input"] * outputs)
+            dx = tf.cond(
+                sparse_dout,
+                lambda: lib.keras_spiking_event_conv2d_input_grad(
+                    tf.shape(x), kernel, dout, strides=strides, padding=padding),
+                lambda: tf.raw_ops.Conv2DBackpropInput(
+                    input_sizes=tf.shape(x), filter=kernel, out_backprop=dout,
+                    strides=conv_strides, padding=padding))
             sizes = tf.shape(kernel)
             dkernel = tf.cond(
                 sparse["filter"],

@@ -80,6 +80,22 @@ def numpy_filter_grad(x, dout, kernel_size, strides, padding):
     return dw
 
 
+def numpy_input_grad(x_shape, w, dout, strides, padding):
+    """dx[n, y, x, c] = sum over the taps reaching (y, x) of dout[n, oy, ox] . w[ky, kx, c]."""
+    kh, kw = w.shape[:2]
+    pad_r = _padding(x_shape[1], kh, strides[0], padding)[1]
+    pad_c = _padding(x_shape[2], kw, strides[1], padding)[1]
+    dx = np.zeros(x_shape)
+    for oy in range(dout.shape[1]):
+        for ox in range(dout.shape[2]):
+            for ky in range(kh):
+                for kx in range(kw):
+                    y, xx = oy * strides[0] + ky - pad_r, ox * strides[1] + kx - pad_c
+                    if 0 <= y < x_shape[1] and 0 <= xx < x_shape[2]:
+                        dx[:, y, xx] += dout[:, oy, ox] @ w[ky, kx].T
+    return dx
+
+
 def sparse_values(rng, shape, density):
     """Values of both signs, zero with probability ``1 - density``."""
     return ((rng.random(shape) < density) * rng.normal(0, 1, shape)).astype("float32")
@@ -91,7 +107,7 @@ def _close(actual, expected):
 
 
 @pytest.mark.parametrize("shape,kernel_size,filters,strides,padding", GEOMETRIES)
-def test_forward_and_filter_gradient_match_numpy(lib, shape, kernel_size, filters, strides,
+def test_forward_and_both_gradients_match_numpy(lib, shape, kernel_size, filters, strides,
                                                  padding):
     rng = np.random.default_rng(len(shape) + filters)
     x = sparse_values(rng, shape, 0.2)
@@ -106,6 +122,11 @@ def test_forward_and_filter_gradient_match_numpy(lib, shape, kernel_size, filter
                                          padding=padding.upper())
     _close(out.numpy(), expected - b)
 
+    dout = sparse_values(rng, expected.shape, 0.3)
+    dx = lib.keras_spiking_event_conv2d_input_grad(
+        np.array(shape, "int32"), w, dout, strides=list(strides), padding=padding.upper())
+    _close(dx.numpy(), numpy_input_grad(shape, w.astype(float), dout.astype(float), strides,
+                                        padding))
     dout = rng.normal(0, 1, expected.shape).astype("float32")
     dw = lib.keras_spiking_event_conv2d_filter_grad(
         x, np.array(w.shape, "int32"), dout, strides=list(strides), padding=padding.upper())
@@ -142,6 +163,14 @@ def test_bad_shapes_raise(lib):
         lib.keras_spiking_event_conv2d_filter_grad(
             x, np.array([3, 3, 4, 8], "int32"), np.zeros((2, 3, 3, 8), "float32"),
             strides=[1, 1], padding="VALID")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="out_backprop has shape"):
+        lib.keras_spiking_event_conv2d_input_grad(
+            np.array([2, 6, 6, 4], "int32"), np.zeros((3, 3, 4, 8), "float32"),
+            np.zeros((2, 4, 4, 7), "float32"), strides=[1, 1], padding="VALID")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="input_sizes must have 4"):
+        lib.keras_spiking_event_conv2d_input_grad(
+            np.array([2, 6, 6], "int32"), np.zeros((3, 3, 4, 8), "float32"),
+            np.zeros((2, 4, 4, 8), "float32"), strides=[1, 1], padding="VALID")
 
 
 def _ops(graph):
@@ -181,7 +210,8 @@ def test_time_fold_conv2d_takes_the_kernels_and_matches_keras(lib, density, acti
         conv.bias.assign(rng.normal(0, 0.5, 20).astype("float32"))
     (y, grads), types = _fold_run(conv, x, fused=True)
     (y_ref, grads_ref), types_ref = _fold_run(conv, x, fused=False)
-    assert {"KerasSpikingEventConv2D", "KerasSpikingEventConv2DFilterGrad"} <= types
+    assert {"KerasSpikingEventConv2D", "KerasSpikingEventConv2DFilterGrad",
+            "KerasSpikingEventConv2DInputGrad"} <= types
     assert not any(t.startswith("KerasSpikingEvent") for t in types_ref)
     assert y.shape == (3, 4, 10, 10, 20)
     _close(y.numpy(), y_ref.numpy())
@@ -191,21 +221,32 @@ def test_time_fold_conv2d_takes_the_kernels_and_matches_keras(lib, density, acti
 
 def test_the_density_limits_pick_the_kernels(lib, monkeypatch):
     """Above a limit the dense kernel runs (Keras's numbers bit for bit); below it
-    the event-driven one (the same numbers to rounding, here not bit for bit)."""
+    the event-driven one (the same numbers to rounding, here not bit for bit). The
+    output gradient is that of a 2x2 max pooling: one in four nonzero."""
     rng = np.random.default_rng(5)
-    x = tf.constant(sparse_values(rng, (2, 8, 12, 12, 12), 0.1))
+    folded = tf.constant(sparse_values(rng, (16, 12, 12, 12), 0.1))
     conv = keras.layers.Conv2D(64, 5)
     conv.build((None, 12, 12, 12))
     conv.bias.assign(rng.normal(0, 0.5, 64).astype("float32"))
-    folded = tf.reshape(x, (16, 12, 12, 12))
-    expected = conv(folded).numpy()
-    results = {}
-    for name, limit in (("events", 0.2), ("dense", 0.05)):
-        monkeypatch.setattr(event_conv, "MAX_DENSITY", {"forward": limit, "filter": limit})
-        results[name] = tf.function(lambda v: event_conv.conv2d(conv, v))(folded).numpy()
-    np.testing.assert_array_equal(results["dense"], expected)
-    _close(results["events"], expected)
-    assert not np.array_equal(results["events"], expected)
+    upstream = tf.constant(rng.normal(0, 1, (16, 4, 4, 64)), tf.float32)
+
+    def run(call):
+        with tf.GradientTape() as tape:
+            tape.watch(folded)
+            out = call(folded)
+            loss = tf.reduce_sum(tf.nn.max_pool2d(out, 2, 2, "VALID") * upstream)
+        return [out] + tape.gradient(loss, [folded, conv.kernel, conv.bias])
+
+    expected = [v.numpy() for v in run(conv)]
+    for limit, same in ((0.5, False), (0.05, True)):
+        monkeypatch.setattr(event_conv, "MAX_DENSITY",
+                            {"forward": limit, "filter": limit, "input": limit})
+        results = tf.function(lambda: run(lambda v: event_conv.conv2d(conv, v)))()
+        for name, got, want in zip(("out", "dx", "dkernel", "dbias"), results, expected):
+            _close(got.numpy(), want)
+            if name == "dbias":  # a sum of the output gradient either way (in another order)
+                continue
+            assert np.array_equal(got.numpy(), want) == same, name
 
 
 def test_applies_only_where_it_computes_the_same(lib):
