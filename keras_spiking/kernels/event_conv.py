@@ -59,6 +59,23 @@ def applies(layer, x):
     return _usable() and not _in_xla() and _library() is not None
 
 
+#: samples of a batch whose nonzeros are counted to estimate its density
+DENSITY_SAMPLES = 64
+
+
+def _density(x):
+    """The share of nonzero values in ``DENSITY_SAMPLES`` samples spread evenly over
+    the batch of ``x`` (counting all of a large batch cost about what the
+    convolution saved: the converted 3-conv SNN at T = 30 ran 0.95x as fast as with
+    Keras's own Conv2D, and 1.32x with the 64 samples)."""
+    import tensorflow as tf
+
+    batch = tf.shape(x)[0]
+    step = tf.maximum(1, batch // DENSITY_SAMPLES)
+    sample = x[::step]
+    return tf.math.count_nonzero(sample, dtype=tf.float32) / tf.cast(tf.size(sample), tf.float32)
+
+
 def conv2d(layer, x):
     """``layer(x)`` for a ``keras.layers.Conv2D`` (``applies(layer, x)``), with the
     event-driven kernels for a sparse batch."""
@@ -70,9 +87,8 @@ def conv2d(layer, x):
     padding = layer.padding.upper()
     kernel = tf.convert_to_tensor(layer.kernel)
     bias = tf.convert_to_tensor(layer.bias) if layer.use_bias else tf.zeros([0], tf.float32)
-    size = float(x.shape[1] * x.shape[2] * x.shape[3]) * tf.cast(tf.shape(x)[0], tf.float32)
-    nonzero = tf.math.count_nonzero(x, dtype=tf.float32)
-    sparse = {k: nonzero <= limit * size for k, limit in MAX_DENSITY.items()}
+    density = _density(x)
+    sparse = {k: density <= limit for k, limit in MAX_DENSITY.items()}
 
     @tf.custom_gradient
     def run(x, kernel, bias):
@@ -87,11 +103,8 @@ def conv2d(layer, x):
         out = tf.cond(sparse["forward"], events, dense)
 
         def grad(dout):
-            outputs = tf.cast(tf.size(dout), tf.float32)
-            sparse_dout = (tf.math.count_nonzero(dout, dtype=tf.float32)
-                           <= MAX_DENSITY["input"] * outputs)
             dx = tf.cond(
-                sparse_dout,
+                _density(dout) <= MAX_DENSITY["input"],
                 lambda: lib.keras_spiking_event_conv2d_input_grad(
                     tf.shape(x), kernel, dout, strides=strides, padding=padding),
                 lambda: tf.raw_ops.Conv2DBackpropInput(
