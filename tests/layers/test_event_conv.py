@@ -309,3 +309,18 @@ def test_spiking_model_trains_the_same_with_and_without_the_kernels(lib):
             weights.append([w.numpy() for w in model.weights])
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_density_is_estimated_from_samples_spread_over_the_batch():
+    rng = np.random.default_rng(11)
+    small = sparse_values(rng, (10, 6, 6, 3), 0.3)  # fewer samples than counted: exact
+    assert float(event_conv._density(tf.constant(small))) == pytest.approx(
+        np.count_nonzero(small) / small.size)
+    # 640 samples: every 10th is counted, spread over the batch (early samples all
+    # zero, as the first steps of a converted SNN, do not decide it)
+    large = sparse_values(rng, (640, 6, 6, 3), 0.2)
+    large[:320] = 0
+    estimate = float(event_conv._density(tf.constant(large)))
+    assert estimate == pytest.approx(np.count_nonzero(large) / large.size, abs=0.02)
+    assert estimate == pytest.approx(
+        np.count_nonzero(large[::10]) / large[::10].size, rel=1e-6)
