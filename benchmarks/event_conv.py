@@ -16,8 +16,8 @@ and end:
 
 Where the event-driven kernels stop paying sets ``event_conv.MAX_DENSITY``.
 ``--csnn`` also times the CSNN's float32 training step and inference batch
-(random uint8 images) with the event-driven kernels on and off (every limit
--1: dense always).
+(random uint8 images) with the event-driven convolution and with Keras's own
+``Conv2D`` (``keras_spiking.default.event_conv = False``).
 TensorFlow only (the kernels are TensorFlow ops; the first run compiles them,
 about 7 s, then cached).
 """
@@ -68,23 +68,22 @@ def first_element(graph):
 
 def csnn_contenders(csnn, x, y):
     """name -> callable: the CSNN's training step and inference batch with the
-    event-driven kernels on and off (dense always: every density limit -1)."""
+    event-driven convolution and with Keras's own ``Conv2D``
+    (``keras_spiking.default.event_conv = False``)."""
     import keras
 
-    from keras_spiking.kernels import event_conv
+    import keras_spiking
 
-    contenders, limits = {}, dict(event_conv.MAX_DENSITY)
+    contenders = {}
     for events in (True, False):
-        # read while tracing (the first train and predict call)
-        event_conv.MAX_DENSITY = limits if events else {k: -1.0 for k in limits}
-        keras.utils.set_random_seed(0)
-        model = csnn.compile_csnn(csnn.build_csnn())
-        model.train_on_batch(x, y)
-        model.predict_on_batch(x)
-        name = "event-driven" if events else "dense"
+        with keras_spiking.default(event_conv=events):  # read while tracing
+            keras.utils.set_random_seed(0)
+            model = csnn.compile_csnn(csnn.build_csnn())
+            model.train_on_batch(x, y)
+            model.predict_on_batch(x)
+        name = "event-driven" if events else "Keras Conv2D"
         contenders[f"train, {name}"] = lambda m=model: m.train_on_batch(x, y)
         contenders[f"infer, {name}"] = lambda m=model: m.predict_on_batch(x)
-    event_conv.MAX_DENSITY = limits
     return contenders
 
 

@@ -57,8 +57,11 @@ class DefaultManager:
             ``predict``) are never checked. False skips these checks.
         xla_time_loops: compile inference time loops with XLA on TensorFlow.
         fused_kernels: run the neurons ``keras_spiking.kernels`` covers as one
-            fused TensorFlow op on CPU, and a ``TimeFold(Conv2D)`` over sparse
-            inputs with the event-driven convolution (default True).
+            fused TensorFlow op on CPU (default True); False also turns off
+            ``event_conv``.
+        event_conv: compute a ``TimeFold(Conv2D)`` over sparse inputs with the
+            event-driven convolution of ``keras_spiking.kernels`` on CPU
+            (default True; the same numbers as Keras's to float32 rounding).
 
     Calling the manager, or its ``context`` method, with new values gives a
     context manager that sets them for the ``with`` block and then restores the
@@ -68,27 +71,39 @@ class DefaultManager:
             lowpass = keras_spiking.layers.Lowpass(0.01)   # dt = 0.005
     """
 
-    _settings = ("dt", "check_numerics", "xla_time_loops", "fused_kernels")
+    _settings = ("dt", "check_numerics", "xla_time_loops", "fused_kernels", "event_conv")
 
     def __init__(self, dt=DEFAULT_DT, check_numerics=True, xla_time_loops=False,
-                 fused_kernels=True):
+                 fused_kernels=True, event_conv=True):
         self.dt = dt
         self.check_numerics = check_numerics
         self.xla_time_loops = xla_time_loops
         self.fused_kernels = fused_kernels
+        self.event_conv = event_conv
 
     @property
     def fused_kernels(self):
         """Run the time loops of neurons that ``keras_spiking.kernels`` covers as one
-        fused TensorFlow op on CPU (default True; same spikes, faster), and
-        ``TimeFold(Conv2D)`` over sparse inputs as the event-driven convolution
-        (the same numbers to float32 rounding). Takes precedence over
-        ``xla_time_loops`` for those neurons."""
+        fused TensorFlow op on CPU (default True; same spikes, faster). Takes
+        precedence over ``xla_time_loops`` for those neurons. False also turns
+        off ``event_conv``."""
         return self._fused_kernels
 
     @fused_kernels.setter
     def fused_kernels(self, value):
         self._fused_kernels = check_bool("keras_spiking.default", "fused_kernels", value)
+
+    @property
+    def event_conv(self):
+        """Compute ``TimeFold(Conv2D)`` over sparse inputs (spikes) with the
+        event-driven convolution (``keras_spiking.kernels.event_conv``; default
+        True, needs ``fused_kernels``): the same numbers as Keras's ``Conv2D`` to
+        float32 rounding, faster at low density."""
+        return self._event_conv
+
+    @event_conv.setter
+    def event_conv(self, value):
+        self._event_conv = check_bool("keras_spiking.default", "event_conv", value)
 
     @property
     def xla_time_loops(self):
@@ -142,14 +157,17 @@ class DefaultManager:
 
     def reset(self):
         """Restore the package defaults (``dt = 0.001``, ``check_numerics = True``,
-        ``xla_time_loops = False``)."""
+        ``xla_time_loops = False``, ``fused_kernels = True``, ``event_conv = True``)."""
         self.dt = DEFAULT_DT
         self.check_numerics = True
         self.xla_time_loops = False
+        self.fused_kernels = True
+        self.event_conv = True
 
     def __repr__(self):
         return (f"DefaultManager(dt={self.dt!r}, check_numerics={self.check_numerics!r}, "
-                f"xla_time_loops={self.xla_time_loops!r})")
+                f"xla_time_loops={self.xla_time_loops!r}, "
+                f"fused_kernels={self.fused_kernels!r}, event_conv={self.event_conv!r})")
 
 
 #: The package defaults (``keras_spiking.default``).

@@ -18,7 +18,16 @@ def test_default_dt_and_top_level_names():
     assert keras_spiking.default is default is config.default
     assert default.dt == 0.001
     assert repr(default) == ("DefaultManager(dt=0.001, check_numerics=True, "
-                             "xla_time_loops=False)")
+                             "xla_time_loops=False, fused_kernels=True, event_conv=True)")
+
+
+def test_reset_restores_every_setting():
+    default.fused_kernels, default.event_conv, default.xla_time_loops = False, False, True
+    default.reset()
+    assert (default.fused_kernels, default.event_conv, default.xla_time_loops) == (
+        True, True, False)
+    with pytest.raises(TypeError, match="event_conv"):
+        default.event_conv = "yes"
 
 
 def test_setting_default_dt():
@@ -60,7 +69,7 @@ def test_context_errors_happen_before_the_block():
     with pytest.raises(ValueError, match=r"keras_spiking\.default\.dt must be"):
         with default(dt=-1):
             pytest.fail("the block must not run")
-    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['tau'\]; the settings are \['dt', 'check_numerics', 'xla_time_loops', 'fused_kernels'\]"):
+    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['tau'\]; the settings are \['dt', 'check_numerics', 'xla_time_loops', 'fused_kernels', 'event_conv'\]"):
         with default(tau=0.1):
             pass
     assert default.dt == 0.001

@@ -23,8 +23,9 @@ input gradient was event-driven).
 
 Used on TensorFlow on CPU, float32, outside XLA, for ``keras.layers.Conv2D``
 itself (not a subclass) with ``channels_last``, no dilation and one group.
-``keras_spiking.default.fused_kernels = False`` or ``KERAS_SPIKING_FUSED=0``
-turns it off, with the other kernels.
+``keras_spiking.default.event_conv = False`` turns it off (Keras's own
+``Conv2D`` then runs), as do ``keras_spiking.default.fused_kernels = False`` and
+``KERAS_SPIKING_FUSED=0`` with the other kernels.
 """
 
 import keras
@@ -45,7 +46,8 @@ def _library():
 
 def applies(layer, x):
     """True if ``conv2d`` computes ``layer(x)`` here (see the module docstring)."""
-    if not (config.default.fused_kernels and keras.backend.backend() == "tensorflow"
+    if not (config.default.fused_kernels and config.default.event_conv
+            and keras.backend.backend() == "tensorflow"
             and type(layer) is keras.layers.Conv2D and layer.built):
         return False
     if (layer.data_format != "channels_last" or tuple(layer.dilation_rate) != (1, 1)

@@ -272,8 +272,9 @@ def test_applies_only_where_it_computes_the_same(lib):
         assert not event_conv.applies(layer, x), layer
     assert not event_conv.applies(built(keras.layers.Conv2D(8, 3)), tf.zeros((2, 8, 8, 4),
                                                                                tf.float64))
-    with keras_spiking.default(fused_kernels=False):
-        assert not event_conv.applies(built(keras.layers.Conv2D(8, 3)), x)
+    for setting in ({"fused_kernels": False}, {"event_conv": False}):
+        with keras_spiking.default(**setting):
+            assert not event_conv.applies(built(keras.layers.Conv2D(8, 3)), x)
 
     conv = built(keras.layers.Conv2D(8, 3))
     seen = []
