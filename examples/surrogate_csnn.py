@@ -19,7 +19,12 @@ Built to be fast on a CPU:
   (``TimeFold``; ``Dense`` already acts on the last axis of (batch, time, 1024));
 * only the neuron state is scanned over time (inside ``Leaky``): on TensorFlow's CPU each
   ``Leaky`` runs its 25 steps as one fused C++ op, forward and backward
-  (``keras_spiking/kernels``; the same spikes as the ``keras.ops`` loop).
+  (``keras_spiking/kernels``; the same spikes as the ``keras.ops`` loop);
+* the second convolution sees spikes (8-9 % nonzero) and, through the max pooling
+  after it, output gradients at most a quarter nonzero: on TensorFlow's CPU in float32
+  its forward pass and both gradients visit only the nonzero values
+  (``keras_spiking/kernels/event_conv``; 1.44x the training step's speed with Keras's
+  own Conv2D, 2026-12-04, ``benchmarks/event_conv.py --csnn``).
 
 Measured and left out (training step, CPU time, 2 cores, 2026-11-22):
 ``jit_compile=True`` (XLA) made it 2.6x slower (Keras's default "auto"
@@ -45,8 +50,10 @@ for seeds 0 / 1, user CPU-seconds of the whole run incl. start-up and the test p
   109 / 114 s: about 1.1 points lost in both seeds;
 * ``--conv2-policy mixed_bfloat16`` (only the second convolution, where the time
   goes, in bfloat16; its inputs are 0/1 spikes, exact in bfloat16): 82.48 % /
-  82.17 %, 106 / 106 s: no accuracy lost, the recommended setting on a CPU with
-  AVX512_BF16 (without it bfloat16 is emulated: measure before using it).
+  82.17 %, 106 / 106 s: no accuracy lost. It was the recommended setting on a CPU with
+  AVX512_BF16 until the event-driven convolution (float32 only) made float32 as fast:
+  1.01-1.06x the float32 training speed in three side-by-side runs of 2026-12-04
+  (``benchmarks/surrogate_vs_peers.py``).
 
 Training steps alone: ``benchmarks/surrogate_vs_peers.py --policy
 float32,mixed_bfloat16,float32+conv2:mixed_bfloat16``. Also measured there
