@@ -12,9 +12,10 @@ rounding.
 import keras
 import numpy as np
 import pytest
+from kernel_helpers import library_or_skip, op_types
 
 import keras_spiking
-from keras_spiking.kernels import build, event_conv
+from keras_spiking.kernels import event_conv
 from keras_spiking.layers import Leaky, TimeFold
 
 pytestmark = pytest.mark.skipif(
@@ -35,10 +36,7 @@ GEOMETRIES = [
 
 @pytest.fixture(scope="module")
 def lib():
-    lib = build.load("event_conv")
-    if lib is None:
-        pytest.skip("no C++ compiler here: the event-driven kernels cannot be built")
-    return lib
+    return library_or_skip("event_conv")
 
 
 def _padding(size, kernel, stride, padding):
@@ -173,13 +171,6 @@ def test_bad_shapes_raise(lib):
             np.zeros((2, 4, 4, 8), "float32"), strides=[1, 1], padding="VALID")
 
 
-def _ops(graph):
-    types = {op.type for op in graph.get_operations()}
-    for function in graph._functions.values():
-        types |= {op.type for op in function.graph.get_operations()}
-    return types
-
-
 def _fold_run(layer, x, fused):
     """TimeFold(layer)(x) in a graph, the gradients of a weighted sum w.r.t. x and the
     layer's weights, and the graph's op types."""
@@ -195,7 +186,7 @@ def _fold_run(layer, x, fused):
             return y, tape.gradient(loss, [x] + layer.trainable_weights)
 
         concrete = run.get_concrete_function(x)
-        return run(x), _ops(concrete.graph)
+        return run(x), op_types(concrete.graph)
 
 
 @pytest.mark.parametrize("density", [0.08, 0.25, 0.6])

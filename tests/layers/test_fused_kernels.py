@@ -13,6 +13,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from kernel_helpers import library_or_skip, op_types
 
 import keras_spiking
 from keras_spiking import surrogates
@@ -28,23 +29,12 @@ if keras.backend.backend() == "tensorflow":
 
 @pytest.fixture(scope="module")
 def kernel():
-    lib = build.load("threshold_scan")
-    if lib is None:
-        pytest.skip("no C++ compiler here: the fused kernel cannot be built")
-    return lib
+    return library_or_skip("threshold_scan")
 
 
 def _weights(y):
     """Distinct weights for every element of ``y``, so that every gradient differs."""
     return tf.reshape(tf.sin(tf.range(tf.size(y), dtype=y.dtype) * 0.37) + 0.5, tf.shape(y))
-
-
-def _ops(graph):
-    """The op types of a graph and of the functions it calls."""
-    types = {op.type for op in graph.get_operations()}
-    for function in graph._functions.values():
-        types |= {op.type for op in function.graph.get_operations()}
-    return types
 
 
 def _run(layer, x, fused, initial_state=None, variables=()):
@@ -65,7 +55,7 @@ def _run(layer, x, fused, initial_state=None, variables=()):
             return flat, tape.gradient(loss, sources)
 
         flat, grads = run(x, initial_state)
-        types = _ops(run.get_concrete_function(x, initial_state).graph)
+        types = op_types(run.get_concrete_function(x, initial_state).graph)
     return [np.asarray(y) for y in flat], [np.asarray(g) for g in grads], types
 
 
@@ -169,7 +159,7 @@ def _graph_run(layer, x, fused, training, gradient):
 
         y, g = run(x)
         graph = run.get_concrete_function(x).graph
-    return np.asarray(y), np.asarray(g), _scan_ops(graph), _ops(graph)
+    return np.asarray(y), np.asarray(g), _scan_ops(graph), op_types(graph)
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -330,7 +320,7 @@ def test_units_of_unknown_shape_keep_the_loop(kernel):
     eager = np.asarray(layer(x))  # built on the known shape, then traced without it
     run = tf.function(layer, input_signature=[tf.TensorSpec((None, None, None, None, 3))])
     np.testing.assert_array_equal(np.asarray(run(x)), eager)
-    assert "KerasSpikingThresholdScan" not in _ops(run.get_concrete_function().graph)
+    assert "KerasSpikingThresholdScan" not in op_types(run.get_concrete_function().graph)
 
 
 def test_a_model_trains_the_same_with_and_without_the_kernel(kernel):
