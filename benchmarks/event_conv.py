@@ -17,7 +17,13 @@ and end:
 Where the event-driven kernels stop paying sets ``event_conv.MAX_DENSITY``.
 ``--csnn`` also times the CSNN's float32 training step and inference batch
 (random uint8 images) with the event-driven convolution and with Keras's own
-``Conv2D`` (``keras_spiking.default.event_conv = False``).
+``Conv2D`` (``keras_spiking.default.event_conv = False``). ``--ann PATH``
+times the converted SNN of a saved ANN the same two ways (``convert(synapse=
+"auto", static_input=True)``, 200 test images, ``--timesteps``), e.g. the
+reference 3-conv ANN that ``conversion_vs_peers.py`` saves:
+
+    python benchmarks/event_conv.py --densities 0.09 --ann runs/conversion_vs_peers/ann_unit.keras
+
 TensorFlow only (the kernels are TensorFlow ops; the first run compiles them,
 about 7 s, then cached).
 """
@@ -87,6 +93,33 @@ def csnn_contenders(csnn, x, y):
     return contenders
 
 
+def conversion_contenders(path, timesteps):
+    """name -> callable: the converted SNN of the Keras model saved at ``path``
+    (``convert(synapse="auto", static_input=True)``, calibrated on 100
+    Fashion-MNIST training images) on 200 test images in batches of 100, with the
+    event-driven convolution and with Keras's own ``Conv2D``, at each T."""
+    import keras
+
+    import keras_spiking
+    from keras_spiking.converters import convert
+
+    ann = keras.saving.load_model(path)
+    (x_train, _), (x_test, _) = common.fashion_mnist(100, 200)
+    x_cal, x = x_train.astype("float32") / 255.0, x_test.astype("float32") / 255.0
+    contenders, keep = {}, []
+    for steps in timesteps:
+        for events in (True, False):
+            with keras_spiking.default(event_conv=events):  # read while tracing
+                snn = convert(ann, calibration_data=x_cal, synapse="auto", timesteps=steps,
+                              static_input=True)
+                forward = common.compiled_forward(snn)
+                forward(x[:100])
+            keep.append(snn)  # compiled_forward holds its model weakly
+            name = "event-driven" if events else "Keras Conv2D"
+            contenders[f"T={steps}, {name}"] = common.Batched(forward, x, 100)
+    return contenders, keep
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -94,6 +127,9 @@ def main():
     parser.add_argument("--batch", type=int, default=3200, help="folded spike maps")
     parser.add_argument("--csnn", action="store_true",
                         help="also time the CSNN's training step and inference")
+    parser.add_argument("--ann", default=None,
+                        help="also time the converted SNN of this saved ANN (pixels in [0, 1])")
+    parser.add_argument("--timesteps", type=int, nargs="+", default=[30, 120])
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -125,6 +161,15 @@ def main():
                 print("\n" + common.ratio_table(
                     table, "event-driven", "samples",
                     title=f"CSNN {what}, float32 (T = 25, batch 128)"))
+        if args.ann:
+            contenders, _keep = conversion_contenders(args.ann, args.timesteps)
+            best = common.interleave(contenders, rounds=args.rounds, work=200)
+            for steps in args.timesteps:
+                table = {k.split(", ")[1]: v for k, v in best.items()
+                         if k.startswith(f"T={steps},")}
+                print("\n" + common.ratio_table(
+                    table, "event-driven", "images",
+                    title=f"converted SNN of {args.ann}, T = {steps}, batch 100"))
 
 if __name__ == "__main__":
     main()
