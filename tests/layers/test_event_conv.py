@@ -316,3 +316,20 @@ def test_density_is_estimated_from_samples_spread_over_the_batch():
     assert estimate == pytest.approx(np.count_nonzero(large) / large.size, abs=0.02)
     assert estimate == pytest.approx(
         np.count_nonzero(large[::10]) / large[::10].size, rel=1e-6)
+
+
+def test_nan_and_inf_inputs_propagate_as_in_the_dense_convolution(lib):
+    """A NaN or Inf input is nonzero: the event-driven kernels visit it, so the
+    outputs it reaches are NaN / Inf as with TensorFlow's convolution, never a
+    plausible number."""
+    x = np.zeros((1, 6, 6, 2), "float32")
+    x[0, 2, 3, 1], x[0, 0, 0, 0] = np.nan, np.inf
+    w = np.ones((3, 3, 2, 4), "float32")
+    b = np.zeros([4], "float32")
+    out = lib.keras_spiking_event_conv2d(x, w, b, strides=[1, 1], padding="VALID").numpy()
+    dense = tf.nn.conv2d(x, w, 1, "VALID").numpy()
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(dense))
+    np.testing.assert_array_equal(np.isinf(out), np.isinf(dense))
+    assert np.isnan(out).any() and np.isinf(out).any()
+    finite = np.isfinite(dense)
+    np.testing.assert_array_equal(out[finite], dense[finite])
