@@ -17,7 +17,8 @@
 // float32 rounding (the sums run in another order). keras_spiking/kernels/
 // event_conv.py picks these kernels or the dense ones by the measured density of
 // each batch. Masked AVX-512 stores are avoided where a loop runs per event: they
-// made the input gradient 1.15x slower on this machine's CPU (measured).
+// made the input gradient 1.15x slower on this machine's CPU (measured). The per-event
+// updates use fused multiply-adds (one rounding fewer; no measurable speed change).
 
 #include <cstring>
 #include <functional>
@@ -83,8 +84,7 @@ KS_INLINE void axpy(float* __restrict out, const float* __restrict w, float v, i
 #ifdef __AVX512F__
   const __m512 vv = _mm512_set1_ps(v);
   for (; q + 16 <= n; q += 16)
-    _mm512_storeu_ps(out + q, _mm512_add_ps(_mm512_loadu_ps(out + q),
-                                            _mm512_mul_ps(vv, _mm512_loadu_ps(w + q))));
+    _mm512_storeu_ps(out + q, _mm512_fmadd_ps(vv, _mm512_loadu_ps(w + q), _mm512_loadu_ps(out + q)));
   // the tail without masked stores (slow on some AVX-512 CPUs): 8, 4, then single floats
   if (q + 8 <= n) {
     const __m256 v8 = _mm256_set1_ps(v);
@@ -112,10 +112,10 @@ KS_INLINE void gather_axpy(float* __restrict out, const float* __restrict w, int
     for (int j = 0; j < k; ++j) {
       const float* r = w + c[j] * stride + q;
       const __m512 vv = _mm512_set1_ps(v[j]);
-      a0 = _mm512_add_ps(a0, _mm512_mul_ps(vv, _mm512_loadu_ps(r)));
-      a1 = _mm512_add_ps(a1, _mm512_mul_ps(vv, _mm512_loadu_ps(r + 16)));
-      a2 = _mm512_add_ps(a2, _mm512_mul_ps(vv, _mm512_loadu_ps(r + 32)));
-      a3 = _mm512_add_ps(a3, _mm512_mul_ps(vv, _mm512_loadu_ps(r + 48)));
+      a0 = _mm512_fmadd_ps(vv, _mm512_loadu_ps(r), a0);
+      a1 = _mm512_fmadd_ps(vv, _mm512_loadu_ps(r + 16), a1);
+      a2 = _mm512_fmadd_ps(vv, _mm512_loadu_ps(r + 32), a2);
+      a3 = _mm512_fmadd_ps(vv, _mm512_loadu_ps(r + 48), a3);
     }
     _mm512_storeu_ps(out + q, a0);
     _mm512_storeu_ps(out + q + 16, a1);
