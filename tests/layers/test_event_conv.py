@@ -9,6 +9,10 @@ a TensorFlow graph and give Keras's results, forward and gradients, to float32
 rounding.
 """
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -333,3 +337,50 @@ def test_nan_and_inf_inputs_propagate_as_in_the_dense_convolution(lib):
     assert np.isnan(out).any() and np.isinf(out).any()
     finite = np.isfinite(dense)
     np.testing.assert_array_equal(out[finite], dense[finite])
+
+
+GENERIC_CHECK = r"""
+import subprocess, sys
+import numpy as np, tensorflow as tf
+from keras_spiking.kernels import build
+target = sys.argv[1]
+command = ["g++", *build.FLAGS, "-mno-avx512f", str(build.HERE / "event_conv.cc"), "-o", target,
+           *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags()]
+subprocess.run(command, check=True, capture_output=True)
+lib = tf.load_op_library(target)
+rng = np.random.default_rng(0)
+for shape, k, o, st, pad in [((3, 12, 12, 12), (5, 5), 70, (1, 1), "VALID"),
+                             ((2, 9, 11, 3), (3, 3), 5, (2, 2), "SAME")]:
+    x = ((rng.random(shape) < 0.2) * rng.normal(size=shape)).astype("float32")
+    w = rng.normal(size=k + (shape[3], o)).astype("float32")
+    b = rng.normal(size=o).astype("float32")
+    s4 = [1, *st, 1]
+    ref = tf.nn.conv2d(x, w, s4, pad) + b
+    dout = ((rng.random(ref.shape) < 0.25) * rng.normal(size=ref.shape)).astype("float32")
+    pairs = [
+        (lib.keras_spiking_event_conv2d(x, w, b, strides=list(st), padding=pad), ref),
+        (lib.keras_spiking_event_conv2d_filter_grad(x, np.array(w.shape, "int32"), dout,
+                                                    strides=list(st), padding=pad),
+         tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=w.shape, out_backprop=dout,
+                                         strides=s4, padding=pad)),
+        (lib.keras_spiking_event_conv2d_input_grad(np.array(x.shape, "int32"), w, dout,
+                                                   strides=list(st), padding=pad),
+         tf.raw_ops.Conv2DBackpropInput(input_sizes=x.shape, filter=w, out_backprop=dout,
+                                        strides=s4, padding=pad)),
+    ]
+    for got, want in pairs:
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-4 * float(np.abs(want).max()))
+print("generic build ok")
+"""
+
+
+def test_the_build_without_avx512_computes_the_same(lib, tmp_path):
+    """On a CPU without AVX-512 the kernels compile their plain loops: built here with
+    ``-mno-avx512f`` (in a child process: one process cannot load two libraries that
+    register the same ops), they match TensorFlow's convolution and its gradients."""
+    done = subprocess.run(
+        [sys.executable, "-c", GENERIC_CHECK, str(tmp_path / "event_conv_generic.so")],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "generic build ok" in done.stdout
