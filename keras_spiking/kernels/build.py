@@ -132,3 +132,28 @@ def load(name):
             stacklevel=3,
         )
         return None
+
+
+@functools.lru_cache(maxsize=None)
+def _no_gpu():
+    """No GPU visible: the ops only have CPU kernels."""
+    import tensorflow as tf
+
+    return not tf.config.list_logical_devices("GPU")
+
+
+def _in_xla():
+    """The graph being built is compiled by XLA (which cannot run these ops)."""
+    import tensorflow as tf
+
+    try:
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # pragma: no cover - a TensorFlow without the helper
+        return True
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def runs_here(name):
+    """True if the op library of ``<name>.cc`` can run in the graph being built here:
+    no GPU visible, not under XLA, and the library compiled and loaded."""
+    return _no_gpu() and not _in_xla() and load(name) is not None

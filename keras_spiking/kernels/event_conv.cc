@@ -166,6 +166,9 @@ KS_INLINE int nonzeros(const float* x, int64_t channels, int32_t* c, float* v) {
 struct Geometry {
   int64_t batch, channels, outputs;
   Axis rows, cols;
+  // floats of one sample's input and output
+  int64_t in_size() const { return rows.in * cols.in * channels; }
+  int64_t out_size() const { return rows.out * cols.out * outputs; }
 };
 
 inline tensorflow::Status geometry(OpKernel* op, const TensorShape& x, const TensorShape& filter,
@@ -339,9 +342,7 @@ class EventConv2DOp : public ConvOpBase {
     const float* w = filter.flat<float>().data();
     const float* b = bias.NumElements() ? bias.flat<float>().data() : nullptr;
     float* op = out->flat<float>().data();
-    const int64_t in_size = g.rows.in * g.cols.in * g.channels;
-    const int64_t out_pixels = g.rows.out * g.cols.out;
-    const int64_t tap_size = g.channels * g.outputs;  // one (ky, kx) slice of the filter
+    const int64_t in_size = g.in_size(), out_pixels = g.rows.out * g.cols.out;
     shard(ctx, g.batch, in_size * g.outputs, [&](int64_t begin, int64_t end) {
       std::vector<int32_t> c(g.channels);
       std::vector<float> v(g.channels);
@@ -383,9 +384,7 @@ class EventConv2DFilterGradOp : public ConvOpBase {
     float* parts = partial.flat<float>().data();
     const float* xp = x.flat<float>().data();
     const float* dp = dout.flat<float>().data();
-    const int64_t in_size = g.rows.in * g.cols.in * g.channels;
-    const int64_t out_size = g.rows.out * g.cols.out * g.outputs;
-    const int64_t tap_size = g.channels * g.outputs;
+    const int64_t in_size = g.in_size(), out_size = g.out_size();
     shard(ctx, blocks, (g.batch / blocks + 1) * in_size * g.outputs, [&](int64_t begin, int64_t end) {
       std::vector<int32_t> c(g.channels);
       std::vector<float> v(g.channels);
@@ -436,8 +435,7 @@ class EventConv2DInputGradOp : public ConvOpBase {
           wt[o * row + t * g.channels + c] = w[(t * g.channels + c) * g.outputs + o];
     const float* dp = dout.flat<float>().data();
     float* dx = out->flat<float>().data();
-    const int64_t in_size = g.rows.in * g.cols.in * g.channels;
-    const int64_t out_size = g.rows.out * g.cols.out * g.outputs;
+    const int64_t in_size = g.in_size(), out_size = g.out_size();
     shard(ctx, g.batch, out_size * g.channels, [&](int64_t begin, int64_t end) {
       std::vector<int32_t> o(g.outputs);
       std::vector<float> v(g.outputs), sum(row);
@@ -464,6 +462,15 @@ tensorflow::Status output_dim(InferenceContext* c, DimensionHandle in, Dimension
     return tensorflow::OkStatus();
   }
   *out = c->MakeDim(keras_spiking::axis(c->Value(in), c->Value(kernel), stride, same).out);
+  return tensorflow::OkStatus();
+}
+
+// a gradient's shape: the sizes given as its input ``i`` (filter_sizes, input_sizes)
+template <int i>
+tensorflow::Status shape_of_sizes(InferenceContext* c) {
+  tensorflow::shape_inference::ShapeHandle out;
+  TF_RETURN_IF_ERROR(c->MakeShapeFromShapeTensor(i, &out));
+  c->set_output(0, out);
   return tensorflow::OkStatus();
 }
 
@@ -499,12 +506,7 @@ REGISTER_OP("KerasSpikingEventConv2DFilterGrad")
     .Attr("strides: list(int)")
     .Attr("padding: {'VALID', 'SAME'}")
     .Output("dfilter: float")
-    .SetShapeFn([](InferenceContext* c) {
-      tensorflow::shape_inference::ShapeHandle out;
-      TF_RETURN_IF_ERROR(c->MakeShapeFromShapeTensor(1, &out));
-      c->set_output(0, out);
-      return tensorflow::OkStatus();
-    });
+    .SetShapeFn(shape_of_sizes<1>);
 
 REGISTER_OP("KerasSpikingEventConv2DInputGrad")
     .Input("input_sizes: int32")
@@ -513,12 +515,7 @@ REGISTER_OP("KerasSpikingEventConv2DInputGrad")
     .Attr("strides: list(int)")
     .Attr("padding: {'VALID', 'SAME'}")
     .Output("dx: float")
-    .SetShapeFn([](InferenceContext* c) {
-      tensorflow::shape_inference::ShapeHandle out;
-      TF_RETURN_IF_ERROR(c->MakeShapeFromShapeTensor(0, &out));
-      c->set_output(0, out);
-      return tensorflow::OkStatus();
-    });
+    .SetShapeFn(shape_of_sizes<0>);
 
 REGISTER_KERNEL_BUILDER(Name("KerasSpikingEventConv2D").Device(tensorflow::DEVICE_CPU),
                         keras_spiking::EventConv2DOp);

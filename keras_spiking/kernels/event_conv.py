@@ -32,7 +32,6 @@ import keras
 
 from keras_spiking import config
 from keras_spiking.kernels import build
-from keras_spiking.kernels.threshold_scan import _in_xla, _usable
 
 #: largest share of nonzero values in a batch for which each pass is event-driven:
 #: of the inputs for the forward pass and the filter gradient, of the output
@@ -58,7 +57,7 @@ def applies(layer, x):
         return False
     if len(x.shape) != 4 or any(n is None for n in x.shape[1:]):
         return False
-    return _usable() and not _in_xla() and _library() is not None
+    return build.runs_here("event_conv")
 
 
 #: samples of a batch whose nonzeros are counted to estimate its density

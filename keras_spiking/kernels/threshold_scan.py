@@ -19,7 +19,6 @@ gradient at all: the Heaviside spike function). ``keras_spiking.default.
 fused_kernels = False`` or ``KERAS_SPIKING_FUSED=0`` turns it off.
 """
 
-import functools
 import math
 
 import keras
@@ -69,25 +68,7 @@ def applies(d, x):
             or d.current_gain is not None or not _is(d.reset_value, 0)
             or (code[0] != 0 and not d.reset_detached and d.reset != "none")):
         return False
-    return _usable() and not _in_xla() and _library() is not None
-
-
-@functools.lru_cache(maxsize=None)
-def _usable():
-    """No GPU visible: the op only has a CPU kernel."""
-    import tensorflow as tf
-
-    return not tf.config.list_logical_devices("GPU")
-
-
-def _in_xla():
-    import tensorflow as tf
-
-    try:
-        from tensorflow.python.ops import control_flow_util
-    except ImportError:  # pragma: no cover - a TensorFlow without the helper
-        return True
-    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+    return build.runs_here("threshold_scan")
 
 
 def _library():
