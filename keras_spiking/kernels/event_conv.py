@@ -13,10 +13,10 @@ kernel for that pass. Results equal ``keras.layers.Conv2D``'s up to float32
 rounding (the sums run in another order).
 
 Measured on the tutorial CSNN's second convolution (3200 folded 12x12x12
-spike maps, 64 5x5 filters, 2 cores, ``benchmarks/event_conv.py``): at the
-first ``Leaky``'s ~9 % density the forward pass took about 0.5x and the filter
-gradient 0.65x the dense kernels' time, the input gradient at the pooling's
-25 % 0.67x; they break even at about 35 %, 15 % and 45 %. A bfloat16
+spike maps, 64 5x5 filters, 2 cores, ``benchmarks/event_conv.py``, 2026-12-04
+20:49 UTC): at the first ``Leaky``'s ~9 % density the forward pass took about
+0.46x and the filter gradient 0.51x the dense kernels' time, the input gradient
+at the pooling's 25 % 0.41x; they break even at about 35 %, 30 % and 80 %. A bfloat16
 convolution (``mixed_bfloat16``) stays dense: the event-driven kernels in
 float32 plus the casts were slower than it (0.86x in training, before the
 input gradient was event-driven).
@@ -36,7 +36,7 @@ from keras_spiking.kernels import build
 #: largest share of nonzero values in a batch for which each pass is event-driven:
 #: of the inputs for the forward pass and the filter gradient, of the output
 #: gradient for the input gradient
-MAX_DENSITY = {"forward": 0.3, "filter": 0.15, "input": 0.4}
+MAX_DENSITY = {"forward": 0.3, "filter": 0.3, "input": 0.7}
 
 
 def _library():
