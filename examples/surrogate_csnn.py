@@ -23,8 +23,9 @@ Built to be fast on a CPU:
 * the second convolution sees spikes (8-9 % nonzero) and, through the max pooling
   after it, output gradients at most a quarter nonzero: on TensorFlow's CPU in float32
   its forward pass and both gradients visit only the nonzero values
-  (``keras_spiking/kernels/event_conv``; 1.44x the training step's speed with Keras's
-  own Conv2D, 2026-12-04, ``benchmarks/event_conv.py --csnn``).
+  (``keras_spiking/kernels/event_conv``; 1.85x the training step's speed with Keras's
+  own Conv2D, 2026-12-04 evening, ``benchmarks/event_conv.py --csnn``; 1.44x before
+  the kernels were reworked that evening).
 
 Measured and left out (training step, CPU time, 2 cores, 2026-11-22):
 ``jit_compile=True`` (XLA) made it 2.6x slower (Keras's default "auto"
@@ -45,8 +46,9 @@ Precision (full 60 000-image epochs, 2026-12-02, load average ~5, test accuracy
 for seeds 0 / 1, user CPU-seconds of the whole run incl. start-up and the test pass):
 
 * float32 (the default): 81.70 % / 80.84 %, 166 / 153 s; with the event-driven second
-  convolution (2026-12-04, quiet, seed 0) 80.86 %, 117 s (62 s wall for the epoch): the
-  same numbers to float32 rounding, so another trajectory within the seeds' spread;
+  convolution (2026-12-04, quiet, seed 0) 80.86 %, 117 s (62 s wall for the epoch), and
+  81.06 % (59 s wall) with the reworked kernels: the same numbers to float32 rounding, so
+  another trajectory within the seeds' spread;
 * ``--policy mixed_bfloat16`` (every convolution and the dense layer in bfloat16,
   oneDNN's AVX512_BF16; the neurons keep a float32 state): 80.64 % / 79.66 %,
   109 / 114 s: about 1.1 points lost in both seeds;
@@ -55,7 +57,8 @@ for seeds 0 / 1, user CPU-seconds of the whole run incl. start-up and the test p
   82.17 %, 106 / 106 s: no accuracy lost. It was the recommended setting on a CPU with
   AVX512_BF16 until the event-driven convolution (float32 only) made float32 as fast:
   1.01-1.06x the float32 training speed in three side-by-side runs of 2026-12-04
-  (``benchmarks/surrogate_vs_peers.py``).
+  (``benchmarks/surrogate_vs_peers.py``), and 0.78x once the event-driven kernels were
+  reworked that evening: float32 is now the faster setting.
 
 Training steps alone: ``benchmarks/surrogate_vs_peers.py --policy
 float32,mixed_bfloat16,float32+conv2:mixed_bfloat16``. Also measured there
