@@ -6,8 +6,8 @@ least three quarters zeros. ``conv2d`` computes each pass of a sparse batch by
 visiting only the nonzero values: the forward pass (``out[n, oy, ox] +=
 x[n, y, x, c] * w[ky, kx, c]`` for each nonzero input) and the filter gradient
 while the inputs' density is at most ``MAX_DENSITY["forward"]`` /
-``MAX_DENSITY["filter"]``, the input gradient (all of one output pixel's taps
-at once for each nonzero output gradient) while the output gradient's density
+``MAX_DENSITY["filter"]``, the input gradient (``dx[n, y, x] += dout[n, oy, ox, o]
+* w[ky, kx, :, o]`` for each nonzero output gradient) while the output gradient's density
 is at most ``MAX_DENSITY["input"]``; a denser batch takes TensorFlow's dense
 kernel for that pass. Results equal ``keras.layers.Conv2D``'s up to float32
 rounding (the sums run in another order).
