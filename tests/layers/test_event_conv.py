@@ -36,6 +36,8 @@ GEOMETRIES = [
     ((2, 8, 8, 20), (3, 3), 16, (1, 1), "same"),
     ((1, 5, 6, 1), (4, 2), 1, (3, 2), "same"),
     ((2, 9, 10, 5), (3, 7), 32, (1, 1), "same"),  # 7 kernel columns: the per-event filter visit
+    ((2, 6, 5, 7), (2, 1), 64, (1, 1), "valid"),  # register-held filter gradient, 1 column
+    ((2, 7, 7, 3), (3, 4), 48, (1, 1), "same"),  # ... 4 columns, 48 outputs (16 at a time)
 ]
 
 
