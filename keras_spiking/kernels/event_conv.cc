@@ -404,14 +404,14 @@ inline void input_events(const Geometry& g, const Events& e, const float* wt, in
         if (k == 0) continue;
         gather_axpy<false>(sum, wk, row, e.c.data() + e.start[p], e.v.data() + e.start[p], k, row);
         const int64_t x0 = ox * g.cols.stride - g.cols.pad;
-        float* dy = dxn + y * cols * channels;
+        float* dx_row = dxn + y * cols * channels;
         if (x0 >= 0 && x0 + kernel_cols <= cols) {
-          axpy(dy + x0 * channels, sum, 1.0f, kernel_cols * channels);
+          axpy(dx_row + x0 * channels, sum, 1.0f, kernel_cols * channels);
           continue;
         }
         for (int64_t kx = 0; kx < kernel_cols; ++kx) {
           const int64_t x = x0 + kx;
-          if (x >= 0 && x < cols) axpy(dy + x * channels, sum + kx * channels, 1.0f, channels);
+          if (x >= 0 && x < cols) axpy(dx_row + x * channels, sum + kx * channels, 1.0f, channels);
         }
       }
     }
