@@ -55,7 +55,7 @@ def conv_ops(x, kernel, dout):
         "filter gradient, dense": lambda: tf.raw_ops.Conv2DBackpropFilter(
             input=x, filter_sizes=sizes, out_backprop=dout, strides=one, padding="VALID"),
         "input gradient, event-driven": lambda: lib.keras_spiking_event_conv2d_input_grad(
-            tf.shape(x), kernel, dout, strides=[1, 1], padding="VALID"),
+            tf.shape(x), kernel, dout, strides=[1, 1], padding="VALID")[0],
         "input gradient, dense": lambda: tf.raw_ops.Conv2DBackpropInput(
             input_sizes=tf.shape(x), filter=kernel, out_backprop=dout, strides=one,
             padding="VALID"),

@@ -104,13 +104,20 @@ def conv2d(layer, x):
         out = tf.cond(sparse["forward"], events, dense)
 
         def grad(dout):
-            dx = tf.cond(
-                _density(dout) <= MAX_DENSITY["input"],
-                lambda: lib.keras_spiking_event_conv2d_input_grad(
-                    tf.shape(x), kernel, dout, strides=strides, padding=padding),
-                lambda: tf.raw_ops.Conv2DBackpropInput(
+            def dense_input_grad():
+                dx = tf.raw_ops.Conv2DBackpropInput(
                     input_sizes=tf.shape(x), filter=kernel, out_backprop=dout,
-                    strides=conv_strides, padding=padding))
+                    strides=conv_strides, padding=padding)
+                dbias = (tf.reduce_sum(dout, axis=[0, 1, 2]) if layer.use_bias
+                         else tf.zeros([layer.filters]))
+                return dx, dbias
+
+            # the event-driven op also sums dout for the bias gradient on its way
+            dx, dbias = tf.cond(
+                _density(dout) <= MAX_DENSITY["input"],
+                lambda: tuple(lib.keras_spiking_event_conv2d_input_grad(
+                    tf.shape(x), kernel, dout, strides=strides, padding=padding)),
+                dense_input_grad)
             sizes = tf.shape(kernel)
             dkernel = tf.cond(
                 sparse["filter"],
@@ -119,8 +126,7 @@ def conv2d(layer, x):
                 lambda: tf.raw_ops.Conv2DBackpropFilter(
                     input=x, filter_sizes=sizes, out_backprop=dout, strides=conv_strides,
                     padding=padding))
-            dbias = tf.reduce_sum(dout, axis=[0, 1, 2]) if layer.use_bias else tf.zeros([0])
-            return dx, dkernel, dbias
+            return dx, dkernel, dbias if layer.use_bias else tf.zeros([0])
 
         return out, grad
 

@@ -128,10 +128,11 @@ def test_forward_and_both_gradients_match_numpy(lib, shape, kernel_size, filters
     _close(out.numpy(), expected - b)
 
     dout = sparse_values(rng, expected.shape, 0.3)
-    dx = lib.keras_spiking_event_conv2d_input_grad(
+    dx, dbias = lib.keras_spiking_event_conv2d_input_grad(
         np.array(shape, "int32"), w, dout, strides=list(strides), padding=padding.upper())
     _close(dx.numpy(), numpy_input_grad(shape, w.astype(float), dout.astype(float), strides,
                                         padding))
+    _close(dbias.numpy(), dout.astype(float).sum(axis=(0, 1, 2)))  # summed on the way
     dout = rng.normal(0, 1, expected.shape).astype("float32")
     dw = lib.keras_spiking_event_conv2d_filter_grad(
         x, np.array(w.shape, "int32"), dout, strides=list(strides), padding=padding.upper())
@@ -366,10 +367,13 @@ for shape, k, o, st, pad in [((3, 12, 12, 12), (5, 5), 70, (1, 1), "VALID"),
                                                     strides=list(st), padding=pad),
          tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=w.shape, out_backprop=dout,
                                          strides=s4, padding=pad)),
-        (lib.keras_spiking_event_conv2d_input_grad(np.array(x.shape, "int32"), w, dout,
-                                                   strides=list(st), padding=pad),
-         tf.raw_ops.Conv2DBackpropInput(input_sizes=x.shape, filter=w, out_backprop=dout,
-                                        strides=s4, padding=pad)),
+    ]
+    dx, dbias = lib.keras_spiking_event_conv2d_input_grad(np.array(x.shape, "int32"), w, dout,
+                                                          strides=list(st), padding=pad)
+    pairs += [
+        (dx, tf.raw_ops.Conv2DBackpropInput(input_sizes=x.shape, filter=w, out_backprop=dout,
+                                            strides=s4, padding=pad)),
+        (dbias, tf.reduce_sum(dout, axis=[0, 1, 2])),
     ]
     for got, want in pairs:
         np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-4 * float(np.abs(want).max()))
