@@ -8,7 +8,8 @@ x[n, y, x, c] * w[ky, kx, c]`` for each nonzero input) and the filter gradient
 while the inputs' density is at most ``MAX_DENSITY["forward"]`` /
 ``MAX_DENSITY["filter"]``, the input gradient (``dx[n, y, x] += dout[n, oy, ox, o]
 * w[ky, kx, :, o]`` for each nonzero output gradient) while the output gradient's density
-is at most ``MAX_DENSITY["input"]``; a denser batch takes TensorFlow's dense
+is at most ``MAX_DENSITY["input"]`` (that op also sums the output gradient for
+the bias gradient while it reads it); a denser batch takes TensorFlow's dense
 kernel for that pass. Results equal ``keras.layers.Conv2D``'s up to float32
 rounding (the sums run in another order).
 
