@@ -231,6 +231,23 @@ inline void shard(OpKernelContext* ctx, int64_t units, int64_t cost_per_unit,
   tensorflow::Shard(threads->num_threads, threads->workers, units, cost_per_unit, work);
 }
 
+// the batch in a fixed number of blocks of consecutive samples (at most one per
+// thread), so that per-block partial sums can be added in the same order on every run
+inline int64_t sample_blocks(OpKernelContext* ctx, int64_t batch) {
+  const int64_t threads = ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
+  return std::max<int64_t>(1, std::min<int64_t>(batch, threads));
+}
+
+// work(block, first, last) for each of the ``blocks`` blocks of samples [first, last),
+// in parallel
+inline void shard_blocks(OpKernelContext* ctx, int64_t batch, int64_t blocks, int64_t cost_per_sample,
+                         const std::function<void(int64_t, int64_t, int64_t)>& work) {
+  shard(ctx, blocks, (batch / blocks + 1) * cost_per_sample, [&](int64_t begin, int64_t end) {
+    for (int64_t block = begin; block < end; ++block)
+      work(block, block * batch / blocks, (block + 1) * batch / blocks);
+  });
+}
+
 // the nonzero values of one sample, pixel by pixel: pixel p's channels are
 // c[start[p]:start[p + 1]] and its values v[start[p]:start[p + 1]]
 struct Events {
@@ -498,38 +515,34 @@ class EventConv2DFilterGradOp : public ConvOpBase {
     Tensor* out = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, filter, &out));
     const int64_t size = filter.num_elements();
-    // one partial sum per block of samples (at most one block per thread)
-    const int64_t threads = ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
-    const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(g.batch, threads));
+    // one partial sum per block of samples
+    const int64_t blocks = sample_blocks(ctx, g.batch);
     Tensor partial;
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT, TensorShape({blocks, size}), &partial));
     float* parts = partial.flat<float>().data();
     const float* xp = x.flat<float>().data();
     const float* dp = dout.flat<float>().data();
     const int64_t in_size = g.in_size(), out_size = g.out_size();
-    shard(ctx, blocks, (g.batch / blocks + 1) * in_size * g.outputs, [&](int64_t begin, int64_t end) {
+    shard_blocks(ctx, g.batch, blocks, in_size * g.outputs, [&](int64_t block, int64_t first, int64_t last) {
       Events events(g.rows.in * g.cols.in, g.channels);
 #ifdef __AVX512F__
       const FilterVisit visit = filter_visit(g);
       ChannelEvents by_channel(visit ? g.rows.in * g.cols.in : 0, g.channels);
 #endif
-      for (int64_t block = begin; block < end; ++block) {
-        float* mine = parts + block * size;
-        std::memset(mine, 0, size * sizeof(float));
-        const int64_t last = (block + 1) * g.batch / blocks;
-        for (int64_t n = block * g.batch / blocks; n < last; ++n) {
-          // the visit reads dout in no fixed order: fetch the next sample's ahead
-          if (n + 1 < last) prefetch(dp + (n + 1) * out_size, out_size);
-          events.collect(xp + n * in_size, g.rows.in * g.cols.in, g.channels);
+      float* mine = parts + block * size;
+      std::memset(mine, 0, size * sizeof(float));
+      for (int64_t n = first; n < last; ++n) {
+        // the visit reads dout in no fixed order: fetch the next sample's ahead
+        if (n + 1 < last) prefetch(dp + (n + 1) * out_size, out_size);
+        events.collect(xp + n * in_size, g.rows.in * g.cols.in, g.channels);
 #ifdef __AVX512F__
-          if (visit) {
-            by_channel.collect(events, g.rows.in, g.cols.in, g.channels);
-            visit(g, by_channel, dp + n * out_size, mine);
-            continue;
-          }
-#endif
-          filter_events(g, events, dp + n * out_size, mine);
+        if (visit) {
+          by_channel.collect(events, g.rows.in, g.cols.in, g.channels);
+          visit(g, by_channel, dp + n * out_size, mine);
+          continue;
         }
+#endif
+        filter_events(g, events, dp + n * out_size, mine);
       }
     });
     float* result = out->flat<float>().data();
@@ -580,22 +593,19 @@ class EventConv2DInputGradOp : public ConvOpBase {
     // the bias gradient (dout summed over the batch and the pixels) on the way, while
     // each sample's dout is read anyway: per sample in float, per block of samples in
     // double, the blocks in order (the same sum on every run)
-    const int64_t threads = ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
-    const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(g.batch, threads));
+    const int64_t blocks = sample_blocks(ctx, g.batch);
     std::vector<double> block_sums(blocks * outputs, 0.0);
-    shard(ctx, blocks, (g.batch / blocks + 1) * out_size * channels, [&](int64_t begin, int64_t end) {
+    shard_blocks(ctx, g.batch, blocks, out_size * channels, [&](int64_t block, int64_t first, int64_t last) {
       Events events(g.rows.out * g.cols.out, outputs);
       std::vector<float> sum(row), sample_sum(outputs);
-      for (int64_t block = begin; block < end; ++block) {
-        double* block_sum = block_sums.data() + block * outputs;
-        for (int64_t n = block * g.batch / blocks; n < (block + 1) * g.batch / blocks; ++n) {
-          float* dxn = dx + n * in_size;
-          std::memset(dxn, 0, in_size * sizeof(float));
-          std::fill(sample_sum.begin(), sample_sum.end(), 0.0f);
-          events.collect(dp + n * out_size, g.rows.out * g.cols.out, outputs, sample_sum.data());
-          for (int64_t o = 0; o < outputs; ++o) block_sum[o] += sample_sum[o];
-          input_events(g, events, wt, row, dxn, sum.data());
-        }
+      double* block_sum = block_sums.data() + block * outputs;
+      for (int64_t n = first; n < last; ++n) {
+        float* dxn = dx + n * in_size;
+        std::memset(dxn, 0, in_size * sizeof(float));
+        std::fill(sample_sum.begin(), sample_sum.end(), 0.0f);
+        events.collect(dp + n * out_size, g.rows.out * g.cols.out, outputs, sample_sum.data());
+        for (int64_t o = 0; o < outputs; ++o) block_sum[o] += sample_sum[o];
+        input_events(g, events, wt, row, dxn, sum.data());
       }
     });
     auto db = bias_grad->flat<float>();
