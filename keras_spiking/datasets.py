@@ -11,8 +11,9 @@ shape (28, 28, 1), int64 labels; 60 000 train / 10 000 test):
 3. ``"download"``: ``tfds.load`` with download. Without a network this retries
    for minutes before failing, so it comes last, and ``source`` can exclude it.
 
-``batches`` feeds arrays to ``fit``/``evaluate``/``predict`` through a
-``tf.data`` pipeline with tf.data's autotuning off (see its docstring for why).
+``batches`` feeds arrays to ``fit``/``evaluate``/``predict``: through a
+``tf.data`` pipeline with tf.data's autotuning off on the TensorFlow backend (see
+its docstring for why), as an ``ArrayBatches`` PyDataset on the others.
 """
 
 import glob
@@ -21,6 +22,7 @@ import hashlib
 import os
 import zlib
 
+import keras
 import numpy as np
 
 #: Where the Debian package ``dataset-fashion-mnist`` installs the IDX files.
@@ -147,8 +149,15 @@ def _tfds_prepared(data_dir):
         return False
 
 
+def _require_tensorflow(feature, alternative):
+    from keras_spiking import optional
+
+    return optional.require("tensorflow", feature, "cpu", alternative)
+
+
 def _to_dataset(images, labels):
-    import tensorflow as tf
+    tf = _require_tensorflow("load_fashion_mnist(as_numpy=False), which returns "
+                             "tf.data datasets,", "pass as_numpy=True for NumPy arrays")
 
     return tf.data.Dataset.from_tensor_slices((images, labels))
 
@@ -201,6 +210,9 @@ def load_fashion_mnist(
             raise DataNotFoundError(
                 _how_to_get_data(f"fashion_mnist is not prepared in data_dir={data_dir!r}")
             )
+        _require_tensorflow(f"load_fashion_mnist(source={source!r}) (tensorflow-datasets)",
+                            "pass source='debian' and as_numpy=True to read the Debian "
+                            "package's files")
         try:
             result = [_tfds_split(s, data_dir, source == "download", as_numpy) for s in splits]
         except Exception as e:
@@ -211,14 +223,18 @@ def load_fashion_mnist(
 
 
 def batches(x, y=None, batch_size=32, *, shuffle=False, seed=None):
-    """Arrays as a ``tf.data.Dataset`` of batches for ``model.fit``, ``evaluate``
-    or ``predict``, with tf.data's autotuning turned off.
+    """Arrays as batches for ``model.fit``, ``evaluate`` or ``predict``: on the
+    TensorFlow backend a ``tf.data.Dataset`` with tf.data's autotuning turned
+    off, on the other backends an :class:`ArrayBatches` (a ``keras.utils.PyDataset``
+    that needs no TensorFlow).
 
-    ``model.fit(x, y)`` on arrays feeds them through Keras's own pipeline (a
-    parallel map and a prefetch, both ``AUTOTUNE``). On a 2-core machine many
-    epochs fed that way ran at half speed, the training step's work serialised on
-    one core; fed by this pipeline, none did (the CSNN of
-    ``examples/surrogate_csnn.py``: ``benchmarks/input_pipeline.py``).
+    ``model.fit(x, y)`` on arrays feeds them, on the TensorFlow backend, through
+    Keras's own tf.data pipeline (a parallel map and a prefetch, both
+    ``AUTOTUNE``). On a 2-core machine many epochs fed that way ran at half speed,
+    the training step's work serialised on one core; fed by this pipeline, none
+    did (the CSNN of ``examples/surrogate_csnn.py``: ``benchmarks/input_pipeline.py``).
+    The other backends slice arrays without tf.data, and importing TensorFlow
+    there only to feed them would cost ~0.5 GiB of memory.
 
     Args:
         x: an array, or a tuple/dict of arrays, with the samples on axis 0.
@@ -230,23 +246,11 @@ def batches(x, y=None, batch_size=32, *, shuffle=False, seed=None):
     Shuffle here, not in ``fit``: Keras ignores ``fit(shuffle=True)`` for a
     dataset and warns about it, so pass ``shuffle=False`` to ``fit``.
     """
+    data, n, batch_size, shuffle = _check_batches("batches", x, y, batch_size, shuffle, seed)
+    if keras.backend.backend() != "tensorflow":
+        return ArrayBatches(x, y, batch_size, shuffle=shuffle, seed=seed)
     import tensorflow as tf
 
-    from keras_spiking import validation
-
-    batch_size = validation.check_positive_integer("batches", "batch_size", batch_size)
-    shuffle = validation.check_bool("batches", "shuffle", shuffle)
-    validation.check_seed("batches", seed)
-    data = x if y is None else (x, y)
-    arrays = tf.nest.flatten(data)
-    lengths = [np.shape(a)[0] if np.ndim(a) else None for a in arrays]
-    if not arrays or None in lengths or len(set(lengths)) != 1:
-        raise ValueError(
-            "batches: x and y must be arrays with the same number of samples on axis 0, "
-            f"got shapes {[np.shape(a) for a in arrays]}. Pass e.g. batches(x_train, "
-            "y_train, batch_size=128)."
-        )
-    n = lengths[0]
     order = tf.data.Dataset.range(n)
     if shuffle:
         order = order.shuffle(n, seed=seed, reshuffle_each_iteration=True)
@@ -257,6 +261,60 @@ def batches(x, y=None, batch_size=32, *, shuffle=False, seed=None):
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)
+
+
+def _check_batches(name, x, y, batch_size, shuffle, seed):
+    """``(data, samples, batch_size, shuffle)`` after checking the arguments of
+    ``batches`` / ``ArrayBatches``."""
+    from keras_spiking import validation
+
+    batch_size = validation.check_positive_integer(name, "batch_size", batch_size)
+    shuffle = validation.check_bool(name, "shuffle", shuffle)
+    validation.check_seed(name, seed)
+    data = x if y is None else (x, y)
+    arrays = keras.tree.flatten(data)
+    lengths = [np.shape(a)[0] if np.ndim(a) else None for a in arrays]
+    if not arrays or None in lengths or len(set(lengths)) != 1:
+        raise ValueError(
+            f"{name}: x and y must be arrays with the same number of samples on axis 0, "
+            f"got shapes {[np.shape(a) for a in arrays]}. Pass e.g. {name}(x_train, "
+            "y_train, batch_size=128)."
+        )
+    return data, lengths[0], batch_size, shuffle
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Arrays in batches as a ``keras.utils.PyDataset``, on any backend and without
+    TensorFlow: batch ``i`` is samples ``order[i*b:(i+1)*b]``, where ``order`` is
+    ``0..n-1``, or with ``shuffle`` a new permutation every epoch (drawn from a
+    NumPy generator seeded once with ``seed``). The arguments are those of
+    :func:`batches`; the batches are sliced in the calling thread."""
+
+    def __init__(self, x, y=None, batch_size=32, *, shuffle=False, seed=None):
+        data, n, batch_size, shuffle = _check_batches(
+            "ArrayBatches", x, y, batch_size, shuffle, seed
+        )
+        super().__init__()
+        self.data = keras.tree.map_structure(np.asarray, data)
+        self.samples, self.batch_size, self.shuffle = n, batch_size, shuffle
+        self._rng = np.random.default_rng(seed)
+        self.order = self._rng.permutation(n) if shuffle else np.arange(n)
+
+    def __len__(self):
+        return -(-self.samples // self.batch_size)
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(
+                f"ArrayBatches: batch index {index} is out of range: there are "
+                f"{len(self)} batches of {self.batch_size}."
+            )
+        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        return keras.tree.map_structure(lambda a: a[rows], self.data)
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self.order = self._rng.permutation(self.samples)
 
 
 def _how_to_get_data(reason):

@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 
+import keras
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -139,39 +140,61 @@ def test_missing_idx_file_names_the_file(tmp_path):
         datasets.read_idx(str(tmp_path / "nothere.gz"))
 
 
-def test_batches_in_order_with_a_short_last_batch():
+#: the two feeds: whatever ``batches`` gives on this backend, and the PyDataset
+FEEDS = [datasets.batches, datasets.ArrayBatches]
+
+
+def epoch(feed):
+    """One epoch's batches as NumPy, as ``fit`` draws them from either kind."""
+    if isinstance(feed, keras.utils.PyDataset):
+        got = [keras.tree.map_structure(np.asarray, feed[i]) for i in range(len(feed))]
+        feed.on_epoch_end()
+        return got
+    return list(feed.as_numpy_iterator())
+
+
+def test_batches_is_tf_data_on_tensorflow_and_a_py_dataset_elsewhere():
+    feed = datasets.batches(np.ones((6, 2)), np.ones(6), batch_size=4)
+    if keras.backend.backend() == "tensorflow":
+        assert feed.options().autotune.enabled is False
+    else:
+        assert isinstance(feed, datasets.ArrayBatches) and len(feed) == 2
+
+
+@pytest.mark.parametrize("make", FEEDS)
+def test_batches_in_order_with_a_short_last_batch(make):
     x = np.arange(10 * 3, dtype="float32").reshape(10, 3)
     y = np.arange(10)
-    got = list(datasets.batches(x, y, batch_size=4).as_numpy_iterator())
+    got = epoch(make(x, y, batch_size=4))
     assert [len(b[1]) for b in got] == [4, 4, 2]
     np.testing.assert_array_equal(np.concatenate([b[0] for b in got]), x)
     np.testing.assert_array_equal(np.concatenate([b[1] for b in got]), y)
-    assert datasets.batches(x, y).options().autotune.enabled is False
 
 
-def test_batches_shuffle_is_a_new_permutation_every_epoch_and_seeded():
+@pytest.mark.parametrize("make", FEEDS)
+def test_batches_shuffle_is_a_new_permutation_every_epoch_and_seeded(make):
     x = np.arange(50)
-    ds = datasets.batches(x, x * 2, batch_size=7, shuffle=True, seed=3)
-    epochs = [np.concatenate([b[0] for b in ds.as_numpy_iterator()]) for _ in range(2)]
+    ds = make(x, x * 2, batch_size=7, shuffle=True, seed=3)
+    epochs = [np.concatenate([b[0] for b in epoch(ds)]) for _ in range(2)]
     for order in epochs:
         np.testing.assert_array_equal(np.sort(order), x)
     assert not np.array_equal(epochs[0], epochs[1])
     assert not np.array_equal(epochs[0], x)
-    again = datasets.batches(x, x * 2, batch_size=7, shuffle=True, seed=3)
-    np.testing.assert_array_equal(np.concatenate([b[0] for b in again]), epochs[0])
-    for bx, by in ds.as_numpy_iterator():  # pairs stay together
+    again = make(x, x * 2, batch_size=7, shuffle=True, seed=3)
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in epoch(again)]), epochs[0])
+    for bx, by in epoch(ds):  # pairs stay together
         np.testing.assert_array_equal(by, bx * 2)
 
 
-def test_batches_structures_and_predict_input():
+@pytest.mark.parametrize("make", FEEDS)
+def test_batches_structures_and_predict_input(make):
     x = {"a": np.ones((5, 2)), "b": np.zeros((5,))}
-    (first,) = list(datasets.batches(x, batch_size=5).as_numpy_iterator())
+    (first,) = epoch(make(x, batch_size=5))
     assert first["a"].shape == (5, 2) and first["b"].shape == (5,)
 
 
-def test_batches_train_a_model_as_arrays_do():
-    import keras
-
+@pytest.mark.parametrize("make", FEEDS)
+def test_batches_train_a_model_as_arrays_do(make):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 4)).astype("float32")
     y = rng.integers(0, 3, size=40)
@@ -183,11 +206,16 @@ def test_batches_train_a_model_as_arrays_do():
         feed(model)
         return model.get_weights()
 
-    ours = trained(lambda m: m.fit(datasets.batches(x, y, batch_size=8), epochs=2, shuffle=False,
-                                          verbose=0))
+    ours = trained(lambda m: m.fit(make(x, y, batch_size=8), epochs=2, shuffle=False, verbose=0))
     plain = trained(lambda m: m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0))
     for a, b in zip(ours, plain):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_array_batches_index_out_of_range_names_the_count():
+    feed = datasets.ArrayBatches(np.ones(5), batch_size=2)
+    with pytest.raises(IndexError, match=r"ArrayBatches: batch index 3 .* 3 batches of 2"):
+        feed[3]
 
 
 @pytest.mark.parametrize(
@@ -201,6 +229,7 @@ def test_batches_train_a_model_as_arrays_do():
         (dict(x=np.ones(4), seed=1.5), TypeError, "seed must be None or an integer"),
     ],
 )
-def test_batches_bad_input(kwargs, error, match):
-    with pytest.raises(error, match=f"batches: .*{match}|{match}"):
-        datasets.batches(**kwargs)
+@pytest.mark.parametrize("make", FEEDS)
+def test_batches_bad_input(make, kwargs, error, match):
+    with pytest.raises(error, match=f"[Bb]atches: .*{match}|{match}"):
+        make(**kwargs)
