@@ -12,8 +12,8 @@ serialised on one core), and the medians' ratio, with the load average:
 
     python benchmarks/input_pipeline.py [--processes 4] [--epochs 5] [--conv2-policy mixed_bfloat16]
 
-TensorFlow only (``batches`` builds a tf.data pipeline; JAX's ``fit`` reads one too,
-but the half-speed epochs were seen on TensorFlow).
+TensorFlow only: the half-speed epochs are tf.data's, and on the other backends
+Keras slices arrays without tf.data and ``batches`` is a PyDataset.
 """
 
 import argparse

@@ -60,6 +60,13 @@ def test_debian_source_numpy_and_dataset(fake_debian, tmp_path):
     np.testing.assert_array_equal(x_tr[..., 0], arrays["train"][0])
     np.testing.assert_array_equal(y_te, arrays["t10k"][1])
 
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:  # a JAX install without TensorFlow: datasets need it, and say so
+        with pytest.raises(ImportError, match=r"as_numpy=False.*needs the tensorflow package"
+                                              r".*pass as_numpy=True"):
+            datasets.load_fashion_mnist("test", source="debian", debian_dir=str(directory))
+        return
     ds = datasets.load_fashion_mnist("test", source="debian", debian_dir=str(directory))
     images, labels = next(iter(ds.batch(100)))
     np.testing.assert_array_equal(images.numpy(), x_te)
@@ -82,10 +89,11 @@ def test_auto_asks_tfds_only_if_a_prepared_copy_can_exist(fake_debian, tmp_path,
     monkeypatch.setattr(datasets, "_tfds_prepared", lambda d: asked.append(d) or False)
     tfds_dir = tmp_path / "tfds"
     (tfds_dir / "fashion_mnist" / "3.0.1").mkdir(parents=True)  # unprepared leftover
-    datasets.load_fashion_mnist("test", data_dir=str(tfds_dir), debian_dir=str(directory))
+    load = dict(as_numpy=True, data_dir=str(tfds_dir), debian_dir=str(directory))
+    datasets.load_fashion_mnist("test", **load)
     assert asked == []
     (tfds_dir / "fashion_mnist" / "3.0.1" / "dataset_info.json").write_text("{}")
-    datasets.load_fashion_mnist("test", data_dir=str(tfds_dir), debian_dir=str(directory))
+    datasets.load_fashion_mnist("test", **load)
     assert asked == [str(tfds_dir)]
 
 
@@ -97,6 +105,7 @@ def test_corrupt_debian_file_is_an_error(fake_debian, monkeypatch):
 
 
 def test_tfds_source_with_mock_data(tmp_path):
+    pytest.importorskip("tensorflow", reason="tfds.load builds tf.data datasets")
     with tfds.testing.mock_data(num_examples=7):
         ds = datasets.load_fashion_mnist("train", source="download", data_dir=str(tmp_path))
         images, labels = next(iter(ds.batch(7)))

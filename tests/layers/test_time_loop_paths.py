@@ -192,10 +192,9 @@ def test_hoist_keeps_the_gain_where_the_step_needs_the_raw_input():
 def test_chunked_loop_gives_the_plain_loops_numbers(chunk, monkeypatch):
     """A long static time axis scanned in unrolled chunks (``timeloop.CHUNK``) gives
     the one-step-per-iteration loop's spikes, final states and input gradients."""
-    import tensorflow as tf  # noqa: F401 (skipped below on other backends)
-
     if keras.backend.backend() != "tensorflow":
         pytest.skip("chunks are the TensorFlow loop's; JAX passes them to lax.scan")
+    import tensorflow as tf
     monkeypatch.setattr(timeloop, "MAX_UNROLL", 16)
     x = tf.constant(np.random.default_rng(5).uniform(-1, 3, (3, 37, 4)).astype("float32"))
     results = {}
