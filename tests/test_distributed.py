@@ -15,8 +15,6 @@ import textwrap
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
-
 SCRIPT = textwrap.dedent(
     """
     import json
@@ -73,6 +71,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_mirrored_strategy_matches_one_device():
+    pytest.importorskip("tensorflow")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow")
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
