@@ -55,3 +55,19 @@ def test_the_main_job_ends_with_a_plot_a_nir_file_and_the_loihi2_check(tmp_path,
     assert "approximations: refractory, voltage_floor" in out
     assert "fits loihi2: no violations" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lif_snn.nir", "snn_accuracy.png"]
+
+
+def test_seed_sets_the_weights_and_the_order_of_the_images():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(40, 28, 28, 1)).astype("uint8")
+    y = rng.integers(0, 10, size=40)
+    data = (x[:32], y[:32]), (x[32:], y[32:])
+
+    def weights(seed):
+        model = demo.train("relu", data, epochs=1, batch_size=8, verbose=0, seed=seed)[0]
+        return model.get_weights()
+
+    first, again, other = weights(0), weights(0), weights(1)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
