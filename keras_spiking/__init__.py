@@ -10,7 +10,13 @@ Every neuron and synapse is one discrete update, the dynamics core
 registry that classifies layers. docs/architecture.md maps the rest.
 """
 
-from keras_spiking import (
+import keras
+
+from keras_spiking import xla_flags
+
+xla_flags.apply(keras.backend.backend())  # before anything below can start JAX's backend
+
+from keras_spiking import (  # noqa: E402
     activations,
     callbacks,
     config,

@@ -58,7 +58,7 @@ class DefaultManager:
         xla_time_loops: compile inference time loops with XLA on TensorFlow.
         fused_kernels: run the neurons ``keras_spiking.kernels`` covers as one
             fused TensorFlow op on CPU (default True); False also turns off
-            ``event_conv``.
+            ``event_conv`` and JAX's mask-gradient max pooling (``kernels.window_max``).
         event_conv: compute a ``TimeFold(Conv2D)`` over sparse inputs with the
             event-driven convolution of ``keras_spiking.kernels`` on CPU
             (default True; the same numbers as Keras's to float32 rounding).

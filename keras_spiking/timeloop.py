@@ -16,9 +16,14 @@ from keras import ops
 #: average 4-5, 2026-12-02, ``benchmarks/conversion_vs_peers.py --loop-ab``.
 MAX_UNROLL = 128
 
-#: The same limit on JAX, whose jit hands the unrolled loop to XLA: compiling
-#: that SNN unrolled at T = 120 took 2 minutes, so longer runs keep lax.scan.
-MAX_UNROLL_JAX = 64
+#: The same limit on JAX, whose jit hands the whole loop to XLA either way. There
+#: ``lax.scan`` beat the unrolled loop from a few tens of steps on: the converted
+#: 3-conv SNN ran 1.11x the images/s unrolled at T = 10 but 0.54x at T = 30; the
+#: tutorial CSNN (T = 25) trained in 0.32 s per batch scanned against 0.53 s
+#: unrolled (0.31 vs 0.59 GiB of XLA temporaries; inference 56 vs 61 ms), and
+#: compiled in 1.0 s instead of 4.2 s (2026-12-06, ``conversion_vs_peers.py
+#: --loop-ab --backend jax``, ``surrogate_vs_peers.py --backend jax``).
+MAX_UNROLL_JAX = 16
 
 #: Steps unrolled inside each iteration of the symbolic loop of a static time
 #: axis longer than ``MAX_UNROLL`` (``unroll=None``); a last partial chunk is

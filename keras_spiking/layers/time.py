@@ -11,7 +11,7 @@ measures the difference). ``RepeatTime`` tiles a static input over time.
 import keras
 from keras import ops
 
-from keras_spiking.kernels import event_conv
+from keras_spiking.kernels import event_conv, window_max
 from keras_spiking.layers.base import checked_inputs, mark_static
 from keras_spiking.validation import RefusesText, check_positive_integer
 
@@ -114,6 +114,8 @@ class TimeFold(RefusesText, keras.layers.Wrapper):
             kwargs["mask"] = ops.reshape(mask, (-1,) + tuple(mask.shape[2:]))
         if event_conv.applies(self.layer, folded):  # a Conv2D over spikes: skip the zeros
             outputs = event_conv.conv2d(self.layer, folded)
+        elif window_max.applies(self.layer, folded):  # JAX: a gradient without index tensors
+            outputs = window_max.pool(self.layer, folded)
         else:
             outputs = self.layer(folded, **kwargs)
         out_static, out_dynamic = outputs.shape, ops.shape(outputs)
