@@ -54,8 +54,11 @@ def scan_time(step, inputs, state, *, unroll=None, xla=False):
     unrolled Python loop; by default it is used up to ``max_unroll()`` steps,
     and a longer static time axis runs a symbolic loop over chunks of
     ``CHUNK`` steps, each chunk unrolled (the same ops in the same order, so
-    the same numbers as either loop). ``unroll=False`` and time axes of
-    unknown length step one step per iteration.
+    the same numbers as either loop on TensorFlow; on JAX, XLA compiles each
+    form on its own and may contract products and sums differently, so a
+    voltage at threshold can fire in one form and not the other: the converted
+    3-conv SNN's outputs differed between them at T = 10 and 30, 2026-12-06).
+    ``unroll=False`` and time axes of unknown length step one step per iteration.
 
     ``xla=True`` (TensorFlow; other backends ignore it) compiles the whole loop
     with XLA as one function (a symbolic loop unless ``unroll=True``): XLA
