@@ -84,7 +84,7 @@ def test_firing_rates_count_spikes(trained, snn):
     rates = firing_rates(snn, x[:4], 12)
     assert len(rates) == 3
     neuron = [l for l in snn.layers if isinstance(l, ks_layers.SpikingLIF)][-1]
-    probe = keras.Model(snn.inputs, neuron.output)
+    probe = keras.Model(snn.input, neuron.output)
     spikes = keras.ops.convert_to_numpy(probe(x[:4])) * neuron.dt / neuron.amplitude
     assert set(np.unique(np.round(spikes, 5))) <= {0.0, 1.0}  # binary spikes
     np.testing.assert_allclose(rates[neuron.name], spikes.mean(1), atol=1e-6)
