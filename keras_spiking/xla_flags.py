@@ -2,9 +2,10 @@
 
 jaxlib 0.10's XLA CPU compiler hands convolutions to YNNPACK ("individual
 convolution" library fusions). On the tutorial CSNN's training step (JAX,
-2 cores, 2026-12-06) that took 0.70 s against 0.32 s with XLA's own
-convolution, and 0.24 GiB more peak memory; inference was the same (59 vs 56 ms
-per batch of 128). So ``import keras_spiking`` on the JAX backend appends
+2 cores, 2026-12-06, ``benchmarks/jax_training_step.py``) that took 0.69 s
+against 0.30 s with XLA's own convolution, and 0.24 GiB more peak memory;
+inference was about the same (59 vs 56 ms per batch of 128). So
+``import keras_spiking`` on the JAX backend appends
 
     --xla_cpu_experimental_ynn_fusion_type=-individual_convolution
 

@@ -7,13 +7,13 @@ of each window in row-major order, ``dx[i] = dy[w]`` there and 0 elsewhere
 On JAX (jax 0.10, XLA CPU) the gradient of ``keras.ops.max_pool`` keeps the
 pooled tensor and rebuilds the winners with four int32 index tensors and a
 scatter, each the size of the input: on the tutorial CSNN's second pooling
-(3200 maps of 8x8x64) about 0.24 GiB of the training step's 0.49 GiB of
+(3200 maps of 8x8x64) about 0.24 GiB of the training step's 0.47 GiB of
 temporary buffers (``--xla_dump_to`` buffer assignment). ``pool`` computes the
 forward pass with ``keras.ops.max_pool`` itself and keeps only a boolean mask of
 the winners (a quarter of a float32 input) for the backward pass, an
-elementwise product: with it the CSNN's training step took 0.29 s instead of
-0.42 s and 0.25 GiB of temporary buffers instead of 0.49 GiB (scanned neuron
-loops, 2026-12-06, ``benchmarks/surrogate_vs_peers.py --backend jax``).
+elementwise product: with it the CSNN's training step took 0.30 s instead of
+0.42 s, with 0.31 GiB of XLA's temporary buffers instead of 0.47 GiB (2026-12-06,
+``benchmarks/jax_training_step.py``).
 
 Used on JAX for Keras's own ``MaxPooling1D`` / ``MaxPooling2D`` (not a subclass)
 with ``strides == pool_size``, ``padding="valid"``, ``channels_last`` and a
