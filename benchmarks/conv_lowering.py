@@ -15,7 +15,8 @@ ours against ours, interleaved, best of ``--repeats``:
 * ``im2col-extract``: the same patches from ``keras.ops.image.extract_patches``.
 
 ``KERAS_BACKEND=jax`` times the same under ``jax.jit`` (gradients by ``jax.vjp``;
-XLA flags through ``XLA_FLAGS``). It checks that every variant gives the same outputs and gradients as ``conv2d``
+XLA flags through ``XLA_FLAGS``; importing keras_spiking adds its flag, XLA's own
+convolution instead of YNNPACK's, unless ``KERAS_SPIKING_XLA_FLAGS=0``). It checks that every variant gives the same outputs and gradients as ``conv2d``
 (to float32 rounding) before timing. Run::
 
     nice -n 10 python benchmarks/conv_lowering.py [--batch 3200] [--repeats 5]
@@ -66,6 +67,8 @@ def main():
 
     import keras
     from keras import ops
+
+    import keras_spiking  # noqa: F401  (on JAX: adds the XLA flag of keras_spiking.xla_flags)
 
     rng = np.random.default_rng(0)
     x = (rng.random((args.batch, 12, 12, 12)) < 0.3).astype("float32")
