@@ -10,7 +10,7 @@ by ``--kerasspiking-python`` / ``--nengodl-python`` or by environment variables:
     nice -n 10 python benchmarks/conversion_vs_peers.py --pixels raw
 
 Our time loops A/B (``--loop-ab``: while loop, unrolled chunks, fully unrolled, closed form
-for the first layer; no peers):
+for the first layer with the rest unrolled or in a while loop; no peers):
 
     nice -n 10 python benchmarks/conversion_vs_peers.py --loop-ab --synapse auto --timesteps 120
 
@@ -175,13 +175,14 @@ def run_ours(ann, x_cal, x, y, x_time, timesteps, batch_size, repeats, synapse=S
 #: ``--loop-ab`` contenders: name -> (the unroll limit, timeloop.CHUNK, closed_form)
 LOOPS = {"while loop": (1, None, False), "chunks of 16": (1, 16, False),
          "chunks of 32": (1, 32, False), "unrolled": (10 ** 6, None, False),
-         "closed form": (10 ** 6, None, True)}
+         "closed form": (10 ** 6, None, True), "closed + while": (1, None, True)}
 
 
 def loop_ab(ann, x_cal, x_time, timesteps, batch_size, repeats, synapse):
     """Our SNN at each T with each time loop of ``LOOPS`` (the whole network's
     neurons stepped one step per while-loop iteration, in unrolled chunks, fully
-    unrolled, and unrolled with the first layer in closed form), timed
+    unrolled, and with the first layer in closed form and the rest unrolled or in a
+    while loop), timed
     interleaved; prints the first call (trace and run one batch) and images/s of
     each, checks that the loops give the same outputs and prints how far the
     closed form's are from them (a spike may move by a step)."""

@@ -17,13 +17,16 @@ from keras import ops
 MAX_UNROLL = 128
 
 #: The same limit on JAX, whose jit hands the whole loop to XLA either way. There
-#: ``lax.scan`` beat the unrolled loop from a few tens of steps on: the converted
-#: 3-conv SNN ran 1.11x the images/s unrolled at T = 10 but 0.54x at T = 30; the
-#: tutorial CSNN (T = 25) trained in 0.32 s per batch scanned against 0.53 s
-#: unrolled (0.31 vs 0.59 GiB of XLA temporaries; inference 56 vs 61 ms), and
-#: compiled in 1.0 s instead of 4.2 s (2026-12-06, ``conversion_vs_peers.py
-#: --loop-ab --backend jax``, ``surrogate_vs_peers.py --backend jax``).
-MAX_UNROLL_JAX = 16
+#: ``lax.scan`` beat the unrolled loop from about a dozen steps on: the converted
+#: 3-conv SNN's neurons all stepped ran unrolled at 1.44x / 1.11x / 0.98-1.03x /
+#: 0.83-0.87x / 0.77-0.79x / 0.54x the scan's images/s at T = 8 / 10 / 12 / 16 / 20 /
+#: 30; with its
+#: first layer in closed form (the default) the rest unrolled ran at 1.03x / 1.01x /
+#: 0.89x at T = 12 / 16 / 20. The tutorial CSNN (T = 25) trained 1.80x faster
+#: scanned, with 0.31 instead of 0.58 GiB of XLA temporaries, and compiled in
+#: 1.0 s instead of 4.6 s (2026-12-06, ``conversion_vs_peers.py --loop-ab
+#: --backend jax``, ``benchmarks/jax_training_step.py``).
+MAX_UNROLL_JAX = 12
 
 #: Steps unrolled inside each iteration of the symbolic loop of a static time
 #: axis longer than ``MAX_UNROLL`` (``unroll=None``); a last partial chunk is
