@@ -394,13 +394,24 @@ def run_child(command, env=None, capture=True, poll=0.05):
     return ChildResult(p.returncode, out, err, peak)
 
 
+#: the XLA flag ``import keras_spiking`` adds on JAX (keras_spiking/xla_flags.py):
+#: an older XLA aborts on it ("Unknown flags in XLA_FLAGS", TensorFlow 2.15 under
+#: ``jit_compile``), so children in other venvs do not inherit it
+_OUR_XLA_FLAG = "--xla_cpu_experimental_ynn_fusion_type="
+
+
 def child_env(pythonpath=None, **variables):
     """The environment for a child in another venv: ours, without
-    ``PYTHONPATH`` (or with the given one) and user site-packages, TensorFlow's
-    start-up log quiet, plus ``variables``."""
+    ``PYTHONPATH`` (or with the given one), user site-packages and our XLA flag,
+    TensorFlow's start-up log quiet, plus ``variables``."""
     env = dict(os.environ, PYTHONNOUSERSITE="1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.pop("PYTHONPATH", None)
+    flags = [f for f in env.get("XLA_FLAGS", "").split() if not f.startswith(_OUR_XLA_FLAG)]
+    if flags:
+        env["XLA_FLAGS"] = " ".join(flags)
+    else:
+        env.pop("XLA_FLAGS", None)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     env.update(variables)

@@ -18,7 +18,10 @@ elementwise), when all of these hold:
   aborts the process on a flag it does not know;
 - ``KERAS_SPIKING_XLA_FLAGS`` is not ``0``.
 
-Child processes inherit the variable (TensorFlow 2.21's XLA knows the flag too).
+Child processes inherit the variable. TensorFlow 2.21's XLA knows the flag too; an older
+XLA aborts on it when it compiles ("Unknown flags in XLA_FLAGS": TensorFlow 2.15 under
+``jit_compile``, seen here), so start such a child without it (the benchmarks'
+``common.child_env`` drops it for the peers' venvs).
 """
 
 import importlib.metadata

@@ -195,6 +195,16 @@ def test_child_env_drops_pythonpath(monkeypatch):
     assert os.environ["PYTHONPATH"] == "/somewhere"  # ours untouched
 
 
+def test_child_env_keeps_other_xla_flags_but_not_ours(monkeypatch):
+    from keras_spiking import xla_flags
+
+    monkeypatch.setenv("XLA_FLAGS", f"--xla_force_host_platform_device_count=2 {xla_flags.FLAG}")
+    assert common.child_env()["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2"
+    monkeypatch.setenv("XLA_FLAGS", xla_flags.FLAG)
+    assert "XLA_FLAGS" not in common.child_env()
+    assert common.child_env(XLA_FLAGS="--x=1")["XLA_FLAGS"] == "--x=1"
+
+
 def test_materialize_turns_nested_outputs_into_numpy():
     out = common.materialize({"a": [keras.ops.ones((2,)), (np.zeros(1),)]})
     assert isinstance(out["a"][0], np.ndarray) and isinstance(out["a"][1][0], np.ndarray)
