@@ -18,6 +18,7 @@ is, so the layers read its current value at every call.
 import contextlib
 import math
 import numbers
+import os
 import sys
 
 import keras
@@ -172,6 +173,13 @@ class DefaultManager:
 
 #: The package defaults (``keras_spiking.default``).
 default = DefaultManager()
+
+
+def env_switch(name):
+    """False if the environment variable ``name`` is 0 / false / no / off; True
+    otherwise (also when it is unset): the package's on/off switches
+    (``KERAS_SPIKING_FUSED``, ``KERAS_SPIKING_XLA_FLAGS``)."""
+    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def is_variable(value):

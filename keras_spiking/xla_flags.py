@@ -28,6 +28,8 @@ import importlib.metadata
 import os
 import sys
 
+from keras_spiking import config
+
 FLAG = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
 
 #: True once ``apply`` has added ``FLAG`` in this process
@@ -58,14 +60,12 @@ def _backend_started():
 def apply(backend):
     """Append ``FLAG`` to ``XLA_FLAGS`` if ``backend`` is "jax" and the module
     docstring's conditions hold; returns True if it did."""
-    if backend != "jax":
-        return False
-    if os.environ.get("KERAS_SPIKING_XLA_FLAGS", "1").strip().lower() in ("0", "false", "no", "off"):
-        return False
     current = os.environ.get("XLA_FLAGS", "")
-    version = _jaxlib_version()
-    if ("xla_cpu_experimental_ynn_fusion_type" in current or version is None
-            or not version.startswith(JAXLIB_VERSIONS) or _backend_started()):
+    if (backend != "jax" or not config.env_switch("KERAS_SPIKING_XLA_FLAGS")
+            or "xla_cpu_experimental_ynn_fusion_type" in current):
+        return False
+    version = _jaxlib_version()  # package metadata: only looked up on JAX
+    if version is None or not version.startswith(JAXLIB_VERSIONS) or _backend_started():
         return False
     global added
     os.environ["XLA_FLAGS"] = f"{current} {FLAG}".strip()

@@ -26,6 +26,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from keras_spiking import config
+
 HERE = Path(__file__).resolve().parent
 
 #: compiler flags besides TensorFlow's own: this CPU's vector instructions (the
@@ -46,8 +48,7 @@ def cache_dir():
 
 def enabled():
     """False if ``KERAS_SPIKING_FUSED`` is set to 0 / false / no / off."""
-    return os.environ.get("KERAS_SPIKING_FUSED", "1").strip().lower() not in (
-        "0", "false", "no", "off")
+    return config.env_switch("KERAS_SPIKING_FUSED")
 
 
 def _cpu():
