@@ -94,8 +94,11 @@ def pool(layer, x):
 
 
 def _materialized(x):
-    """``x``, computed once into a buffer of its own (a JAX optimisation barrier)."""
-    import jax  # this module computes only on the JAX backend
+    """``x``, computed once into a buffer of its own on JAX (an optimisation
+    barrier); unchanged on the other backends, whose graphs ``pool`` also runs in."""
+    if keras.backend.backend() != "jax":
+        return x
+    import jax
 
     return jax.lax.optimization_barrier(x)
 
