@@ -64,10 +64,14 @@ def _cpu():
     return f"{platform.machine()} {platform.processor()} {flags}"
 
 
+def _sources(source):
+    """The bytes a library of ``source`` is built from: it and the folder's headers."""
+    return b"\0".join(path.read_bytes() for path in [HERE / source, *sorted(HERE.glob("*.h"))])
+
+
 def _library_path(name, tf):
-    source = (HERE / f"{name}.cc").read_bytes()
-    key = hashlib.sha256(b"\0".join([source, tf.__version__.encode(), " ".join(FLAGS).encode(),
-                                      _cpu().encode()]))
+    key = hashlib.sha256(b"\0".join([_sources(f"{name}.cc"), tf.__version__.encode(),
+                                      " ".join(FLAGS).encode(), _cpu().encode()]))
     return cache_dir() / f"{name}-tf{tf.__version__}-{key.hexdigest()[:12]}.so"
 
 
