@@ -1,19 +1,24 @@
-"""Compile and load the fused TensorFlow kernels (C++ sources in this folder).
+"""Compile and load the fused kernels (C++ sources in this folder).
 
-``load(name)`` returns the op library of ``<name>.cc``, compiled on first use
-against the installed TensorFlow's headers (``tf.sysconfig``) by the C++
-compiler in ``$CXX`` (default ``g++``), about 7 s, and kept in
-``$KERAS_SPIKING_CACHE`` (default ``~/.cache/keras_spiking``) under the
-TensorFlow version and a hash of the source, the flags and the CPU, so every
-later process loads it in milliseconds. The library is written to a temporary file and renamed into
-place, so processes compiling at the same time never load a partial file.
-After a compile only the ``KEEP`` most recent libraries of that kernel stay in
-the cache (each change of the source, TensorFlow or CPU adds one).
+``load(name)`` returns the TensorFlow op library of ``<name>.cc``, compiled on
+first use against the installed TensorFlow's headers (``tf.sysconfig``);
+``load_xla(name)`` the XLA FFI library of ``<name>_xla.cc`` for JAX, compiled
+against jaxlib's FFI headers (``jax.ffi.include_dir()``, header-only) and its
+handlers registered with ``jax.ffi``. Both use the C++ compiler in ``$CXX``
+(default ``g++``), a few seconds, and keep the library in ``$KERAS_SPIKING_CACHE``
+(default ``~/.cache/keras_spiking``) under the framework's version and a hash of
+the sources (the folder's headers included), the flags and the CPU, so every
+later process loads it in milliseconds. The library is written to a temporary
+file and renamed into place, so processes compiling at the same time never load
+a partial file. After a compile only the ``KEEP`` most recent libraries of that
+kernel stay in the cache (each change of the source, the framework or the CPU
+adds one).
 
-Without a compiler, or if compiling or loading fails, ``load`` returns None
-after one warning that says why, and the layers use their ``keras.ops`` loop
-(the same numbers, slower). ``KERAS_SPIKING_FUSED=0`` in the environment turns
-the kernels off before anything is compiled.
+Without a compiler, or if compiling or loading fails, ``load`` and ``load_xla``
+return None after one warning that says why, and the layers use their
+``keras.ops`` loop or Keras's own layer (the same numbers, slower).
+``KERAS_SPIKING_FUSED=0`` in the environment turns the kernels off before
+anything is compiled.
 """
 
 import functools
@@ -69,21 +74,22 @@ def _sources(source):
     return b"\0".join(path.read_bytes() for path in [HERE / source, *sorted(HERE.glob("*.h"))])
 
 
-def _library_path(name, tf):
-    key = hashlib.sha256(b"\0".join([_sources(f"{name}.cc"), tf.__version__.encode(),
+def _library_path(source, framework):
+    """Where the library of ``source`` built for ``framework`` (e.g. "tf2.21.0") is cached."""
+    key = hashlib.sha256(b"\0".join([_sources(source), framework.encode(),
                                       " ".join(FLAGS).encode(), _cpu().encode()]))
-    return cache_dir() / f"{name}-tf{tf.__version__}-{key.hexdigest()[:12]}.so"
+    return cache_dir() / f"{Path(source).stem}-{framework}-{key.hexdigest()[:12]}.so"
 
 
-def _compile(name, tf, target):
+def _compile(source, target, flags):
     compiler = os.environ.get("CXX", "g++")
     if shutil.which(compiler) is None:
         raise RuntimeError(f"no C++ compiler {compiler!r} on PATH (set $CXX)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=f".{name}-", suffix=".so", dir=target.parent)
+    stem = Path(source).stem
+    fd, partial = tempfile.mkstemp(prefix=f".{stem}-", suffix=".so", dir=target.parent)
     os.close(fd)
-    command = [compiler, *FLAGS, str(HERE / f"{name}.cc"), "-o", partial,
-               *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags()]
+    command = [compiler, *FLAGS, str(HERE / source), "-o", partial, *flags]
     try:
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
@@ -93,13 +99,13 @@ def _compile(name, tf, target):
     finally:
         if os.path.exists(partial):
             os.remove(partial)
-    prune(name, keep=KEEP)
+    prune(stem, keep=KEEP)
 
 
 def prune(name, keep=KEEP):
     """Remove all but the ``keep`` newest compiled libraries of kernel ``name`` from
     the cache (a process that loaded a removed one keeps its mapped copy)."""
-    libraries = sorted(cache_dir().glob(f"{name}-tf*.so"), key=_modified, reverse=True)
+    libraries = sorted(cache_dir().glob(f"{name}-*.so"), key=_modified, reverse=True)
     for old in libraries[keep:]:
         try:
             old.unlink()
@@ -114,28 +120,62 @@ def _modified(path):
         return 0.0
 
 
+def _unavailable(name, error):
+    warnings.warn(
+        f"keras_spiking.kernels: the fused kernel {name!r} is not available "
+        f"({error}); the layers run their keras.ops loop or Keras's own layer instead "
+        "(same results, slower). Install a C++ compiler (apt-get install g++) to enable it, or "
+        "set KERAS_SPIKING_FUSED=0 to silence this.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
 @functools.lru_cache(maxsize=None)
 def load(name):
-    """The loaded op library of ``<name>.cc``, or None (with one warning) if it
-    cannot be built or loaded here."""
+    """The loaded TensorFlow op library of ``<name>.cc``, or None (with one
+    warning) if it cannot be built or loaded here."""
     if not enabled():
         return None
     import tensorflow as tf
 
-    target = _library_path(name, tf)
+    source = f"{name}.cc"
+    target = _library_path(source, f"tf{tf.__version__}")
     try:
         if not target.exists():
-            _compile(name, tf, target)
+            _compile(source, target, [*tf.sysconfig.get_compile_flags(),
+                                      *tf.sysconfig.get_link_flags()])
         return tf.load_op_library(str(target))
     except Exception as error:  # any failure means: use the keras.ops loop
-        warnings.warn(
-            f"keras_spiking.kernels: the fused kernel {name!r} is not available "
-            f"({error}); neurons run their keras.ops loop instead (same results, "
-            "slower). Install a C++ compiler (apt-get install g++) to enable it, or "
-            "set KERAS_SPIKING_FUSED=0 to silence this.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        _unavailable(name, error)
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def load_xla(name, handlers):
+    """The XLA FFI library of ``<name>_xla.cc`` (a ``ctypes.CDLL``) with each of
+    ``handlers`` (the names of its exported handler symbols) registered as a
+    ``jax.ffi`` target of that name on CPU, or None (with one warning) if it cannot
+    be built or loaded here."""
+    if not enabled():
+        return None
+    import ctypes
+
+    import jax
+    import jaxlib
+
+    source = f"{name}_xla.cc"
+    target = _library_path(source, f"jaxlib{jaxlib.__version__}")
+    try:
+        if not target.exists():
+            _compile(source, target, ["-std=c++17", "-pthread", f"-I{jax.ffi.include_dir()}"])
+        library = ctypes.CDLL(str(target))
+        for handler in handlers:
+            jax.ffi.register_ffi_target(handler, jax.ffi.pycapsule(getattr(library, handler)),
+                                        platform="cpu")
+        return library
+    except Exception as error:  # any failure means: use Keras's own layer
+        _unavailable(name, error)
         return None
 
 
@@ -162,3 +202,11 @@ def runs_here(name):
     """True if the op library of ``<name>.cc`` can run in the graph being built here:
     no GPU visible, not under XLA, and the library compiled and loaded."""
     return _no_gpu() and not _in_xla() and load(name) is not None
+
+
+def runs_here_xla(name, handlers):
+    """True if the FFI library of ``<name>_xla.cc`` can run here: JAX computes on
+    the CPU, and the library compiled, loaded and registered its ``handlers``."""
+    import jax
+
+    return jax.default_backend() == "cpu" and load_xla(name, tuple(handlers)) is not None

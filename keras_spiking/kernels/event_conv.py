@@ -22,8 +22,12 @@ convolution (``mixed_bfloat16``) stays dense: the event-driven kernels in
 float32 plus the casts were slower than it (0.86x in training, before the
 input gradient was event-driven).
 
-Used on TensorFlow on CPU, float32, outside XLA, for ``keras.layers.Conv2D``
-itself (not a subclass) with ``channels_last``, no dilation and one group.
+Used for ``keras.layers.Conv2D`` itself (not a subclass) in float32 with
+``channels_last``, no dilation and one group: on TensorFlow on CPU outside XLA
+(the ops of ``event_conv.cc``), and on JAX on CPU, also under ``jit``, through
+XLA's FFI (the handlers of ``event_conv_xla.cc``, the same C++ passes of
+``event_conv.h``; ``jax.custom_vjp`` for the gradients and ``lax.cond`` for the
+density test).
 ``keras_spiking.default.event_conv = False`` turns it off (Keras's own
 ``Conv2D`` then runs), as do ``keras_spiking.default.fused_kernels = False`` and
 ``KERAS_SPIKING_FUSED=0`` with the other kernels.
@@ -40,14 +44,25 @@ from keras_spiking.kernels import build
 MAX_DENSITY = {"forward": 0.3, "filter": 0.3, "input": 0.7}
 
 
+#: the FFI handlers of event_conv_xla.cc (JAX)
+HANDLERS = ("KerasSpikingEventConv2D", "KerasSpikingEventConv2DFilterGrad",
+            "KerasSpikingEventConv2DInputGrad")
+
+
 def _library():
     return build.load("event_conv")
+
+
+def _runs_here():
+    if keras.backend.backend() == "jax":
+        return build.runs_here_xla("event_conv", HANDLERS)
+    return build.runs_here("event_conv")
 
 
 def applies(layer, x):
     """True if ``conv2d`` computes ``layer(x)`` here (see the module docstring)."""
     if not (config.default.fused_kernels and config.default.event_conv
-            and keras.backend.backend() == "tensorflow"
+            and keras.backend.backend() in ("tensorflow", "jax")
             and type(layer) is keras.layers.Conv2D and layer.built):
         return False
     if (layer.data_format != "channels_last" or tuple(layer.dilation_rate) != (1, 1)
@@ -58,7 +73,7 @@ def applies(layer, x):
         return False
     if len(x.shape) != 4 or any(n is None for n in x.shape[1:]):
         return False
-    return build.runs_here("event_conv")
+    return _runs_here()
 
 
 #: samples of a batch whose nonzeros are counted to estimate its density
@@ -70,6 +85,11 @@ def _density(x):
     the batch of ``x`` (counting all of a large batch cost about what the
     convolution saved: the converted 3-conv SNN at T = 30 ran 0.95x as fast as with
     Keras's own Conv2D, and 1.32x with the 64 samples)."""
+    if keras.backend.backend() == "jax":
+        import jax.numpy as jnp
+
+        sample = x[::max(1, x.shape[0] // DENSITY_SAMPLES)]
+        return jnp.count_nonzero(sample) / sample.size
     import tensorflow as tf
 
     batch = tf.shape(x)[0]
@@ -81,6 +101,11 @@ def _density(x):
 def conv2d(layer, x):
     """``layer(x)`` for a ``keras.layers.Conv2D`` (``applies(layer, x)``), with the
     event-driven kernels for a sparse batch."""
+    out = (_conv2d_jax if keras.backend.backend() == "jax" else _conv2d_tensorflow)(layer, x)
+    return out if layer.activation is None else layer.activation(out)
+
+
+def _conv2d_tensorflow(layer, x):
     import tensorflow as tf
 
     lib = _library()
@@ -131,5 +156,70 @@ def conv2d(layer, x):
 
         return out, grad
 
-    out = run(x, kernel, bias)
-    return out if layer.activation is None else layer.activation(out)
+    return run(x, kernel, bias)
+
+
+def _conv2d_jax(layer, x):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    strides = [int(s) for s in layer.strides]
+    attrs = dict(stride_rows=np.int64(strides[0]), stride_cols=np.int64(strides[1]),
+                 same=np.int64(layer.padding == "same"))
+    padding = layer.padding.upper()
+    numbers = ("NHWC", "HWIO", "NHWC")
+    kernel = keras.ops.convert_to_tensor(layer.kernel)
+    bias = (keras.ops.convert_to_tensor(layer.bias) if layer.use_bias
+            else jnp.zeros([0], jnp.float32))
+
+    def dense(x, kernel):
+        return jax.lax.conv_general_dilated(x, kernel, strides, padding, dimension_numbers=numbers)
+
+    def forward(x, kernel, bias):
+        out_shape = jax.eval_shape(dense, x, kernel)
+
+        def events(x, kernel, bias):
+            return jax.ffi.ffi_call(HANDLERS[0], out_shape)(x, kernel, bias, **attrs)
+
+        def dense_biased(x, kernel, bias):
+            out = dense(x, kernel)
+            return out + bias if layer.use_bias else out
+
+        return jax.lax.cond(_density(x) <= MAX_DENSITY["forward"], events, dense_biased,
+                            x, kernel, bias)
+
+    @jax.custom_vjp
+    def run(x, kernel, bias):
+        return forward(x, kernel, bias)
+
+    def run_forward(x, kernel, bias):
+        return forward(x, kernel, bias), (x, kernel)
+
+    def run_backward(saved, dout):
+        x, kernel = saved
+        dense_grads = jax.vjp(dense, x, kernel)[1]
+        bias_shape = jax.ShapeDtypeStruct((kernel.shape[-1],), jnp.float32)
+
+        def events_input_grad(dout):
+            return tuple(jax.ffi.ffi_call(HANDLERS[2], (jax.ShapeDtypeStruct(x.shape, x.dtype),
+                                                        bias_shape))(kernel, dout, **attrs))
+
+        def dense_input_grad(dout):
+            return dense_grads(dout)[0], jnp.sum(dout, axis=(0, 1, 2))
+
+        def events_filter_grad(dout):
+            return jax.ffi.ffi_call(HANDLERS[1], jax.ShapeDtypeStruct(kernel.shape, kernel.dtype))(
+                x, dout, **attrs)
+
+        def dense_filter_grad(dout):
+            return dense_grads(dout)[1]
+
+        dx, dbias = jax.lax.cond(_density(dout) <= MAX_DENSITY["input"], events_input_grad,
+                                 dense_input_grad, dout)
+        dkernel = jax.lax.cond(_density(x) <= MAX_DENSITY["filter"], events_filter_grad,
+                               dense_filter_grad, dout)
+        return dx, dkernel, dbias if layer.use_bias else jnp.zeros([0], jnp.float32)
+
+    run.defvjp(run_forward, run_backward)
+    return run(x, kernel, bias)
