@@ -1,9 +1,12 @@
 """The CSNN's training step on JAX: our defaults against each change switched off.
 
 The tutorial CSNN of examples/surrogate_csnn.py (T = 25, batch 128) trains on JAX
-with three choices of ours that are on by default (README, "JAX, profiled"):
+with four choices of ours that are on by default (README, "JAX, profiled"):
 
-- ``default``: all three on;
+- ``default``: all four on;
+- ``XLA conv``: the second convolution through XLA's convolution instead of the
+  event-driven FFI handlers of ``kernels/event_conv_xla.cc``
+  (``keras_spiking.default.event_conv = False``);
 - ``ynnpack conv``: without the XLA flag of ``keras_spiking.xla_flags`` (jaxlib's
   YNNPACK convolutions; ``KERAS_SPIKING_XLA_FLAGS=0``);
 - ``keras pooling``: ``TimeFold(MaxPooling2D)`` through Keras's own pooling, whose
@@ -35,6 +38,7 @@ import common
 
 VARIANTS = {
     "default": {},
+    "XLA conv": {"BENCH_XLA_CONV": "1"},
     "ynnpack conv": {"KERAS_SPIKING_XLA_FLAGS": "0"},
     "keras pooling": {"BENCH_KERAS_POOLING": "1"},
     "unrolled": {"BENCH_UNROLL": "64"},
@@ -53,6 +57,8 @@ def worker(args):
     from keras_spiking import timeloop
     from keras_spiking.kernels import window_max
 
+    if os.environ.get("BENCH_XLA_CONV"):
+        keras_spiking.default.event_conv = False
     if os.environ.get("BENCH_UNROLL"):
         timeloop.MAX_UNROLL_JAX = int(os.environ["BENCH_UNROLL"])
     if os.environ.get("BENCH_KERAS_POOLING"):

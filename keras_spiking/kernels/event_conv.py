@@ -24,10 +24,16 @@ input gradient was event-driven).
 
 Used for ``keras.layers.Conv2D`` itself (not a subclass) in float32 with
 ``channels_last``, no dilation and one group: on TensorFlow on CPU outside XLA
-(the ops of ``event_conv.cc``), and on JAX on CPU, also under ``jit``, through
-XLA's FFI (the handlers of ``event_conv_xla.cc``, the same C++ passes of
-``event_conv.h``; ``jax.custom_vjp`` for the gradients and ``lax.cond`` for the
-density test).
+(the ops of ``event_conv.cc``), and on JAX on CPU, also under ``jit``, for
+the two gradients through XLA's FFI (the handlers of ``event_conv_xla.cc``, the
+same C++ passes of ``event_conv.h``; ``jax.custom_vjp``, and ``lax.cond`` for the
+density test). On JAX the forward pass stays XLA's convolution: event-driven
+behind a ``lax.cond`` it made the CSNN's inference slower (60 against 51 ms per
+batch at the first ``Leaky``'s 19 % density, 2026-12-07; XLA copied the spikes
+into the custom call's row-major layout twice, and the condition kept its
+operands apart), although the pass alone took 27 against 34 ms. The gradients
+took the CSNN's JAX training step from 303 to 167 ms
+(``benchmarks/jax_training_step.py``, "XLA conv").
 ``keras_spiking.default.event_conv = False`` turns it off (Keras's own
 ``Conv2D`` then runs), as do ``keras_spiking.default.fused_kernels = False`` and
 ``KERAS_SPIKING_FUSED=0`` with the other kernels.
@@ -44,9 +50,8 @@ from keras_spiking.kernels import build
 MAX_DENSITY = {"forward": 0.3, "filter": 0.3, "input": 0.7}
 
 
-#: the FFI handlers of event_conv_xla.cc (JAX)
-HANDLERS = ("KerasSpikingEventConv2D", "KerasSpikingEventConv2DFilterGrad",
-            "KerasSpikingEventConv2DInputGrad")
+#: the FFI handlers of event_conv_xla.cc (JAX): filter and input gradient
+HANDLERS = ("KerasSpikingEventConv2DFilterGrad", "KerasSpikingEventConv2DInputGrad")
 
 
 def _library():
@@ -164,6 +169,10 @@ def _conv2d_jax(layer, x):
     import jax.numpy as jnp
     import numpy as np
 
+    if build.load_xla("event_conv", HANDLERS) is None:  # registers the handlers
+        raise RuntimeError("event_conv.conv2d: the FFI library is not available here "
+                           "(event_conv.applies says so first)")
+
     strides = [int(s) for s in layer.strides]
     attrs = dict(stride_rows=np.int64(strides[0]), stride_cols=np.int64(strides[1]),
                  same=np.int64(layer.padding == "same"))
@@ -177,17 +186,8 @@ def _conv2d_jax(layer, x):
         return jax.lax.conv_general_dilated(x, kernel, strides, padding, dimension_numbers=numbers)
 
     def forward(x, kernel, bias):
-        out_shape = jax.eval_shape(dense, x, kernel)
-
-        def events(x, kernel, bias):
-            return jax.ffi.ffi_call(HANDLERS[0], out_shape)(x, kernel, bias, **attrs)
-
-        def dense_biased(x, kernel, bias):
-            out = dense(x, kernel)
-            return out + bias if layer.use_bias else out
-
-        return jax.lax.cond(_density(x) <= MAX_DENSITY["forward"], events, dense_biased,
-                            x, kernel, bias)
+        out = dense(x, kernel)
+        return out + bias if layer.use_bias else out
 
     @jax.custom_vjp
     def run(x, kernel, bias):
@@ -202,14 +202,14 @@ def _conv2d_jax(layer, x):
         bias_shape = jax.ShapeDtypeStruct((kernel.shape[-1],), jnp.float32)
 
         def events_input_grad(dout):
-            return tuple(jax.ffi.ffi_call(HANDLERS[2], (jax.ShapeDtypeStruct(x.shape, x.dtype),
+            return tuple(jax.ffi.ffi_call(HANDLERS[1], (jax.ShapeDtypeStruct(x.shape, x.dtype),
                                                         bias_shape))(kernel, dout, **attrs))
 
         def dense_input_grad(dout):
             return dense_grads(dout)[0], jnp.sum(dout, axis=(0, 1, 2))
 
         def events_filter_grad(dout):
-            return jax.ffi.ffi_call(HANDLERS[1], jax.ShapeDtypeStruct(kernel.shape, kernel.dtype))(
+            return jax.ffi.ffi_call(HANDLERS[0], jax.ShapeDtypeStruct(kernel.shape, kernel.dtype))(
                 x, dout, **attrs)
 
         def dense_filter_grad(dout):

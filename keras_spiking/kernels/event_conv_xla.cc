@@ -1,15 +1,17 @@
-// The event-driven 2-D convolution (event_conv.h) as three XLA FFI handlers, for
-// the JAX backend on CPU: the forward pass, the filter gradient and the input
+// The event-driven 2-D convolution's gradients (event_conv.h) as two XLA FFI
+// handlers, for the JAX backend on CPU: the filter gradient, and the input
 // gradient with the bias gradient. keras_spiking/kernels/event_conv.py registers
 // them with jax.ffi and picks them or XLA's dense convolution by the measured
-// density of each batch, as on TensorFlow. Strides are attributes; "same" is 1 for
-// TensorFlow's SAME padding and 0 for VALID.
-
-#include <sched.h>
+// density of each batch, as on TensorFlow. The forward pass stays XLA's (see
+// event_conv.py). Strides are attributes; "same" is 1 for TensorFlow's SAME
+// padding and 0 for VALID.
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "event_conv.h"
@@ -19,29 +21,52 @@ namespace ffi = xla::ffi;
 
 namespace keras_spiking {
 
-// the CPUs this process may run on
-inline int64_t cpu_threads() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
+// the passes' ``parallel`` on XLA's intra-op thread pool: the units in ``chunks``
+// ranges, taken one at a time from a shared counter by this thread and by the
+// pool's tasks. This thread waits only for ranges already taken, which threads
+// are computing, so it cannot wait on a task the pool has not started (no
+// deadlock when every pool thread is busy); a task that starts late finds no
+// range left and returns. (Threads of our own instead competed for the 2 cores
+// with XLA's pool: the CSNN's inference ran 1.2x slower.)
+struct Pool {
+  ffi::ThreadPool* pool;
 
-// the passes' ``parallel``: the units split evenly over up to ``count`` threads,
-// this one included (threads of its own, so that waiting for them can never hold
-// up one of XLA's)
-struct Threads {
-  int64_t count;
+  struct Shared {
+    std::atomic<int64_t> next{0}, done{0};
+    int64_t chunks = 0, units = 0;
+    Work work;
+    std::mutex mutex;
+    std::condition_variable finished;
+  };
+
+  static void take(Shared& s) {
+    for (int64_t i; (i = s.next.fetch_add(1)) < s.chunks;) {
+      s.work(i * s.units / s.chunks, (i + 1) * s.units / s.chunks);
+      if (s.done.fetch_add(1) + 1 == s.chunks) {
+        std::lock_guard<std::mutex> lock(s.mutex);
+        s.finished.notify_all();
+      }
+    }
+  }
+
   void operator()(int64_t units, int64_t /*cost_per_unit*/, const Work& work) const {
-    const int64_t n = std::min(units, count);
-    if (n <= 1) {
+    const int64_t threads = std::max<int64_t>(1, pool->num_threads());
+    const int64_t chunks = std::min<int64_t>(units, 4 * threads);
+    if (chunks <= 1) {
       if (units > 0) work(0, units);
       return;
     }
-    std::vector<std::thread> others;
-    for (int64_t i = 1; i < n; ++i) others.emplace_back(work, i * units / n, (i + 1) * units / n);
-    work(0, units / n);
-    for (auto& t : others) t.join();
+    auto s = std::make_shared<Shared>();
+    s->chunks = chunks;
+    s->units = units;
+    s->work = work;
+    for (int64_t t = 1; t < std::min(threads, chunks); ++t) pool->Schedule([s] { take(*s); });
+    take(*s);
+    std::unique_lock<std::mutex> lock(s->mutex);
+    s->finished.wait(lock, [&] { return s->done.load() == s->chunks; });
   }
+
+  int64_t threads() const { return std::max<int64_t>(1, pool->num_threads()); }
 };
 
 template <class Dims>
@@ -83,33 +108,21 @@ inline int64_t blocks(int64_t batch, int64_t threads) {
   return std::max<int64_t>(1, std::min<int64_t>(batch, threads));
 }
 
-ffi::Error Conv2D(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::Buffer<ffi::F32> b,
-                  ffi::ResultBuffer<ffi::F32> out, int64_t stride_rows, int64_t stride_cols, int64_t same) {
-  Geometry g;
-  if (auto e = geometry("event_conv2d", x.dimensions(), w.dimensions(), stride_rows, stride_cols, same, &g); e.failure())
-    return e;
-  if (b.element_count() != 0 && static_cast<int64_t>(b.element_count()) != g.outputs)
-    return ffi::Error::InvalidArgument("event_conv2d: bias must have 0 or " + std::to_string(g.outputs) + " values");
-  if (auto e = check_out("event_conv2d", out->dimensions(), g); e.failure()) return e;
-  conv2d(g, x.typed_data(), w.typed_data(), b.element_count() ? b.typed_data() : nullptr, out->typed_data(),
-         Threads{cpu_threads()});
-  return ffi::Error::Success();
-}
-
 ffi::Error FilterGrad(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dout, ffi::ResultBuffer<ffi::F32> dw,
-                      int64_t stride_rows, int64_t stride_cols, int64_t same) {
+                      int64_t stride_rows, int64_t stride_cols, int64_t same, ffi::ThreadPool pool) {
   Geometry g;
   if (auto e = geometry("event_conv2d_filter_grad", x.dimensions(), dw->dimensions(), stride_rows, stride_cols,
                         same, &g); e.failure())
     return e;
   if (auto e = check_out("event_conv2d_filter_grad", dout.dimensions(), g); e.failure()) return e;
-  const int64_t threads = cpu_threads();
-  filter_grad(g, x.typed_data(), dout.typed_data(), dw->typed_data(), blocks(g.batch, threads), Threads{threads});
+  const Pool parallel{&pool};
+  filter_grad(g, x.typed_data(), dout.typed_data(), dw->typed_data(), blocks(g.batch, parallel.threads()), parallel);
   return ffi::Error::Success();
 }
 
 ffi::Error InputGrad(ffi::Buffer<ffi::F32> w, ffi::Buffer<ffi::F32> dout, ffi::ResultBuffer<ffi::F32> dx,
-                     ffi::ResultBuffer<ffi::F32> db, int64_t stride_rows, int64_t stride_cols, int64_t same) {
+                     ffi::ResultBuffer<ffi::F32> db, int64_t stride_rows, int64_t stride_cols, int64_t same,
+                     ffi::ThreadPool pool) {
   Geometry g;
   if (auto e = geometry("event_conv2d_input_grad", dx->dimensions(), w.dimensions(), stride_rows, stride_cols,
                         same, &g); e.failure())
@@ -118,23 +131,13 @@ ffi::Error InputGrad(ffi::Buffer<ffi::F32> w, ffi::Buffer<ffi::F32> dout, ffi::R
   if (static_cast<int64_t>(db->element_count()) != g.outputs)
     return ffi::Error::InvalidArgument("event_conv2d_input_grad: the bias gradient must have " +
                                        std::to_string(g.outputs) + " values");
-  const int64_t threads = cpu_threads();
-  input_grad(g, w.typed_data(), dout.typed_data(), dx->typed_data(), db->typed_data(), blocks(g.batch, threads),
-             Threads{threads});
+  const Pool parallel{&pool};
+  input_grad(g, w.typed_data(), dout.typed_data(), dx->typed_data(), db->typed_data(),
+             blocks(g.batch, parallel.threads()), parallel);
   return ffi::Error::Success();
 }
 
 }  // namespace keras_spiking
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(KerasSpikingEventConv2D, keras_spiking::Conv2D,
-                              ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Ret<ffi::Buffer<ffi::F32>>()
-                                  .Attr<int64_t>("stride_rows")
-                                  .Attr<int64_t>("stride_cols")
-                                  .Attr<int64_t>("same"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(KerasSpikingEventConv2DFilterGrad, keras_spiking::FilterGrad,
                               ffi::Ffi::Bind()
@@ -143,7 +146,8 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(KerasSpikingEventConv2DFilterGrad, keras_spiking::
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Attr<int64_t>("stride_rows")
                                   .Attr<int64_t>("stride_cols")
-                                  .Attr<int64_t>("same"));
+                                  .Attr<int64_t>("same")
+                                  .Ctx<ffi::ThreadPool>());
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(KerasSpikingEventConv2DInputGrad, keras_spiking::InputGrad,
                               ffi::Ffi::Bind()
@@ -153,4 +157,5 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(KerasSpikingEventConv2DInputGrad, keras_spiking::I
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Attr<int64_t>("stride_rows")
                                   .Attr<int64_t>("stride_cols")
-                                  .Attr<int64_t>("same"));
+                                  .Attr<int64_t>("same")
+                                  .Ctx<ffi::ThreadPool>());

@@ -1,4 +1,4 @@
-"""The event-driven convolution on JAX: ``keras_spiking/kernels/event_conv_xla.cc``'s
+"""The event-driven convolution's gradients on JAX: ``kernels/event_conv_xla.cc``'s
 FFI handlers, called by ``event_conv.conv2d`` under ``jax.custom_vjp``, against a
 plain numpy convolution and against XLA's own (what Keras's ``Conv2D`` runs).
 
@@ -36,7 +36,7 @@ def library():
 
 @pytest.fixture
 def limits(monkeypatch):
-    """``limits(value)``: every pass event-driven (1.0) or dense (-1.0)."""
+    """``limits(value)``: both gradients event-driven (1.0) or dense (-1.0)."""
     def set_to(value):
         for key in event_conv.MAX_DENSITY:
             monkeypatch.setitem(event_conv.MAX_DENSITY, key, value)
@@ -110,49 +110,61 @@ def test_event_driven_and_dense_paths_agree(limits, ran, density):
     dout = sparse_values(rng, (4, 8, 8, 64), 0.25)
     limits(1.0)
     events = passes(layer, x, dout)
-    assert len(ran) == 3
+    assert len(ran) == 2
     limits(-1.0)
     dense = passes(layer, x, dout)
-    assert len(ran) == 3  # none ran
+    assert len(ran) == 2  # none ran
     for got, want in zip([events[0], *events[1]], [dense[0], *dense[1]]):
         close(got, want)
 
 
 def test_the_measured_density_picks_the_path(ran):
-    """Default limits: a sparse batch runs the FFI handler, a dense one XLA's
-    convolution (Keras's numbers bit for bit), in the same compiled function."""
+    """Default limits: the filter gradient of a sparse batch runs the FFI handler,
+    that of a dense batch XLA's (Keras's numbers to float32 rounding), in the same compiled
+    function; the forward pass is XLA's convolution either way."""
     shape = (64, 8, 8, 16)
     layer = conv_layer(shape, (3, 3), 32, (1, 1), "same")
     rng = np.random.default_rng(3)
-    step = jax.jit(lambda x: event_conv.conv2d(layer, x))
-    sparse = sparse_values(rng, shape, 0.1)
-    dense = sparse_values(rng, shape, 0.9)
-    close(np.asarray(step(sparse)), np.asarray(layer(sparse)))
+    dout = sparse_values(rng, (64, 8, 8, 32), 0.9)  # dense: the input gradient is XLA's
+    sparse = passes(layer, sparse_values(rng, shape, 0.1), dout)
     assert ran == [event_conv.HANDLERS[0]]
-    np.testing.assert_array_equal(np.asarray(step(dense)), np.asarray(layer(dense)))
+    x = sparse_values(rng, shape, 0.9)
+    out, grads = passes(layer, x, dout)
     assert ran == [event_conv.HANDLERS[0]]
+
+    def keras_loss(x, kernel, bias):
+        with keras.StatelessScope(state_mapping=[(layer.kernel, kernel), (layer.bias, bias)]):
+            return layer(x)
+
+    want_out, pull = jax.vjp(keras_loss, x, layer.kernel.value, layer.bias.value)
+    close(out, np.asarray(want_out))
+    close(grads[1], np.asarray(pull(dout)[1]))
+    assert np.isfinite(sparse[1][1]).all()
 
 
 def test_nan_and_inf_propagate_as_in_the_dense_convolution(limits, ran):
+    """A NaN or Inf input is nonzero: the filter gradient's visit reaches it."""
     limits(1.0)
     shape = (2, 6, 6, 3)
     layer = conv_layer(shape, (3, 3), 4, (1, 1), "same")
     x = np.zeros(shape, "float32")
     x[0, 2, 3, 1], x[1, 0, 0, 2] = np.nan, np.inf
-    out = np.asarray(jax.jit(lambda x: event_conv.conv2d(layer, x))(x))
-    want = np.asarray(layer(x))
-    assert ran == [event_conv.HANDLERS[0]]
-    np.testing.assert_array_equal(np.isnan(out), np.isnan(want))
-    np.testing.assert_array_equal(np.isinf(out), np.isinf(want))
+    dout = np.ones((2, 6, 6, 4), "float32")
+    events = passes(layer, x, dout)[1][1]
+    assert sorted(ran) == sorted(event_conv.HANDLERS)
+    limits(-1.0)
+    dense = passes(layer, x, dout)[1][1]
+    np.testing.assert_array_equal(np.isnan(events), np.isnan(dense))
+    np.testing.assert_array_equal(np.isinf(events), np.isinf(dense))
 
 
 def test_bad_shapes_raise_with_the_handlers_name():
     x = np.zeros((2, 6, 6, 3), "float32")
-    w = np.zeros((3, 3, 4, 5), "float32")  # 4 input channels for a 3-channel input
-    call = jax.ffi.ffi_call(event_conv.HANDLERS[0], jax.ShapeDtypeStruct((2, 4, 4, 5), np.float32))
-    with pytest.raises(Exception, match="event_conv2d: filter must be"):
-        jax.block_until_ready(call(x, w, np.zeros(5, "float32"), stride_rows=np.int64(1),
-                                   stride_cols=np.int64(1), same=np.int64(0)))
+    dout = np.zeros((2, 5, 5, 5), "float32")  # a 3x3 valid convolution gives 4x4
+    call = jax.ffi.ffi_call(event_conv.HANDLERS[0], jax.ShapeDtypeStruct((3, 3, 3, 5), np.float32))
+    with pytest.raises(Exception, match="event_conv2d_filter_grad: output gradient has shape"):
+        jax.block_until_ready(call(x, dout, stride_rows=np.int64(1), stride_cols=np.int64(1),
+                                   same=np.int64(0)))
 
 
 def test_applies_on_jax_only_where_it_computes_the_same():
