@@ -26,8 +26,9 @@ namespace keras_spiking {
 // pool's tasks. This thread waits only for ranges already taken, which threads
 // are computing, so it cannot wait on a task the pool has not started (no
 // deadlock when every pool thread is busy); a task that starts late finds no
-// range left and returns. (Threads of our own instead competed for the 2 cores
-// with XLA's pool: the CSNN's inference ran 1.2x slower.)
+// range left and returns. XLA's pool, not threads of our own, so that the kernel
+// and XLA's other work share the same threads instead of oversubscribing the cores
+// (the two measured the same on the CSNN's training step here).
 struct Pool {
   ffi::ThreadPool* pool;
 
