@@ -120,15 +120,24 @@ def _modified(path):
         return 0.0
 
 
-def _unavailable(name, error):
-    warnings.warn(
-        f"keras_spiking.kernels: the fused kernel {name!r} is not available "
-        f"({error}); the layers run their keras.ops loop or Keras's own layer instead "
-        "(same results, slower). Install a C++ compiler (apt-get install g++) to enable it, or "
-        "set KERAS_SPIKING_FUSED=0 to silence this.",
-        RuntimeWarning,
-        stacklevel=4,
-    )
+def _loaded(name, source, framework, flags, load_library):
+    """``load_library(path)`` of ``source``'s library for ``framework``, compiled
+    with ``flags`` first if it is not cached; None (with one warning) on any failure."""
+    try:
+        target = _library_path(source, framework)
+        if not target.exists():
+            _compile(source, target, flags)
+        return load_library(str(target))
+    except Exception as error:  # any failure means: compute with keras.ops / Keras's layer
+        warnings.warn(
+            f"keras_spiking.kernels: the fused kernel {name!r} is not available "
+            f"({error}); the layers run their keras.ops loop or Keras's own layer instead "
+            "(same results, slower). Install a C++ compiler (apt-get install g++) to "
+            "enable it, or set KERAS_SPIKING_FUSED=0 to silence this.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return None
 
 
 @functools.lru_cache(maxsize=None)
@@ -139,16 +148,8 @@ def load(name):
         return None
     import tensorflow as tf
 
-    source = f"{name}.cc"
-    target = _library_path(source, f"tf{tf.__version__}")
-    try:
-        if not target.exists():
-            _compile(source, target, [*tf.sysconfig.get_compile_flags(),
-                                      *tf.sysconfig.get_link_flags()])
-        return tf.load_op_library(str(target))
-    except Exception as error:  # any failure means: use the keras.ops loop
-        _unavailable(name, error)
-        return None
+    flags = [*tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags()]
+    return _loaded(name, f"{name}.cc", f"tf{tf.__version__}", flags, tf.load_op_library)
 
 
 @functools.lru_cache(maxsize=None)
@@ -164,19 +165,15 @@ def load_xla(name, handlers):
     import jax
     import jaxlib
 
-    source = f"{name}_xla.cc"
-    target = _library_path(source, f"jaxlib{jaxlib.__version__}")
-    try:
-        if not target.exists():
-            _compile(source, target, ["-std=c++17", "-pthread", f"-I{jax.ffi.include_dir()}"])
-        library = ctypes.CDLL(str(target))
+    def registered(path):
+        library = ctypes.CDLL(path)
         for handler in handlers:
             jax.ffi.register_ffi_target(handler, jax.ffi.pycapsule(getattr(library, handler)),
                                         platform="cpu")
         return library
-    except Exception as error:  # any failure means: use Keras's own layer
-        _unavailable(name, error)
-        return None
+
+    flags = ["-std=c++17", "-pthread", f"-I{jax.ffi.include_dir()}"]
+    return _loaded(name, f"{name}_xla.cc", f"jaxlib{jaxlib.__version__}", flags, registered)
 
 
 @functools.lru_cache(maxsize=None)
