@@ -1,4 +1,4 @@
-"""Event-driven ``Conv2D`` over spikes (``event_conv.cc``): work per nonzero input.
+"""Event-driven ``Conv2D`` over spikes (``event_conv.h``): work per nonzero value.
 
 A convolution applied to a spiking layer's output (``TimeFold(Conv2D)``) sees
 mostly zeros, and when a max pooling follows it, its output gradient is at
@@ -9,8 +9,8 @@ while the inputs' density is at most ``MAX_DENSITY["forward"]`` /
 ``MAX_DENSITY["filter"]``, the input gradient (``dx[n, y, x] += dout[n, oy, ox, o]
 * w[ky, kx, :, o]`` for each nonzero output gradient) while the output gradient's density
 is at most ``MAX_DENSITY["input"]`` (that op also sums the output gradient for
-the bias gradient while it reads it); a denser batch takes TensorFlow's dense
-kernel for that pass. Results equal ``keras.layers.Conv2D``'s up to float32
+the bias gradient while it reads it); a denser batch takes the backend's dense
+kernel for that pass (TensorFlow's, or XLA's on JAX). Results equal ``keras.layers.Conv2D``'s up to float32
 rounding (the sums run in another order).
 
 Measured on the tutorial CSNN's second convolution (3200 folded 12x12x12
